@@ -1,0 +1,145 @@
+"""The event catalogue: one definition per event type.
+
+An entry names its payload schema, schema version, default significance, chronology headline
+and who may post it. Validation, the OpenAPI document, the chronology and (later) permissions
+all read these definitions; adding a type is one new entry.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Significance(enum.IntEnum):
+    """How much an entry matters to the chronology; a practitioner's judgement can change it."""
+
+    ROUTINE = 1
+    SIGNIFICANT = 2
+    CRITICAL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> Significance:
+        return cls[value.upper()]
+
+
+class PostedBy(enum.Enum):
+    """Which agencies may post a type (DOMAIN.md §2, enforced by the access policy)."""
+
+    CSC = "csc"  # the owning authority's children's social care
+    ANY = "any"  # any agency involved in the case, CSC included
+    REFERRER = "referrer"  # CSC, or any agency opening a case with a referral
+    SELF_OR_CSC = "self_or_csc"  # an agency for itself; CSC for any agency
+    TARGET_OR_CSC = "target_or_csc"  # the agency of the entry it targets, or CSC
+    CSC_MANAGER = "csc_manager"  # a manager of the owning children's social care
+
+
+class Payload(BaseModel):
+    """Base of every event payload: strict about unknown fields, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    def headline(self) -> str:
+        raise NotImplementedError
+
+    def significance(self, default: Significance) -> Significance:
+        """The type's default significance, unless this payload says otherwise."""
+        return default
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+P = TypeVar("P", bound=type[Payload])
+
+
+@dataclass(frozen=True)
+class EntryType:
+    """One event type of the catalogue."""
+
+    name: str
+    payload: type[Payload]
+    significance: Significance
+    posted_by: PostedBy
+    schema_version: int = 1
+    # upcasters[n] turns a stored version-n payload into version n+1.
+    upcasters: Mapping[int, Upcaster] = field(default_factory=dict)
+    # Meta entries (corrections, retractions, ...) act on another entry instead of stating a fact.
+    targets_entry: bool = False
+    # A significance that depends on the payload, read from the stored dict so the folds never
+    # re-validate a payload to rank it.
+    significance_of: Callable[[Mapping[str, Any], Significance], Significance] | None = None
+
+    def upcast(self, data: dict[str, Any], stored_version: int) -> dict[str, Any]:
+        for version in range(stored_version, self.schema_version):
+            data = self.upcasters[version](data)
+        return data
+
+    def default_significance(self, data: Mapping[str, Any]) -> Significance:
+        """The significance of a stored payload before any reassessment."""
+        if self.significance_of is None:
+            return self.significance
+        return self.significance_of(data, self.significance)
+
+    def headline(self, data: Mapping[str, Any]) -> str:
+        return self.payload.model_validate(data).headline()
+
+
+class Catalogue:
+    """Every event type Casetrail accepts, keyed by name."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, EntryType] = {}
+
+    def entry(
+        self,
+        *,
+        significance: Significance,
+        posted_by: PostedBy,
+        schema_version: int = 1,
+        upcasters: Mapping[int, Upcaster] | None = None,
+        targets_entry: bool = False,
+        significance_of: Callable[[Mapping[str, Any], Significance], Significance]
+        | None = None,
+    ) -> Callable[[P], P]:
+        def register(payload: P) -> P:
+            name = payload.__name__
+            if name in self._entries:
+                raise ValueError(f"event type {name} is defined twice")
+            missing = set(range(1, schema_version)) - set(upcasters or {})
+            if missing:
+                raise ValueError(f"{name} v{schema_version} lacks upcasters from {missing}")
+            self._entries[name] = EntryType(
+                name=name,
+                payload=payload,
+                significance=significance,
+                posted_by=posted_by,
+                schema_version=schema_version,
+                upcasters=dict(upcasters or {}),
+                targets_entry=targets_entry,
+                significance_of=significance_of,
+            )
+            return payload
+
+        return register
+
+    def __getitem__(self, name: str) -> EntryType:
+        return self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[EntryType]:
+        return iter(self._entries.values())
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+
+catalogue = Catalogue()

@@ -1,0 +1,272 @@
+"""The chronology: the significant events of a child's life in the order they happened (DOMAIN.md §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from domain.calendar import working_days_between
+from domain.catalogue import Significance, catalogue
+from domain.envelope import RecordedEvent
+from domain.moments import LONDON, display, format_utc
+from domain.selection import Entry, select
+
+# The CSV export's columns, in order (documented in the README).
+CSV_COLUMNS = (
+    "seq",
+    "date",
+    "occurred_at",
+    "occurred_precision",
+    "type",
+    "headline",
+    "agency",
+    "author",
+    "significance",
+    "significance_rationale",
+    "action",
+    "recorded_by",
+    "recorded_at",
+    "late_by_days",
+    "corrections",
+    "event_id",
+)
+
+
+class SignificanceAssessment(BaseModel):
+    significance: str
+    rationale: str
+    event_id: str
+    assessed_by: str
+
+
+class Correction(BaseModel):
+    event_id: str
+    reason: str
+    recorded_at: str
+    recorded_by: str
+
+
+class Annotation(BaseModel):
+    event_id: str
+    note: str
+    recorded_at: str
+    recorded_by: str
+
+
+class ChronologyEntry(BaseModel):
+    """One line of the chronology."""
+
+    seq: int
+    event_id: str
+    type: str
+    date: str
+    occurred_at: str
+    occurred_precision: str
+    headline: str
+    agency: str
+    author: dict[str, Any] | None
+    source: dict[str, Any] | None
+    significance: str
+    significance_assessment: SignificanceAssessment | None
+    action: str | None
+    recorded_by: dict[str, Any]
+    recorded_at: str
+    late_by_days: int
+    corrections: list[Correction]
+    annotations: list[Annotation]
+
+    def csv_row(self) -> list[str]:
+        return [
+            str(self.seq),
+            self.date,
+            self.occurred_at,
+            self.occurred_precision,
+            self.type,
+            self.headline,
+            self.agency,
+            _person(self.author),
+            self.significance,
+            self.significance_assessment.rationale if self.significance_assessment else "",
+            self.action or "",
+            _person(self.recorded_by),
+            self.recorded_at,
+            str(self.late_by_days),
+            "; ".join(f"{c.reason} ({c.recorded_at})" for c in self.corrections),
+            self.event_id,
+        ]
+
+
+class Chronology(BaseModel):
+    """A case's chronology as of a date, on what was recorded by `known_at`."""
+
+    case_id: UUID
+    as_of: str
+    known_at: str
+    entries: list[ChronologyEntry]
+
+
+def chronology(
+    case_id: UUID,
+    events: Iterable[RecordedEvent],
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    min_significance: Significance = Significance.SIGNIFICANT,
+    agency: str | None = None,
+    types: Sequence[str] = (),
+) -> Chronology:
+    entries = select(events, as_of=as_of, known_at=known_at)
+    actions = _actions(entries)
+    lines: list[ChronologyEntry] = []
+    for entry in entries:
+        if types and entry.type not in types:
+            continue
+        if agency and _agency(entry) != agency:
+            continue
+        significance = entry.significance
+        if significance < min_significance:
+            continue
+        lines.append(_line(len(lines) + 1, entry, significance, actions.get(entry.id)))
+    return Chronology(
+        case_id=case_id, as_of=format_utc(as_of), known_at=format_utc(known_at), entries=lines
+    )
+
+
+def _agency(entry: Entry) -> str:
+    """The author's agency if given, the referrer's for a contact, else the recorder's."""
+    event = entry.event
+    if event.author and event.author.get("agency"):
+        return str(event.author["agency"])
+    if entry.type == "ContactReceived" and entry.data.get("referrer", {}).get("agency"):
+        return str(entry.data["referrer"]["agency"])
+    return str(event.recorded_by["agency"])
+
+
+def _line(seq: int, entry: Entry, significance: Significance, action: str | None) -> ChronologyEntry:
+    event = entry.event
+    assessment = entry.assessment
+    return ChronologyEntry(
+        seq=seq,
+        event_id=entry.id,
+        type=entry.type,
+        date=display(entry.occurred, entry.precision),
+        occurred_at=entry.occurred.text,
+        occurred_precision=entry.precision.value,
+        headline=catalogue[entry.type].headline(entry.data),
+        agency=_agency(entry),
+        author=dict(event.author) if event.author else None,
+        source=dict(event.source) if event.source else None,
+        significance=significance.label,
+        significance_assessment=SignificanceAssessment(
+            significance=assessment.data["significance"],
+            rationale=assessment.data["rationale"],
+            event_id=assessment.id,
+            assessed_by=assessment.recorded_by["name"],
+        )
+        if assessment
+        else None,
+        action=action,
+        recorded_by=dict(event.recorded_by),
+        recorded_at=format_utc(event.recorded_at),
+        late_by_days=late_by_days(entry),
+        corrections=[
+            Correction(
+                event_id=c.id,
+                reason=c.data["reason"],
+                recorded_at=format_utc(c.recorded_at),
+                recorded_by=c.recorded_by["name"],
+            )
+            for c in entry.corrections
+        ],
+        annotations=[
+            Annotation(
+                event_id=a.id,
+                note=a.data["note"],
+                recorded_at=format_utc(a.recorded_at),
+                recorded_by=a.recorded_by["name"],
+            )
+            for a in entry.annotations
+        ],
+    )
+
+
+def late_by_days(entry: Entry) -> int:
+    """England working days from the day it happened to the day it was recorded (London dates)."""
+    recorded = entry.event.recorded_at.astimezone(LONDON).date()
+    return working_days_between(entry.occurred.london_date, recorded)
+
+
+def _actions(entries: Sequence[Entry]) -> dict[str, str]:
+    """What was done about an entry, from the entries that link to it."""
+    by_key: dict[tuple[str, str], str] = {}
+    for entry in entries:
+        for key in _links_from(entry):
+            by_key.setdefault(key, entry.id)
+    notes: dict[str, list[str]] = {}
+
+    def note(target: str | None, text: str) -> None:
+        if target is not None:
+            notes.setdefault(target, []).append(text)
+
+    for entry in entries:
+        data, when = entry.data, display(entry.occurred, entry.precision)
+        kind = entry.type
+        if kind == "ConcernFollowedUp":
+            note(str(data["concern_event_id"]), f"Followed up {when}: {data['action']} — {data['outcome']}")
+        elif kind == "ContactDecisionMade":
+            note(
+                by_key.get(("contact", data["contact_id"])),
+                f"Decision {when}: {_words(data['outcome'])} — {data['rationale']}",
+            )
+        elif kind == "MinutesRecorded":
+            note(by_key.get(("meeting", data["meeting_id"])), f"Minuted {when}")
+        elif kind == "MinutesCirculated":
+            recipients = ", ".join(
+                r.get("agency") or r["name"] for r in data.get("recipients", ())
+            )
+            note(by_key.get(("meeting", data["meeting_id"])), f"Minutes circulated {when} to {recipients}")
+        elif kind == "ActionCompleted":
+            note(by_key.get(("action", data["action_id"])), f"Action {data['action_id']} completed {when}: {data['outcome']}")
+        elif kind == "Section47Started":
+            note(by_key.get(("strategy", data["strategy_id"])), f"Section 47 enquiry started {when}")
+        elif kind in ("InformationRequestAnswered", "InformationRequestDeclined"):
+            verb = "Answered" if kind == "InformationRequestAnswered" else "Declined"
+            note(by_key.get(("request", data["request_id"])), f"{verb} {when}")
+        elif kind == "AssessmentCompleted":
+            note(by_key.get(("assessment", data["assessment_id"])), f"Completed {when}: {_words(data['outcome'])}")
+    return {target: "; ".join(texts) for target, texts in notes.items()}
+
+
+def _links_from(entry: Entry) -> list[tuple[str, str]]:
+    """The keys other entries use to point at this one."""
+    data: Mapping[str, Any] = entry.data
+    kind = entry.type
+    if kind == "ContactReceived":
+        return [("contact", data["contact_id"])]
+    if kind == "MeetingHeld":
+        return [("meeting", data["meeting_id"]), *(("action", a["action_id"]) for a in data.get("actions", ()))]
+    if kind == "SupervisionHeld":
+        return [("action", a["action_id"]) for a in data.get("actions", ())]
+    if kind == "StrategyDiscussionHeld":
+        return [("strategy", data["strategy_id"])]
+    if kind == "InformationRequested":
+        return [("request", data["request_id"])]
+    if kind == "AssessmentStarted":
+        return [("assessment", data["assessment_id"])]
+    return []
+
+
+def _words(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def _person(person: Mapping[str, Any] | None) -> str:
+    if not person:
+        return ""
+    role = person.get("role") or "/".join(person.get("roles") or ())
+    parts = (person.get("name") or person.get("sub"), role, person.get("agency"))
+    return ", ".join(str(p) for p in parts if p)

@@ -1,0 +1,120 @@
+"""The stored form of an event: envelope, payload and the hash that chains a case's events.
+
+An entry is stored as a plain JSON object with these keys:
+
+    id, type, schema_version, occurred_at, occurred_precision, recorded_at, recorded_by,
+    author, source, sensitivity, data, hash
+
+`case_id`, `version` and `position` come from where it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import rfc8785
+
+from domain.catalogue import catalogue
+from domain.moments import Moment, Precision, parse_utc
+
+GENESIS = "0" * 64
+
+# The fields the hash covers, fixed forever (DESIGN.md "Tamper evidence"): changing this list
+# would make every stored chain fail verification.
+HASHED_FIELDS = (
+    "id",
+    "type",
+    "occurred_at",
+    "occurred_precision",
+    "recorded_at",
+    "recorded_by",
+    "author",
+    "source",
+    "sensitivity",
+    "data",
+)
+
+# What a client sends, after defaults: two posts of one id are the same event only if these agree.
+CLIENT_FIELDS = ("type", "occurred_at", "occurred_precision", "author", "source", "sensitivity", "data")
+
+
+def canonical(value: Any) -> bytes:
+    """RFC 8785 (JCS) canonical JSON."""
+    return bytes(rfc8785.dumps(value))
+
+
+def chain_hash(case_id: UUID, version: int, entry: Mapping[str, Any], prev: str) -> str:
+    """SHA-256 of the canonical JSON of the entry's hashed fields, its place and its predecessor."""
+    body: dict[str, Any] = {name: entry.get(name) for name in HASHED_FIELDS}
+    body["case_id"] = str(case_id)
+    body["version"] = version
+    body["prev"] = prev
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def client_digest(entry: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical({name: entry.get(name) for name in CLIENT_FIELDS})).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """One event as the folds see it: envelope parsed, payload upcast to the current schema."""
+
+    case_id: UUID
+    version: int
+    position: int | None
+    id: str
+    type: str
+    occurred: Moment
+    precision: Precision
+    recorded_at: datetime
+    recorded_by: Mapping[str, Any]
+    author: Mapping[str, Any] | None
+    source: Mapping[str, Any] | None
+    sensitivity: str
+    data: Mapping[str, Any]
+    entry: Mapping[str, Any]  # as stored, for the raw view and verification
+
+    @classmethod
+    def from_entry(
+        cls, case_id: UUID, version: int, position: int | None, entry: Mapping[str, Any]
+    ) -> RecordedEvent:
+        kind = catalogue[entry["type"]]
+        data = entry["data"]
+        stored_version = entry.get("schema_version", 1)
+        if stored_version != kind.schema_version:
+            data = kind.upcast(dict(data), stored_version)
+        return cls(
+            case_id=case_id,
+            version=version,
+            position=position,
+            id=entry["id"],
+            type=entry["type"],
+            occurred=Moment.parse(entry["occurred_at"]),
+            precision=Precision(entry["occurred_precision"]),
+            recorded_at=parse_utc(entry["recorded_at"]),
+            recorded_by=entry["recorded_by"],
+            author=entry.get("author"),
+            source=entry.get("source"),
+            sensitivity=entry.get("sensitivity", "normal"),
+            data=data,
+            entry=entry,
+        )
+
+    @property
+    def agency(self) -> str:
+        """Whose entry this is: the author's agency if given, else the recorder's."""
+        if self.author and self.author.get("agency"):
+            return str(self.author["agency"])
+        return str(self.recorded_by["agency"])
+
+    @property
+    def targets(self) -> str | None:
+        """The entry a correction, retraction, annotation or reassessment acts on."""
+        target = self.data.get("target_event_id") if catalogue[self.type].targets_entry else None
+        return str(target) if target is not None else None

@@ -1,0 +1,118 @@
+"""Which entries a question about the past sees, and in what order (DESIGN.md "Time: two axes").
+
+`known_at` (record time) selects what had been recorded; corrections, retractions, annotations
+and reassessments are selected by it alone and apply to their target whenever the target is
+selected. `as_of` (business time) then selects what had happened, judged on the corrected
+`occurred_at`. Entries fold in `occurred_at` order, ties broken by version; `CaseOpened` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.catalogue import Significance, catalogue
+from domain.envelope import RecordedEvent
+from domain.moments import Moment, Precision
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A fact of the record as a view sees it: the original event with its corrections applied."""
+
+    event: RecordedEvent
+    data: Mapping[str, Any]
+    occurred: Moment
+    precision: Precision
+    corrections: tuple[RecordedEvent, ...] = ()
+    annotations: tuple[RecordedEvent, ...] = ()
+    assessment: RecordedEvent | None = None
+
+    @property
+    def id(self) -> str:
+        return self.event.id
+
+    @property
+    def type(self) -> str:
+        return self.event.type
+
+    @property
+    def version(self) -> int:
+        return self.event.version
+
+    @property
+    def agency(self) -> str:
+        return self.event.agency
+
+    @property
+    def significance(self) -> Significance:
+        if self.assessment is not None:
+            return Significance.parse(self.assessment.data["significance"])
+        return catalogue[self.type].default_significance(self.data)
+
+    def sort_key(self) -> tuple[int, datetime, int]:
+        return (0 if self.type == "CaseOpened" else 1, self.occurred.instant, self.version)
+
+
+@dataclass
+class _Meta:
+    corrections: list[RecordedEvent]
+    annotations: list[RecordedEvent]
+    assessment: RecordedEvent | None = None
+    retracted: bool = False
+
+
+def select(events: Iterable[RecordedEvent], *, as_of: datetime, known_at: datetime) -> list[Entry]:
+    """The entries recorded by `known_at` that had happened by `as_of`, in business order."""
+    facts: list[RecordedEvent] = []
+    metas: dict[str, _Meta] = {}
+    for event in events:
+        if event.recorded_at > known_at:
+            continue
+        target = event.targets
+        if target is None:
+            facts.append(event)
+            continue
+        meta = metas.setdefault(target, _Meta([], []))
+        if event.type == "EntryCorrected":
+            meta.corrections.append(event)
+        elif event.type == "EntryRetracted":
+            meta.retracted = True
+        elif event.type == "EntryAnnotated":
+            meta.annotations.append(event)
+        elif event.type == "SignificanceAssessed":
+            meta.assessment = event
+    entries = []
+    for fact in facts:
+        meta = metas.get(fact.id)
+        entry = _corrected(fact, meta) if meta else Entry(fact, fact.data, fact.occurred, fact.precision)
+        if entry is None:
+            continue
+        if entry.type == "CaseOpened" or entry.occurred.instant <= as_of:
+            entries.append(entry)
+    entries.sort(key=Entry.sort_key)
+    return entries
+
+
+def _corrected(fact: RecordedEvent, meta: _Meta) -> Entry | None:
+    if meta.retracted:
+        return None
+    data, occurred, precision = fact.data, fact.occurred, fact.precision
+    for correction in sorted(meta.corrections, key=lambda e: e.version):
+        data = correction.data["data"]
+        if correction.data.get("occurred_at"):
+            occurred = Moment.parse(correction.data["occurred_at"])
+            precision = occurred.default_precision()
+        if correction.data.get("occurred_precision"):
+            precision = Precision(correction.data["occurred_precision"])
+    return Entry(
+        event=fact,
+        data=data,
+        occurred=occurred,
+        precision=precision,
+        corrections=tuple(meta.corrections),
+        annotations=tuple(meta.annotations),
+        assessment=meta.assessment,
+    )

@@ -1,0 +1,321 @@
+"""The case's state as of a date: a pure fold over the selected entries (DESIGN.md "Per-case views")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from domain.moments import Moment, format_utc
+from domain.selection import Entry, select
+
+PLAN_RANK = ("looked_after", "child_protection", "child_in_need", "early_help")
+EPISODE_OPENERS = frozenset({"ReferralAccepted", "CaseReopened", "PeriodOfCareStarted"})
+EPISODE_CLOSERS = frozenset({"CaseClosed", "CaseTransferred"})
+PLAN_STARTS = {
+    "ChildInNeedPlanStarted": "child_in_need",
+    "ChildProtectionPlanStarted": "child_protection",
+    "PeriodOfCareStarted": "looked_after",
+    "SteppedDownToEarlyHelp": "early_help",
+}
+PLAN_ENDS = {
+    "ChildInNeedPlanEnded": "child_in_need",
+    "ChildProtectionPlanEnded": "child_protection",
+    "PeriodOfCareEnded": "looked_after",
+}
+
+
+class NothingRecorded(LookupError):
+    """The case's opening had not been recorded by the `known_at` asked about."""
+
+
+class EventRef(BaseModel):
+    event_id: str
+    type: str
+    date: str
+
+
+class Episode(BaseModel):
+    """A period of children's social care involvement inside the lifelong case."""
+
+    number: int
+    opened_at: str
+    opened_by: EventRef
+    closed_at: str | None = None
+    closed_by: EventRef | None = None
+    closure_reason: str | None = None
+
+
+class Plan(BaseModel):
+    kind: Literal["early_help", "child_in_need", "child_protection", "looked_after"]
+    plan_id: str | None = None
+    started_at: str
+    started_by: str
+    category: str | None = None
+    legal_status: str | None = None
+    placement: dict[str, Any] | None = None
+
+
+class Involvement(BaseModel):
+    """A partner agency's involvement: from the first event naming it to its end, if any."""
+
+    agency: str
+    role: str | None = None
+    lead_contact: dict[str, Any] | None = None
+    involved_from: str
+    involved_to: str | None = None
+    named_by: list[str]
+
+
+class OpenConcern(BaseModel):
+    event_id: str
+    occurred_at: str
+    category: str
+    description: str
+    agency: str
+
+
+class LastInvolvement(BaseModel):
+    """The owning authority's latest involvement, with the span of record it was judged on."""
+
+    date: str | None
+    event_id: str | None
+    type: str | None
+    episode: int | None
+    covers_from: str
+    covers_to: str
+    recorded_up_to: str
+
+
+class Identifier(BaseModel):
+    scheme: str
+    value: str
+
+
+class CaseState(BaseModel):
+    """What the record said about the case: as of `as_of`, on what was recorded by `known_at`."""
+
+    case_id: UUID
+    version: int
+    as_of: str
+    known_at: str
+    child: dict[str, Any]
+    local_authority: str
+    identifiers: list[Identifier]
+    status: Literal["contact", "open", "closed"]
+    episodes: list[Episode]
+    plans: list[Plan]
+    plan: Literal["looked_after", "child_protection", "child_in_need", "early_help", "none"]
+    allocated_worker: str | None
+    team: str | None
+    involved_agencies: list[Involvement]
+    open_concerns: list[OpenConcern]
+    last_seen_at: str | None
+    last_seen_alone_at: str | None
+    last_voice_recorded_at: str | None
+    last_involvement: LastInvolvement
+
+
+# Events that name a partner agency, and where in their payload the agencies are.
+def named_agencies(entry: Entry) -> list[str]:
+    data = entry.data
+    kind = entry.type
+    if kind in ("AgencyInvolvementStarted", "AgencyInvolvementEnded"):
+        return [data["agency"]]
+    if kind == "ContactReceived":
+        agency = data.get("referrer", {}).get("agency")
+        return [agency] if agency else []
+    if kind == "MeetingHeld":
+        people = [*data.get("attended", ()), *data.get("invited", ())]
+        return [p["agency"] for p in people if p.get("agency")]
+    if kind == "InformationShared":
+        return [w["agency"] for w in data.get("with", ())]
+    if kind == "MinutesCirculated":
+        return [r["agency"] for r in data.get("recipients", ()) if r.get("agency")]
+    return []
+
+
+@dataclass
+class _Agency:
+    agency: str
+    first: Entry
+    last: Entry
+    ended: Entry | None = None
+    role: str | None = None
+    lead_contact: dict[str, Any] | None = None
+    named_by: list[str] = field(default_factory=list)
+
+
+def case_state(
+    case_id: UUID, events: Iterable[Any], *, as_of: datetime, known_at: datetime
+) -> CaseState:
+    """Fold the entries `as_of`/`known_at` select into the case's state."""
+    entries = select(events, as_of=as_of, known_at=known_at)
+    if not entries or entries[0].type != "CaseOpened":
+        raise NothingRecorded(case_id)
+    return fold(case_id, entries, as_of=as_of, known_at=known_at)
+
+
+def fold(case_id: UUID, entries: Sequence[Entry], *, as_of: datetime, known_at: datetime) -> CaseState:
+    opened = entries[0]
+    child = dict(opened.data["child"])
+    local_authority: str = opened.data["local_authority"]
+    identifiers: list[Identifier] = []
+    episodes: list[Episode] = []
+    plans: dict[str, Plan] = {}
+    worker: str | None = None
+    team: str | None = None
+    agencies: dict[str, _Agency] = {}
+    concerns: dict[str, OpenConcern] = {}
+    seen = seen_alone = voice = None
+    last_csc: Entry | None = None
+    last_csc_episode: int | None = None
+
+    for entry in entries:
+        data, kind, when = entry.data, entry.type, entry.occurred.text
+        is_open = bool(episodes) and episodes[-1].closed_at is None
+        if kind == "PersonDetailsChanged":
+            child.update({k: v for k, v in data.items() if v is not None})
+        elif kind == "IdentifierLinked":
+            identifiers.append(Identifier(scheme=data["scheme"], value=data["value"]))
+        elif kind in EPISODE_OPENERS and not is_open:
+            plans.pop("early_help", None)
+            episodes.append(
+                Episode(number=len(episodes) + 1, opened_at=when, opened_by=_ref(entry))
+            )
+        elif kind in EPISODE_CLOSERS and is_open:
+            episodes[-1].closed_at = when
+            episodes[-1].closed_by = _ref(entry)
+            episodes[-1].closure_reason = data.get("reason_code") or (
+                f"transferred to {data['to_local_authority']}" if kind == "CaseTransferred" else None
+            )
+        if kind in PLAN_STARTS:
+            plans[PLAN_STARTS[kind]] = _plan(PLAN_STARTS[kind], entry)
+        elif kind in PLAN_ENDS:
+            plans.pop(PLAN_ENDS[kind], None)
+        elif kind == "ChildProtectionCategoryChanged" and "child_protection" in plans:
+            plans["child_protection"].category = data["category"]
+        elif kind == "LegalStatusChanged" and "looked_after" in plans:
+            plans["looked_after"].legal_status = data["legal_status"]
+        elif kind == "PlacementChanged" and "looked_after" in plans:
+            plans["looked_after"].placement = dict(data["placement"])
+        elif kind == "WorkerAllocated":
+            worker, team = data["worker"], data["team"]
+        elif kind == "ConcernObserved" and data.get("follow_up_required", True):
+            concerns[entry.id] = OpenConcern(
+                event_id=entry.id,
+                occurred_at=when,
+                category=data["category"],
+                description=data["description"],
+                agency=entry.agency,
+            )
+        elif kind == "ConcernFollowedUp":
+            concerns.pop(str(data["concern_event_id"]), None)
+        elif kind == "VisitMade" and data.get("child_seen"):
+            seen = when
+            if data.get("seen_alone"):
+                seen_alone = when
+        elif kind == "ChildsVoiceRecorded":
+            voice = when
+        for agency in named_agencies(entry):
+            _involve(agencies, agency, entry)
+        if entry.agency == local_authority:
+            last_csc = entry
+            last_csc_episode = episodes[-1].number if episodes else None
+
+    status: Literal["contact", "open", "closed"] = (
+        "contact" if not episodes else "open" if episodes[-1].closed_at is None else "closed"
+    )
+    open_plans = [plans[kind] for kind in PLAN_RANK if kind in plans]
+    return CaseState(
+        case_id=case_id,
+        version=max(e.version for e in entries),
+        as_of=format_utc(as_of),
+        known_at=format_utc(known_at),
+        child=child,
+        local_authority=local_authority,
+        identifiers=identifiers,
+        status=status,
+        episodes=episodes,
+        plans=open_plans,
+        plan=open_plans[0].kind if open_plans else "none",
+        allocated_worker=worker,
+        team=team,
+        involved_agencies=[_involvement(a, episodes) for a in agencies.values()],
+        open_concerns=list(concerns.values()),
+        last_seen_at=seen,
+        last_seen_alone_at=seen_alone,
+        last_voice_recorded_at=voice,
+        last_involvement=LastInvolvement(
+            date=last_csc.occurred.text if last_csc else None,
+            event_id=last_csc.id if last_csc else None,
+            type=last_csc.type if last_csc else None,
+            episode=last_csc_episode,
+            covers_from=opened.occurred.text,
+            covers_to=format_utc(as_of),
+            recorded_up_to=format_utc(known_at),
+        ),
+    )
+
+
+def _ref(entry: Entry) -> EventRef:
+    return EventRef(event_id=entry.id, type=entry.type, date=entry.occurred.text)
+
+
+def _plan(kind: str, entry: Entry) -> Plan:
+    data: Mapping[str, Any] = entry.data
+    return Plan(
+        kind=kind,  # type: ignore[arg-type]
+        plan_id=data.get("plan_id"),
+        started_at=entry.occurred.text,
+        started_by=entry.id,
+        category=data.get("category"),
+        legal_status=data.get("legal_status"),
+        placement=dict(data["placement"]) if data.get("placement") else None,
+    )
+
+
+def _involve(agencies: dict[str, _Agency], agency: str, entry: Entry) -> None:
+    known = agencies.get(agency)
+    if known is None:
+        known = agencies[agency] = _Agency(agency=agency, first=entry, last=entry)
+    known.last = entry
+    if entry.type not in known.named_by:
+        known.named_by.append(entry.type)
+    if entry.type == "AgencyInvolvementStarted":
+        known.role = entry.data.get("role")
+        known.lead_contact = entry.data.get("lead_contact")
+        known.ended = None
+    elif entry.type == "AgencyInvolvementEnded":
+        known.ended = entry
+
+
+def _involvement(agency: _Agency, episodes: Sequence[Episode]) -> Involvement:
+    """Involved until the later of its recorded end and the end of the last episode it overlaps;
+    outside any episode, until the last event naming it (DESIGN.md "Who may see what")."""
+    start = agency.first.occurred.instant
+    span_end = max(agency.last.occurred.instant, agency.ended.occurred.instant if agency.ended else start)
+    ends = [agency.last.occurred]
+    ongoing = agency.ended is None and agency.last.type == "AgencyInvolvementStarted"
+    for episode in episodes:
+        opened = Moment.parse(episode.opened_at)
+        closed = Moment.parse(episode.closed_at) if episode.closed_at else None
+        if opened.instant <= span_end and (closed is None or closed.instant >= start):
+            if closed is None:
+                ongoing = True
+            else:
+                ends.append(closed)
+    if agency.ended is not None:
+        ends.append(agency.ended.occurred)
+    return Involvement(
+        agency=agency.agency,
+        role=agency.role,
+        lead_contact=agency.lead_contact,
+        involved_from=agency.first.occurred.text,
+        involved_to=None if ongoing else max(ends).text,
+        named_by=agency.named_by,
+    )

@@ -1,0 +1,206 @@
+"""The case endpoints: open, append, state, chronology and the raw stream."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from domain.catalogue import Significance, catalogue
+from domain.chronology import CSV_COLUMNS, Chronology
+from domain.state import CaseState
+from service.api.deps import AsOf, Caller, CurrentSettings, IfMatch, KnownAt, Records, etag_matches
+from service.api.models import (
+    AppendRequest,
+    AppendResponse,
+    EventsPageResponse,
+    OpenCaseRequest,
+    StoredEvent,
+)
+from service.api.problems import Refusal, responses
+from service.records import AppendResult
+from service.settings import Settings
+
+router = APIRouter(tags=["cases"])
+
+
+def _check_batch(settings: Settings, size: int) -> None:
+    if size > settings.max_batch_events:
+        raise Refusal(
+            413,
+            "batch-too-large",
+            "Too many events in one batch",
+            f"{size} events sent; a batch holds at most {settings.max_batch_events}",
+        )
+
+
+def _written(result: AppendResult, response: Response) -> AppendResponse:
+    response.headers["ETag"] = f'"{result.version}"'
+    if result.replayed:
+        response.status_code = 200
+    return AppendResponse.of(result)
+
+
+@router.post(
+    "/cases",
+    operation_id="open_case",
+    status_code=201,
+    summary="Open a case",
+    responses={
+        200: {"description": "A replay: every event was already stored; the original results"},
+        **responses(400, 401, 409, 413, 422, 503),
+    },
+)
+def open_case(
+    body: OpenCaseRequest, caller: Caller, records: Records, settings: CurrentSettings, response: Response
+) -> AppendResponse:
+    """Open a case with `CaseOpened` (and, in the same atomic batch, what follows it)."""
+    _check_batch(settings, len(body.events))
+    result = records.open_case(body.case_id, [e.stored_form() for e in body.events], by=caller)
+    response.headers["Location"] = f"/cases/{result.case_id}"
+    return _written(result, response)
+
+
+@router.post(
+    "/cases/{case_id}/events",
+    operation_id="append_events",
+    status_code=201,
+    summary="Append events to a case",
+    responses={
+        200: {"description": "A replay: every event was already stored; the original results"},
+        **responses(400, 401, 404, 409, 412, 413, 422, 503),
+    },
+)
+def append_events(
+    case_id: UUID,
+    body: AppendRequest,
+    caller: Caller,
+    records: Records,
+    settings: CurrentSettings,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AppendResponse:
+    """Append a batch, all or nothing. Without `If-Match`, concurrent appends all succeed."""
+    _check_batch(settings, len(body.events))
+    result = records.record(
+        case_id, [e.stored_form() for e in body.events], by=caller, expected=if_match
+    )
+    return _written(result, response)
+
+
+@router.get(
+    "/cases/{case_id}",
+    operation_id="get_case_state",
+    response_model=CaseState,
+    summary="The case's state as of a date",
+    responses=responses(304, 401, 404, 422),
+)
+def get_case_state(
+    case_id: UUID,
+    caller: Caller,
+    records: Records,
+    response: Response,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> CaseState | Response:
+    """Status, episodes, plans, worker, agencies, concerns, last seen and last involvement."""
+    state = records.case_state(case_id, as_of=as_of, known_at=known_at)
+    etag = f'W/"{state.version}"'
+    if etag_matches(if_none_match, state.version):
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return state
+
+
+@router.get(
+    "/cases/{case_id}/chronology",
+    operation_id="get_chronology",
+    response_model=Chronology,
+    summary="The case's chronology (JSON or CSV)",
+    responses={
+        200: {
+            "description": "The chronology",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **responses(401, 404, 422),
+    },
+)
+def get_chronology(
+    case_id: UUID,
+    caller: Caller,
+    records: Records,
+    request: Request,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    agency: Annotated[str | None, Query(description="Only this agency's entries")] = None,
+    min_significance: Annotated[
+        Literal["routine", "significant", "critical"],
+        Query(description="`routine` shows everything"),
+    ] = "significant",
+    types: Annotated[str | None, Query(description="Comma-separated event types")] = None,
+    format: Annotated[Literal["json", "csv"] | None, Query()] = None,  # noqa: A002
+) -> Chronology | Response:
+    """Significant events in the order they happened, with what was done about each."""
+    wanted = [t.strip() for t in (types or "").split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in catalogue]
+    if unknown:
+        raise Refusal(
+            422,
+            "validation",
+            "The request is not valid",
+            f"unknown event types: {', '.join(unknown)}",
+            errors=[{"parameter": "types", "detail": f"unknown event type {t}"} for t in unknown],
+        )
+    result = records.chronology(
+        case_id,
+        as_of=as_of,
+        known_at=known_at,
+        min_significance=Significance.parse(min_significance),
+        agency=agency,
+        types=wanted,
+    )
+    wants_csv = format == "csv" or (
+        format is None and "text/csv" in request.headers.get("accept", "")
+    )
+    return _csv(result) if wants_csv else result
+
+
+def _csv(chronology: Chronology) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for entry in chronology.entries:
+        writer.writerow(entry.csv_row())
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="chronology-{chronology.case_id}.csv"'},
+    )
+
+
+@router.get(
+    "/cases/{case_id}/events",
+    operation_id="list_case_events",
+    summary="The case's raw event stream",
+    responses=responses(401, 404, 422),
+)
+def list_case_events(
+    case_id: UUID,
+    caller: Caller,
+    records: Records,
+    settings: CurrentSettings,
+    known_at: KnownAt = None,
+    after_version: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1)] = 100,
+) -> EventsPageResponse:
+    """Every stored event with its envelope, hash and global position, in version order."""
+    page = records.raw_events(
+        case_id, after_version=after_version, limit=min(limit, settings.max_page), known_at=known_at
+    )
+    return EventsPageResponse(
+        events=[StoredEvent.of(e) for e in page.events], next_after_version=page.next_after_version
+    )

@@ -1,0 +1,126 @@
+"""Typed dependencies every route declares: the caller, the use cases, dates and preconditions."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from domain.moments import BadMoment, parse_bound
+from service.api.problems import Refusal
+from service.auth import InvalidToken, TokenService
+from service.principal import Principal
+from service.records import ANY_VERSION, CaseRecords
+from service.settings import Settings
+
+
+def _records(request: Request) -> CaseRecords:
+    records: CaseRecords = request.app.state.records
+    return records
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _unauthorised(detail: str) -> Refusal:
+    return Refusal(
+        401,
+        "unauthorised",
+        "A valid bearer token is required",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer realm="casetrail"'},
+    )
+
+
+def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    if not authorization:
+        raise _unauthorised("send Authorization: Bearer <token>")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorised("the Authorization header must be 'Bearer <token>'")
+    tokens: TokenService = request.app.state.tokens
+    try:
+        return tokens.verify(token.strip())
+    except InvalidToken as e:
+        raise _unauthorised(f"the token was refused: {e}") from None
+
+
+Records = Annotated[CaseRecords, Depends(_records)]
+CurrentSettings = Annotated[Settings, Depends(_settings)]
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def _bound(name: str, value: str | None) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_bound(value)
+    except BadMoment as e:
+        raise Refusal(
+            422,
+            "validation",
+            "The request is not valid",
+            f"{name}: {e}",
+            errors=[{"parameter": name, "detail": str(e)}],
+        ) from None
+
+
+_DATE_HELP = "A date (`2013-05-16`: the end of that day, Europe/London) or an ISO date-time with a zone"
+
+
+def _as_of(as_of: Annotated[str | None, Query(description="Business time: " + _DATE_HELP)] = None) -> datetime | None:
+    return _bound("as_of", as_of)
+
+
+def _known_at(
+    known_at: Annotated[str | None, Query(description="Record time: " + _DATE_HELP)] = None,
+) -> datetime | None:
+    return _bound("known_at", known_at)
+
+
+AsOf = Annotated[datetime | None, Depends(_as_of)]
+KnownAt = Annotated[datetime | None, Depends(_known_at)]
+
+_ETAG = re.compile(r'^(W/)?"(\d{1,18})"$')
+
+
+def _if_match(
+    if_match: Annotated[
+        str | None,
+        Header(description='`"<version>"`: append only at that version; `*`: only if the case exists'),
+    ] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip()
+    if value == "*":
+        return ANY_VERSION
+    match = _ETAG.match(value)
+    if not match or match.group(1):
+        raise Refusal(
+            400,
+            "bad-precondition",
+            "If-Match is not understood",
+            'If-Match must be a version in quotes, e.g. "7", or *',
+        )
+    return int(match.group(2))
+
+
+IfMatch = Annotated[int | None, Depends(_if_match)]
+
+
+def etag_matches(if_none_match: str | None, version: int) -> bool:
+    """Weak comparison (RFC 9110 §13.1.2), as If-None-Match uses."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    for tag in if_none_match.split(","):
+        match = _ETAG.match(tag.strip())
+        if match and int(match.group(2)) == version:
+            return True
+    return False

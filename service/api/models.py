@@ -1,0 +1,187 @@
+"""Request and response bodies. Each catalogue type becomes one envelope model, discriminated on `type`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+import domain.event_types  # noqa: F401  (registers the catalogue)
+from domain.catalogue import EntryType, catalogue
+from domain.envelope import RecordedEvent
+from domain.moments import format_utc
+from domain.values import Agency
+from service.records import AppendResult
+
+OccurredAt = Annotated[
+    str,
+    StringConstraints(min_length=10, max_length=40),
+    Field(
+        description="A date (`2013-05-16`: that day, Europe/London) or an ISO 8601 date-time "
+        "with a zone (`2013-05-16T14:05:00+01:00`)",
+        examples=["2013-05-16"],
+    ),
+]
+
+
+class Author(BaseModel):
+    """The practitioner who wrote the entry, when a system posts for them."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    role: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    agency: Agency | None = None
+
+
+class Source(BaseModel):
+    """Where the entry came from in the posting system."""
+
+    model_config = ConfigDict(extra="forbid")
+    system: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class EventEnvelope(BaseModel):
+    """The fields every posted event carries; `data` is the type's payload."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: UUID = Field(description="Client-chosen id, unique across the store: the idempotency key")
+    occurred_at: OccurredAt
+    occurred_precision: Literal["exact", "day", "month", "approximate"] | None = Field(
+        default=None, description="Defaults to `day` for a date, `exact` for a date-time"
+    )
+    author: Author | None = None
+    source: Source | None = None
+    sensitivity: Literal["normal", "restricted"] = "normal"
+
+    def stored_form(self) -> dict[str, Any]:
+        """The plain-JSON client envelope the use cases take."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"data"})
+        body["data"] = self.data.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+        return body
+
+
+def _envelope(kind: EntryType) -> type[EventEnvelope]:
+    doc = (kind.payload.__doc__ or kind.name).strip()
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{kind.name}Event",
+        __base__=EventEnvelope,
+        __doc__=doc,
+        type=(Literal[kind.name], ...),  # type: ignore[valid-type]
+        data=(kind.payload, ...),
+    )
+
+
+ENVELOPES: dict[str, type[EventEnvelope]] = {kind.name: _envelope(kind) for kind in catalogue}
+
+NewEvent = Annotated[
+    Union[tuple(ENVELOPES[name] for name in catalogue.names())],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="type"),
+]
+
+
+class OpenCaseRequest(BaseModel):
+    """Open a case: the first event must be `CaseOpened`; more may follow in the same batch."""
+
+    model_config = ConfigDict(extra="forbid")
+    case_id: UUID | None = Field(
+        default=None, description="Defaults to a UUIDv5 of the CaseOpened event's id"
+    )
+    events: list[NewEvent] = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class AppendRequest(BaseModel):
+    """Append a batch of events to a case, all or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[NewEvent] = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class StoredEventResult(BaseModel):
+    id: UUID
+    version: int
+    position: int
+    recorded_at: str
+    hash: str
+    replayed: bool
+
+
+class AppendResponse(BaseModel):
+    case_id: UUID
+    version: int
+    events: list[StoredEventResult]
+
+    @classmethod
+    def of(cls, result: AppendResult) -> AppendResponse:
+        return cls(
+            case_id=result.case_id,
+            version=result.version,
+            events=[
+                StoredEventResult(
+                    id=UUID(e.id),
+                    version=e.version,
+                    position=e.position,
+                    recorded_at=e.recorded_at,
+                    hash=e.hash,
+                    replayed=e.replayed,
+                )
+                for e in result.events
+            ],
+        )
+
+
+class StoredEvent(BaseModel):
+    """An event as stored, with every envelope field."""
+
+    case_id: UUID
+    version: int
+    position: int | None
+    id: UUID
+    type: str
+    schema_version: int
+    occurred_at: str
+    occurred_precision: str
+    recorded_at: str
+    recorded_by: dict[str, Any]
+    author: dict[str, Any] | None
+    source: dict[str, Any] | None
+    sensitivity: str
+    data: dict[str, Any]
+    hash: str
+
+    @classmethod
+    def of(cls, event: RecordedEvent) -> StoredEvent:
+        entry = event.entry
+        return cls(
+            case_id=event.case_id,
+            version=event.version,
+            position=event.position,
+            id=UUID(event.id),
+            type=event.type,
+            schema_version=entry.get("schema_version", 1),
+            occurred_at=entry["occurred_at"],
+            occurred_precision=entry["occurred_precision"],
+            recorded_at=format_utc(event.recorded_at),
+            recorded_by=dict(event.recorded_by),
+            author=dict(event.author) if event.author else None,
+            source=dict(event.source) if event.source else None,
+            sensitivity=event.sensitivity,
+            data=dict(entry["data"]),
+            hash=entry["hash"],
+        )
+
+
+class EventsPageResponse(BaseModel):
+    events: list[StoredEvent]
+    next_after_version: int | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    store: str
+    detail: str | None = None

@@ -1,0 +1,199 @@
+"""RFC 9457 problem details, and the one table that maps Casetrail's errors to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.catalogue import catalogue
+from service.errors import (
+    CaseExistsError,
+    CaseNotFoundError,
+    CasetrailError,
+    EventIdReused,
+    InvalidEvents,
+    StoreBusy,
+    VersionMismatch,
+)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(BaseModel):
+    pointer: str | None = None
+    parameter: str | None = None
+    detail: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:casetrail:problem:{slug}"
+
+
+class Refusal(Exception):
+    """An HTTP-level refusal raised by the API layer (auth, preconditions, limits)."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {"type": problem_type(slug), "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _from_error(error: CasetrailError) -> JSONResponse:
+    if isinstance(error, InvalidEvents):
+        return problem_response(
+            422,
+            "validation",
+            "The events are not valid",
+            str(error),
+            errors=[{"pointer": p.pointer, "detail": p.detail} for p in error.problems],
+        )
+    if isinstance(error, CaseNotFoundError):
+        return problem_response(404, "case-not-found", "No such case", str(error))
+    if isinstance(error, CaseExistsError):
+        return problem_response(409, "case-exists", "The case already exists", str(error))
+    if isinstance(error, EventIdReused):
+        return problem_response(
+            409, "event-id-reused", "Event ids already used", str(error), event_ids=error.event_ids
+        )
+    if isinstance(error, VersionMismatch):
+        return problem_response(
+            412,
+            "version-mismatch",
+            "The case has moved on",
+            str(error),
+            current_version=error.current,
+            expected_version=error.expected,
+        )
+    if isinstance(error, StoreBusy):
+        retry = str(error.retry_after_seconds)
+        return problem_response(
+            503,
+            "busy",
+            "Too many concurrent writers",
+            "the append could not be ordered against concurrent writers in time; retry it",
+            headers={"Retry-After": retry},
+        )
+    raise error
+
+
+def _pointer(loc: tuple[Any, ...]) -> tuple[str | None, str | None]:
+    """A request-validation location as a JSON pointer into the body, or a parameter name."""
+    where, *path = loc
+    if where != "body":
+        return None, str(path[0]) if path else str(where)
+    parts: list[str] = []
+    for i, part in enumerate(path):
+        # A discriminated union names the tag it chose; the body has no such level.
+        if isinstance(part, str) and part in catalogue and i > 0 and isinstance(path[i - 1], int):
+            continue
+        parts.append(str(part).replace("~", "~0").replace("/", "~1"))
+    return "/" + "/".join(parts), None
+
+
+async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(
+            400, "malformed-json", "The body is not valid JSON", errors[0].get("msg", "invalid JSON")
+        )
+    items = []
+    for error in errors:
+        pointer, parameter = _pointer(tuple(error["loc"]))
+        detail = str(error["msg"])
+        if error.get("type") == "union_tag_invalid":
+            detail = f"unknown event type; known types: {', '.join(catalogue.names())}"
+        item: dict[str, Any] = {"detail": detail}
+        if pointer is not None:
+            item["pointer"] = pointer
+        else:
+            item["parameter"] = parameter
+        items.append(item)
+    summary = "; ".join(f"{i.get('pointer') or i.get('parameter')}: {i['detail']}" for i in items[:5])
+    return problem_response(422, "validation", "The request is not valid", summary, errors=items)
+
+
+async def casetrail_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CasetrailError)
+    return _from_error(exc)
+
+
+async def refusal_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refusal)
+    return problem_response(
+        exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **exc.extra
+    )
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem_response(
+        exc.status_code, slug, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})
+    )
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems an endpoint can answer."""
+    described = {
+        304: "Not modified",
+        400: "Malformed request",
+        401: "Missing or invalid bearer token",
+        404: "No such case",
+        409: "Conflict: event ids reused, or the case already exists",
+        412: "If-Match precondition failed",
+        413: "Body or batch too large",
+        422: "Validation failed",
+        503: "Busy: retry after Retry-After seconds",
+    }
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        if status == 304:
+            out[status] = {"description": described[status]}
+        else:
+            out[status] = {
+                "description": described[status],
+                "model": Problem,
+                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            }
+    return out

@@ -1,0 +1,171 @@
+"""Bearer tokens: verification (HS256 secret, or RS256/EdDSA keys chosen by `kid`) and local minting.
+
+In the embedded default the service keeps an Ed25519 signing key and a JWKS of its public keys
+under `<data dir>/keys/`; `casetrail token` signs with it. Rotating: add a new key to the JWKS,
+start signing with it, and remove the old one once its tokens have expired.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from hashlib import sha256
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from service.principal import Principal
+from service.settings import Settings
+
+ROLES = frozenset({"practitioner", "manager", "reviewer", "integrator", "system", "admin"})
+AGENCY = re.compile(r"^(csc|school|health|police|vcs|housing|probation|other):[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+class InvalidToken(Exception):
+    """A token that cannot be trusted: missing, expired, wrongly signed, for another audience."""
+
+
+def _keys_dir(settings: Settings) -> Path:
+    return settings.data_dir / "keys"
+
+
+def local_signing_key_path(settings: Settings) -> Path:
+    return _keys_dir(settings) / "token-signing-key.pem"
+
+
+def local_jwks_path(settings: Settings) -> Path:
+    return _keys_dir(settings) / "jwks.json"
+
+
+def ensure_local_keys(settings: Settings) -> None:
+    """Create the embedded store's Ed25519 signing key and its JWKS on first start."""
+    key_path, jwks_path = local_signing_key_path(settings), local_jwks_path(settings)
+    if key_path.exists() and jwks_path.exists():
+        return
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(pem)
+    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))
+    jwk.update(kid=_kid(jwk), use="sig", alg="EdDSA")
+    jwks_path.write_text(json.dumps({"keys": [jwk]}, indent=2))
+
+
+def _kid(jwk: dict[str, Any]) -> str:
+    return sha256(jwk["x"].encode()).hexdigest()[:16]
+
+
+class TokenService:
+    """Verifies bearer tokens against the configured keys; mints tokens with the local key."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwks: dict[str, Any] = {}
+        self._jwks_mtime = 0.0
+        if not settings.jwt_secret and settings.jwt_jwks_file is None:
+            ensure_local_keys(settings)
+
+    @property
+    def _jwks_file(self) -> Path:
+        return self.settings.jwt_jwks_file or local_jwks_path(self.settings)
+
+    def _public_keys(self) -> dict[str, Any]:
+        # Re-read the JWKS when it changes, so a rotated key is picked up without a restart.
+        path = self._jwks_file
+        mtime = path.stat().st_mtime
+        if mtime != self._jwks_mtime:
+            keyset = jwt.PyJWKSet.from_dict(json.loads(path.read_text()))
+            self._jwks = {k.key_id: k for k in keyset.keys if k.key_id}
+            self._jwks_mtime = mtime
+        return self._jwks
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+            if self.settings.jwt_secret:
+                key: Any = self.settings.jwt_secret
+                algorithms = ["HS256"]
+            else:
+                jwk = self._public_keys().get(str(header.get("kid")))
+                if jwk is None:
+                    raise InvalidToken("the token's key id (kid) is not one of ours")
+                key, algorithms = jwk.key, ["RS256", "EdDSA"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                leeway=self.settings.jwt_leeway_seconds,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as e:
+            raise InvalidToken(str(e)) from None
+        return principal_from_claims(claims)
+
+    def mint(
+        self,
+        *,
+        sub: str,
+        name: str,
+        agency: str,
+        roles: list[str],
+        cases: list[str] | None = None,
+        expires: timedelta = timedelta(hours=8),
+    ) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": sub,
+            "name": name,
+            "agency": agency,
+            "roles": roles,
+            "iss": self.settings.jwt_issuer,
+            "aud": self.settings.jwt_audience,
+            "iat": now,
+            "exp": now + int(expires.total_seconds()),
+        }
+        if cases:
+            claims["cases"] = cases
+        principal_from_claims(claims)  # refuse to mint what we would refuse to accept
+        if self.settings.jwt_secret:
+            return jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256")
+        key_path = local_signing_key_path(self.settings)
+        if not key_path.exists():
+            raise InvalidToken(
+                "no local signing key: tokens for configured keys are issued by your identity provider"
+            )
+        private = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        public_jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))  # type: ignore[arg-type]
+        return jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": _kid(public_jwk)})  # type: ignore[arg-type]
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    roles = claims.get("roles")
+    if isinstance(roles, str):
+        roles = [roles]
+    if not isinstance(roles, list) or not roles or not set(roles) <= ROLES:
+        raise InvalidToken(f"roles must be a non-empty list drawn from {sorted(ROLES)}")
+    agency = claims.get("agency")
+    if not isinstance(agency, str) or not AGENCY.match(agency):
+        raise InvalidToken("agency must be KIND:NAME, e.g. csc:barsetshire")
+    name = claims.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidToken("the token has no name")
+    cases = claims.get("cases") or []
+    if isinstance(cases, str):
+        cases = [cases]
+    return Principal(
+        sub=str(claims["sub"]),
+        name=name,
+        agency=agency,
+        roles=tuple(roles),
+        cases=tuple(str(c) for c in cases),
+    )

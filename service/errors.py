@@ -1,0 +1,67 @@
+"""Errors the use cases raise, each carrying what a client needs (mapped to HTTP in `service.api.problems`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+
+class CasetrailError(Exception):
+    """Base of the errors a client can act on."""
+
+
+@dataclass
+class FieldProblem:
+    pointer: str
+    detail: str
+
+
+class InvalidEvents(CasetrailError):
+    """A batch that breaks a rule: each problem names the JSON pointer of what is wrong."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{p.pointer}: {p.detail}" for p in problems))
+        self.problems = problems
+
+
+class CaseNotFoundError(CasetrailError):
+    """No such case (or, later, one the caller may not see)."""
+
+    def __init__(self, case_id: UUID) -> None:
+        super().__init__(f"case {case_id} not found")
+        self.case_id = case_id
+
+
+class CaseExistsError(CasetrailError):
+    """A `POST /cases` for a case id that is already open, with new events."""
+
+    def __init__(self, case_id: UUID) -> None:
+        super().__init__(f"case {case_id} already exists: append to it with POST /cases/{case_id}/events")
+        self.case_id = case_id
+
+
+class EventIdReused(CasetrailError):
+    """Event ids already stored with different content, in another case, or mixed with new ones."""
+
+    def __init__(self, detail: str, event_ids: list[str]) -> None:
+        super().__init__(detail)
+        self.event_ids = event_ids
+
+
+class VersionMismatch(CasetrailError):
+    """An `If-Match` precondition that does not hold."""
+
+    def __init__(self, expected: int | None, current: int | None) -> None:
+        super().__init__(
+            f"the case is at version {current}, not {expected}"
+            if current is not None
+            else "the case does not exist"
+        )
+        self.expected = expected
+        self.current = current
+
+
+class StoreBusy(CasetrailError):
+    """The append could not win against concurrent writers in time; safe to retry."""
+
+    retry_after_seconds = 1

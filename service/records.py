@@ -1,0 +1,419 @@
+"""The use cases: open a case, record events, and read the case back as of any date."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+from pydantic import ValidationError
+
+import domain.event_types  # noqa: F401  (registers the catalogue)
+from domain.case import Case, CaseRuleBroken
+from domain.catalogue import Significance, catalogue
+from domain.chronology import Chronology, chronology
+from domain.envelope import RecordedEvent, client_digest
+from domain.moments import BadMoment, Moment, format_utc
+from domain.state import CaseState, NothingRecorded, case_state
+from service.clock import Clock, system_clock
+from service.errors import (
+    CaseExistsError,
+    CaseNotFoundError,
+    EventIdReused,
+    FieldProblem,
+    InvalidEvents,
+    StoreBusy,
+    VersionMismatch,
+)
+from service.principal import Principal
+from service.settings import Settings
+from service.store import CaseLog, IndexedEvent, PostgresCaseLogRecorder, SQLiteCaseLogRecorder, case_log
+
+# Case ids derived from a CaseOpened event's id (UUIDv5 in this namespace), so a retried open
+# without a `case_id` lands on the same case. Fixed forever.
+CASE_ID_NAMESPACE = UUID("6f1c2a57-3c1e-4b8e-9a3d-2f0d5c7e8b41")
+
+ANY_VERSION = -1  # `If-Match: *`
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """What the log says about one event of a batch."""
+
+    id: str
+    version: int
+    position: int
+    recorded_at: str
+    hash: str
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    case_id: UUID
+    version: int
+    events: list[StoredResult]
+    created: bool
+
+    @property
+    def replayed(self) -> bool:
+        return all(e.replayed for e in self.events)
+
+
+@dataclass(frozen=True)
+class EventsPage:
+    events: list[RecordedEvent]
+    next_after_version: int | None
+
+
+def derived_case_id(opened_event_id: str) -> UUID:
+    return uuid.uuid5(CASE_ID_NAMESPACE, str(UUID(opened_event_id)))
+
+
+class CaseRecords(Application[UUID]):
+    """Casetrail's use cases over the case log."""
+
+    name = "CaseRecords"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {}
+
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        settings.prepare()
+        env = settings.library_environment()
+        recorder = PostgresCaseLogRecorder if settings.is_postgres else SQLiteCaseLogRecorder
+        env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
+        if settings.snapshot_interval:
+            type(self).snapshotting_intervals = {Case: settings.snapshot_interval}
+            env["IS_SNAPSHOTTING_ENABLED"] = "y"
+        super().__init__(env)
+        self.index: CaseLog = case_log(self.recorder)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def open_case(
+        self, case_id: UUID | None, events: Sequence[dict[str, Any]], *, by: Principal
+    ) -> AppendResult:
+        """Open a case with a batch whose first event is `CaseOpened`."""
+        if not events or events[0]["type"] != "CaseOpened":
+            raise InvalidEvents([FieldProblem("/events/0/type", "a case's first event must be CaseOpened")])
+        case_id = case_id or derived_case_id(events[0]["id"])
+        return self._write(case_id, events, by=by, expected=None, opening=True)
+
+    def record(
+        self,
+        case_id: UUID,
+        events: Sequence[dict[str, Any]],
+        *,
+        by: Principal,
+        expected: int | None = None,
+    ) -> AppendResult:
+        """Append a batch, all or nothing; `expected` is the `If-Match` version (or ANY_VERSION)."""
+        return self._write(case_id, events, by=by, expected=expected, opening=False)
+
+    def _write(
+        self,
+        case_id: UUID,
+        events: Sequence[dict[str, Any]],
+        *,
+        by: Principal,
+        expected: int | None,
+        opening: bool,
+    ) -> AppendResult:
+        now = self.clock()
+        entries = [self._entry(i, raw, by, now) for i, raw in enumerate(events)]
+        _check_unique_ids(entries)
+        known = self.index.lookup([e["id"] for e in entries] + _targets(entries))
+        self._check_targets(case_id, entries, known)
+        replay = self._replay(case_id, entries, known)
+        if replay is not None:
+            return replay
+        index = [_indexed(case_id, e) for e in entries]
+        deadline = time.monotonic() + self.settings.append_retry_seconds
+        attempt = 0
+        while True:
+            try:
+                return self._try_append(case_id, entries, index, expected=expected, opening=opening)
+            except IntegrityError:
+                # Another writer won the version, or this very batch was committed by an
+                # earlier attempt whose outcome we never heard: the ids tell which.
+                replay = self._replay(case_id, entries, self.index.lookup(e["id"] for e in entries))
+                if replay is not None:
+                    return replay
+                if opening:
+                    raise CaseExistsError(case_id) from None
+                if expected is not None and expected != ANY_VERSION:
+                    raise VersionMismatch(expected, self._current_version(case_id)) from None
+                if time.monotonic() > deadline:
+                    raise StoreBusy from None
+                attempt += 1
+                time.sleep(min(0.001 * 2**attempt, 0.05))
+
+    def _try_append(
+        self,
+        case_id: UUID,
+        entries: list[dict[str, Any]],
+        index: list[IndexedEvent],
+        *,
+        expected: int | None,
+        opening: bool,
+    ) -> AppendResult:
+        recorded_at = self.clock()
+        if opening:
+            if self.index.case_rows(case_id, limit=1):
+                raise CaseExistsError(case_id)
+            case = _checked(lambda: Case.open(case_id, entries, recorded_at=recorded_at))
+        else:
+            case = self._load(case_id)
+            if expected is not None and expected not in (ANY_VERSION, case.version):
+                raise VersionMismatch(expected, case.version)
+            _checked(lambda: case.record(entries, recorded_at=recorded_at))
+        pending = case.collect_events()
+        index = [
+            IndexedEvent(i.event_id, case_id, e.originator_version, i.type, i.digest)
+            for i, e in zip(index, pending, strict=True)
+        ]
+        recordings = self.save(*pending, event_index=index)
+        return AppendResult(
+            case_id=case_id,
+            version=pending[-1].originator_version,
+            events=[
+                StoredResult(
+                    id=r.domain_event.entry["id"],  # type: ignore[attr-defined]
+                    version=r.notification.originator_version,
+                    position=r.notification.id,
+                    recorded_at=r.domain_event.entry["recorded_at"],  # type: ignore[attr-defined]
+                    hash=r.domain_event.entry["hash"],  # type: ignore[attr-defined]
+                    replayed=False,
+                )
+                for r in recordings
+            ],
+            created=opening,
+        )
+
+    def _load(self, case_id: UUID) -> Case:
+        try:
+            case = self.repository.get(case_id)
+        except AggregateNotFoundError:
+            raise CaseNotFoundError(case_id) from None
+        assert isinstance(case, Case)
+        return case
+
+    def _current_version(self, case_id: UUID) -> int | None:
+        rows = self.recorder.select_events(case_id, desc=True, limit=1)
+        return rows[0].originator_version if rows else None
+
+    def _entry(self, index: int, raw: dict[str, Any], by: Principal, now: datetime) -> dict[str, Any]:
+        """The stored form of a client's event: defaults applied, times checked."""
+        pointer = f"/events/{index}"
+        try:
+            occurred = Moment.parse(raw["occurred_at"])
+        except BadMoment as e:
+            raise InvalidEvents([FieldProblem(f"{pointer}/occurred_at", str(e))]) from None
+        skew = timedelta(seconds=self.settings.clock_skew_seconds)
+        if occurred.instant > now + skew:
+            raise InvalidEvents(
+                [FieldProblem(f"{pointer}/occurred_at", "occurred_at is later than now: an event cannot be recorded before it happens")]
+            )
+        kind = catalogue[raw["type"]]
+        return {
+            "id": str(UUID(str(raw["id"]))),
+            "type": raw["type"],
+            "schema_version": kind.schema_version,
+            "occurred_at": occurred.text,
+            "occurred_precision": raw.get("occurred_precision") or occurred.default_precision().value,
+            "recorded_by": by.recorded_by(),
+            "author": raw.get("author"),
+            "source": raw.get("source"),
+            "sensitivity": raw.get("sensitivity") or "normal",
+            "data": raw["data"],
+        }
+
+    def _replay(
+        self, case_id: UUID, entries: list[dict[str, Any]], known: dict[str, IndexedEvent]
+    ) -> AppendResult | None:
+        """The original results if the whole batch is already stored; None if none of it is."""
+        pairs = [(known[e["id"]], e) for e in entries if e["id"] in known]
+        if not pairs:
+            return None
+        stored = [s for s, _ in pairs]
+        elsewhere = [s.event_id for s in stored if s.case_id != case_id]
+        if elsewhere:
+            raise EventIdReused("event ids already used in another case", elsewhere)
+        changed = [s.event_id for s, e in pairs if s.digest != client_digest(e)]
+        if changed:
+            raise EventIdReused("event ids already stored with different content", changed)
+        if len(stored) != len(entries):
+            raise EventIdReused(
+                "the batch mixes events already stored with new ones: resend only the new ones",
+                [s.event_id for s in stored],
+            )
+        first, last = min(s.version for s in stored), max(s.version for s in stored)
+        rows = {r.version: r for r in self.index.case_rows(case_id, gt=first - 1, lte=last)}
+        results = []
+        for s in stored:
+            entry = self.decode(rows[s.version].state)
+            results.append(
+                StoredResult(s.event_id, s.version, s.position, entry["recorded_at"], entry["hash"], True)
+            )
+        version = self._current_version(case_id) or max(s.version for s in stored)
+        return AppendResult(case_id=case_id, version=version, events=results, created=False)
+
+    def _check_targets(
+        self, case_id: UUID, entries: list[dict[str, Any]], known: dict[str, IndexedEvent]
+    ) -> None:
+        """Corrections and their kin must name an earlier fact of this case."""
+        problems: list[FieldProblem] = []
+        in_batch: dict[str, str] = {}
+        for i, entry in enumerate(entries):
+            kind = catalogue[entry["type"]]
+            if kind.targets_entry:
+                pointer = f"/events/{i}/data/target_event_id"
+                target = str(entry["data"]["target_event_id"])
+                found = known.get(target)
+                target_type = in_batch.get(target) or (
+                    found.type if found is not None and found.case_id == case_id else None
+                )
+                if target_type is None:
+                    problems.append(FieldProblem(pointer, f"no event {target} in this case"))
+                elif catalogue[target_type].targets_entry:
+                    problems.append(FieldProblem(pointer, f"{target} is a {target_type}: act on the original entry instead"))
+                elif target_type == "CaseOpened" and entry["type"] == "EntryRetracted":
+                    problems.append(FieldProblem(pointer, "CaseOpened cannot be retracted: correct it instead"))
+                elif entry["type"] == "EntryCorrected":
+                    problems.extend(_check_correction(i, entry, target_type))
+            in_batch[entry["id"]] = entry["type"]
+        if problems:
+            raise InvalidEvents(problems)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def decode(self, state: bytes) -> dict[str, Any]:
+        """A stored event's entry, read as plain JSON (the envelope's library fields are ignored)."""
+        if self.mapper.cipher:
+            state = self.mapper.cipher.decrypt(state)
+        if self.mapper.compressor:
+            state = self.mapper.compressor.decompress(state)
+        entry: dict[str, Any] = json.loads(state)["entry"]
+        return entry
+
+    def events_of(self, case_id: UUID, *, gt: int | None = None, limit: int | None = None) -> list[RecordedEvent]:
+        rows = self.index.case_rows(case_id, gt=gt, limit=limit)
+        return [RecordedEvent.from_entry(case_id, r.version, r.position, self.decode(r.state)) for r in rows]
+
+    def _all_events(self, case_id: UUID) -> list[RecordedEvent]:
+        events = self.events_of(case_id)
+        if not events:
+            raise CaseNotFoundError(case_id)
+        return events
+
+    def case_state(self, case_id: UUID, *, as_of: datetime | None = None, known_at: datetime | None = None) -> CaseState:
+        now = self.clock()
+        try:
+            return case_state(case_id, self._all_events(case_id), as_of=as_of or now, known_at=known_at or now)
+        except NothingRecorded:
+            raise CaseNotFoundError(case_id) from None
+
+    def current_version(self, case_id: UUID) -> int:
+        version = self._current_version(case_id)
+        if version is None:
+            raise CaseNotFoundError(case_id)
+        return version
+
+    def chronology(
+        self,
+        case_id: UUID,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        min_significance: Significance = Significance.SIGNIFICANT,
+        agency: str | None = None,
+        types: Sequence[str] = (),
+    ) -> Chronology:
+        now = self.clock()
+        return chronology(
+            case_id,
+            self._all_events(case_id),
+            as_of=as_of or now,
+            known_at=known_at or now,
+            min_significance=min_significance,
+            agency=agency,
+            types=types,
+        )
+
+    def raw_events(
+        self, case_id: UUID, *, after_version: int = 0, limit: int = 100, known_at: datetime | None = None
+    ) -> EventsPage:
+        events = self.events_of(case_id, gt=after_version, limit=limit + 1)
+        if not events:
+            self.current_version(case_id)  # 404 for an unknown case; an empty page otherwise
+        more = len(events) > limit
+        events = events[:limit]
+        if known_at is not None:
+            # recorded_at never decreases along a case, so what is left is a prefix of the page.
+            selected = [e for e in events if e.recorded_at <= known_at]
+            more = more and len(selected) == len(events)
+            events = selected
+        return EventsPage(events, events[-1].version if more and events else None)
+
+
+def _checked(action: Any) -> Any:
+    try:
+        return action()
+    except CaseRuleBroken as e:
+        raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
+
+
+def _check_unique_ids(entries: list[dict[str, Any]]) -> None:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, entry in enumerate(entries):
+        if entry["id"] in seen:
+            problems.append(FieldProblem(f"/events/{i}/id", f"repeats the id of /events/{seen[entry['id']]}"))
+        seen.setdefault(entry["id"], i)
+    if problems:
+        raise InvalidEvents(problems)
+
+
+def _targets(entries: list[dict[str, Any]]) -> list[str]:
+    return [
+        str(e["data"]["target_event_id"]) for e in entries if catalogue[e["type"]].targets_entry
+    ]
+
+
+def _indexed(case_id: UUID, entry: dict[str, Any]) -> IndexedEvent:
+    return IndexedEvent(entry["id"], case_id, 0, entry["type"], client_digest(entry))
+
+
+def _check_correction(index: int, entry: dict[str, Any], target_type: str) -> list[FieldProblem]:
+    """A correction's replacement payload must be a valid payload of the target's type."""
+    pointer = f"/events/{index}/data"
+    problems = []
+    try:
+        replacement = catalogue[target_type].payload.model_validate(entry["data"]["data"])
+    except ValidationError as e:
+        return [
+            FieldProblem(pointer + "/data" + "".join(f"/{p}" for p in err["loc"]), err["msg"])
+            for err in e.errors()
+        ]
+    entry["data"] = {
+        **entry["data"],
+        "data": replacement.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+    if entry["data"].get("occurred_at"):
+        try:
+            entry["data"]["occurred_at"] = Moment.parse(entry["data"]["occurred_at"]).text
+        except BadMoment as e:
+            problems.append(FieldProblem(pointer + "/occurred_at", str(e)))
+    return problems
+
+
+__all__ = ["ANY_VERSION", "AppendResult", "CaseRecords", "StoredResult", "derived_case_id", "format_utc"]

@@ -1,0 +1,211 @@
+"""The log's recorders: the library's native SQLite and PostgreSQL recorders, plus an event-id index.
+
+The index (`event_id → case, version, type, position, digest`) is written in the same transaction
+as the events, so a client's event id is unique across the store, a replay can answer with its
+original results after a restart, and an append whose commit outcome was unknown is resolved by
+looking its ids up. It also reads a case's rows with their global positions, which the library's
+`select_events` does not return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+
+@dataclass(frozen=True)
+class IndexedEvent:
+    """Where a client's event id was stored, and a digest of what the client sent."""
+
+    event_id: str
+    case_id: UUID
+    version: int
+    type: str
+    digest: str
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One stored event of a case, with its global position."""
+
+    version: int
+    position: int
+    state: bytes
+
+
+class CaseLog(Protocol):
+    """What the use cases need from a recorder beyond the library's `ApplicationRecorder`."""
+
+    def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]: ...
+
+    def case_rows(
+        self, case_id: UUID, *, gt: int | None = None, lte: int | None = None, limit: int | None = None
+    ) -> list[CaseRow]: ...
+
+
+def _positions(
+    stored_events: Sequence[StoredEvent], notification_ids: Sequence[int] | None
+) -> dict[tuple[str, int], int]:
+    return {
+        (str(s.originator_id), s.originator_version): n
+        for s, n in zip(stored_events, notification_ids or (), strict=False)
+    }
+
+
+def _index_rows(
+    index: Sequence[IndexedEvent], positions: dict[tuple[str, int], int]
+) -> list[tuple[str, str, int, str, int, str]]:
+    return [
+        (e.event_id, str(e.case_id), e.version, e.type, positions[(str(e.case_id), e.version)], e.digest)
+        for e in index
+    ]
+
+
+class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, with the event-id index in the same transaction."""
+
+    index_table = "casetrail_event_ids"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.index_table} ("
+            "event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, version INTEGER NOT NULL, "
+            "type TEXT NOT NULL, position INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        index: Sequence[IndexedEvent] = kwargs.get("event_index", ())
+        if index:
+            c.executemany(
+                f"INSERT INTO {self.index_table} VALUES (?,?,?,?,?,?)",
+                _index_rows(index, _positions(stored_events, notification_ids)),
+            )
+        return notification_ids
+
+    def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
+        ids = list(event_ids)
+        found: dict[str, IndexedEvent] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(ids, 500):
+                c.execute(
+                    f"SELECT * FROM {self.index_table} WHERE event_id IN "
+                    f"({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    found[row["event_id"]] = IndexedEvent(
+                        event_id=row["event_id"],
+                        case_id=UUID(row["case_id"]),
+                        version=row["version"],
+                        type=row["type"],
+                        digest=row["digest"],
+                        position=row["position"],
+                    )
+        return found
+
+    def case_rows(
+        self, case_id: UUID, *, gt: int | None = None, lte: int | None = None, limit: int | None = None
+    ) -> list[CaseRow]:
+        statement = (
+            f"SELECT rowid, originator_version, state FROM {self.events_table_name} "
+            "WHERE originator_id=? AND originator_version>? AND originator_version<=? "
+            "ORDER BY originator_version LIMIT ?"
+        )
+        params = (case_id.hex, gt or 0, lte if lte is not None else 2**62, limit or -1)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [CaseRow(row[1], row[0], row[2]) for row in c.fetchall()]
+
+
+class PostgresCaseLogRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder (table-locking insert kept), with the event-id index."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.index_table = f"{self.events_table_name}_ids"
+        self.check_identifier_length(self.index_table)
+        schema, table = Identifier(self.datastore.schema), Identifier(self.index_table)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "event_id text PRIMARY KEY, case_id uuid NOT NULL, version bigint NOT NULL, "
+                "type text NOT NULL, position bigint NOT NULL, digest text NOT NULL)"
+            ).format(schema, table)
+        )
+        self.insert_index_statement = SQL("INSERT INTO {0}.{1} VALUES (%s,%s,%s,%s,%s,%s)").format(
+            schema, table
+        )
+        self.lookup_statement = SQL("SELECT * FROM {0}.{1} WHERE event_id = ANY(%s)").format(
+            schema, table
+        )
+        self.case_rows_statement = SQL(
+            "SELECT notification_id, originator_version, state FROM {0}.{1} "
+            "WHERE originator_id = %s AND originator_version > %s AND originator_version <= %s "
+            "ORDER BY originator_version LIMIT %s"
+        ).format(schema, Identifier(self.events_table_name))
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        index: Sequence[IndexedEvent] = kwargs.get("event_index", ())
+        if index:
+            # A nested pipeline block syncs on exit, so a duplicate id fails here, inside the
+            # events' transaction, and nothing of the batch is committed.
+            with curs.connection.pipeline():
+                curs.executemany(
+                    self.insert_index_statement,
+                    _index_rows(index, _positions(stored_events, notification_ids)),
+                )
+        return notification_ids
+
+    def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.lookup_statement, (list(event_ids),), prepare=True)
+            return {
+                row["event_id"]: IndexedEvent(
+                    event_id=row["event_id"],
+                    case_id=row["case_id"],
+                    version=row["version"],
+                    type=row["type"],
+                    digest=row["digest"],
+                    position=row["position"],
+                )
+                for row in curs.fetchall()
+            }
+
+    def case_rows(
+        self, case_id: UUID, *, gt: int | None = None, lte: int | None = None, limit: int | None = None
+    ) -> list[CaseRow]:
+        params = (case_id, gt or 0, lte if lte is not None else 2**62, limit)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.case_rows_statement, params, prepare=True)
+            return [
+                CaseRow(row["originator_version"], row["notification_id"], bytes(row["state"]))
+                for row in curs.fetchall()
+            ]
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def case_log(recorder: ApplicationRecorder) -> CaseLog:
+    if not isinstance(recorder, SQLiteCaseLogRecorder | PostgresCaseLogRecorder):
+        raise TypeError(f"{type(recorder).__name__} keeps no event-id index")
+    return recorder

@@ -1,0 +1,60 @@
+"""Builders for tests: events from the catalogue's examples, and a case opened over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.examples import VALID_PAYLOADS
+
+LOCAL_AUTHORITY = "csc:barsetshire"
+
+
+def payload(kind: str, target: str | None = None, **changes: Any) -> dict[str, Any]:
+    """The catalogue example of `kind`, with `{target}` set and top-level fields changed."""
+    data = copy.deepcopy(VALID_PAYLOADS[kind])
+    if target is not None:
+        data = json.loads(json.dumps(data).replace("{target}", target))
+    if kind == "CaseOpened":
+        data["local_authority"] = LOCAL_AUTHORITY
+    data.update(changes)
+    return data
+
+
+def event(
+    kind: str,
+    occurred_at: str = "2013-05-16",
+    *,
+    target: str | None = None,
+    data: dict[str, Any] | None = None,
+    **envelope: Any,
+) -> dict[str, Any]:
+    """A posted event: a fresh id, the example payload unless `data` is given."""
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "occurred_at": occurred_at,
+        "data": data if data is not None else payload(kind, target),
+    }
+    body.update(envelope)
+    return body
+
+
+def open_case(
+    client: TestClient, headers: dict[str, str], *more: dict[str, Any], occurred_at: str = "2013-05-16"
+) -> tuple[str, dict[str, Any]]:
+    """Open a case over HTTP; returns its id and the CaseOpened event posted."""
+    opened = event("CaseOpened", occurred_at)
+    response = client.post("/cases", json={"events": [opened, *more]}, headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["case_id"]), opened
+
+
+def append(
+    client: TestClient, headers: dict[str, str], case_id: str, *events: dict[str, Any], **kwargs: Any
+) -> Any:
+    return client.post(f"/cases/{case_id}/events", json={"events": list(events)}, headers=headers, **kwargs)
