@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
 def _bank_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+
+
+@lru_cache(maxsize=512)
+def _weekday_holidays(year: int) -> list[int]:
+    """The ordinals of the year's bank holidays that fall on a weekday, sorted."""
+    return sorted(d.toordinal() for d in _bank_holidays(year) if d.weekday() < 5)
 
 
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _bank_holidays(day.year)
 
 
+def _weekdays_through(ordinal: int) -> int:
+    # Ordinal 1 (1 January of year 1) was a Monday, so each run of 7 ordinals holds 5 weekdays.
+    weeks, rest = divmod(ordinal, 7)
+    return 5 * weeks + min(rest, 5)
+
+
+def _holidays_through(day: date) -> int:
+    """Weekday bank holidays from the start of `day`'s year up to and including `day`."""
+    return bisect_right(_weekday_holidays(day.year), day.toordinal())
+
+
+@lru_cache(maxsize=65536)
 def working_days_between(start: date, end: date) -> int:
     """Working days after `start` up to and including `end` (0 when `end` is not after `start`).
 
@@ -24,23 +43,10 @@ def working_days_between(start: date, end: date) -> int:
     """
     if end <= start:
         return 0
-    count = 0
-    day = start + timedelta(days=1)
-    # Whole weeks hold five weekdays; only their bank holidays need looking up one by one.
-    whole_weeks, _ = divmod((end - start).days, 7)
-    if whole_weeks:
-        skip_to = day + timedelta(weeks=whole_weeks)
-        count = 5 * whole_weeks - sum(
-            1
-            for year in range(day.year, skip_to.year + 1)
-            for holiday in _bank_holidays(year)
-            if day <= holiday < skip_to and holiday.weekday() < 5
-        )
-        day = skip_to
-    while day <= end:
-        count += is_working_day(day)
-        day += timedelta(days=1)
-    return count
+    weekdays = _weekdays_through(end.toordinal()) - _weekdays_through(start.toordinal())
+    holidays_in = _holidays_through(end) - _holidays_through(start)
+    holidays_in += sum(len(_weekday_holidays(year)) for year in range(start.year, end.year))
+    return weekdays - holidays_in
 
 
 def add_working_days(start: date, n: int) -> date:

@@ -81,12 +81,16 @@ class Case(Aggregate):
         stamp = format_utc(recorded_at)
         for index, entry in enumerate(entries, start=first_index):
             if entry["type"] == "CaseOpened":
-                raise CaseRuleBroken(index, "type", "this case is already open: CaseOpened comes once")
+                raise CaseRuleBroken(
+                    index, "type", "this case is already open: CaseOpened comes once"
+                )
             sealed = _sealed(entry, self.id, self.version + 1, self.last_hash, stamp)
             self.trigger_event(self.Recorded, entry=sealed, timestamp=recorded_at)
 
 
-def _sealed(entry: dict[str, Any], case_id: UUID, version: int, prev: str, stamp: str) -> dict[str, Any]:
+def _sealed(
+    entry: dict[str, Any], case_id: UUID, version: int, prev: str, stamp: str
+) -> dict[str, Any]:
     sealed = {**entry, "recorded_at": stamp}
     sealed["hash"] = chain_hash(case_id, version, sealed, prev)
     return sealed

@@ -105,8 +105,7 @@ class Catalogue:
         schema_version: int = 1,
         upcasters: Mapping[int, Upcaster] | None = None,
         targets_entry: bool = False,
-        significance_of: Callable[[Mapping[str, Any], Significance], Significance]
-        | None = None,
+        significance_of: Callable[[Mapping[str, Any], Significance], Significance] | None = None,
     ) -> Callable[[P], P]:
         def register(payload: P) -> P:
             name = payload.__name__

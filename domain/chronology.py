@@ -1,4 +1,7 @@
-"""The chronology: the significant events of a child's life in the order they happened (DOMAIN.md §3)."""
+"""The chronology: the significant events of a child's life in the order they happened.
+
+See DOMAIN.md §3.
+"""
 
 from __future__ import annotations
 
@@ -146,22 +149,25 @@ def _agency(entry: Entry) -> str:
     return str(event.recorded_by["agency"])
 
 
-def _line(seq: int, entry: Entry, significance: Significance, action: str | None) -> ChronologyEntry:
+def _line(
+    seq: int, entry: Entry, significance: Significance, action: str | None
+) -> ChronologyEntry:
     event = entry.event
     assessment = entry.assessment
-    return ChronologyEntry(
+    # Built from values already validated when they were written: no need to validate again.
+    return ChronologyEntry.model_construct(
         seq=seq,
         event_id=entry.id,
         type=entry.type,
         date=display(entry.occurred, entry.precision),
         occurred_at=entry.occurred.text,
         occurred_precision=entry.precision.value,
-        headline=catalogue[entry.type].headline(entry.data),
+        headline=_headline(entry),
         agency=_agency(entry),
         author=dict(event.author) if event.author else None,
         source=dict(event.source) if event.source else None,
         significance=significance.label,
-        significance_assessment=SignificanceAssessment(
+        significance_assessment=SignificanceAssessment.model_construct(
             significance=assessment.data["significance"],
             rationale=assessment.data["rationale"],
             event_id=assessment.id,
@@ -174,7 +180,7 @@ def _line(seq: int, entry: Entry, significance: Significance, action: str | None
         recorded_at=format_utc(event.recorded_at),
         late_by_days=late_by_days(entry),
         corrections=[
-            Correction(
+            Correction.model_construct(
                 event_id=c.id,
                 reason=c.data["reason"],
                 recorded_at=format_utc(c.recorded_at),
@@ -183,7 +189,7 @@ def _line(seq: int, entry: Entry, significance: Significance, action: str | None
             for c in entry.corrections
         ],
         annotations=[
-            Annotation(
+            Annotation.model_construct(
                 event_id=a.id,
                 note=a.data["note"],
                 recorded_at=format_utc(a.recorded_at),
@@ -192,6 +198,22 @@ def _line(seq: int, entry: Entry, significance: Significance, action: str | None
             for a in entry.annotations
         ],
     )
+
+
+# Headlines by (event id, id of the correction in force): an entry's words never change, and
+# rendering one means validating its payload, the costliest step of a long chronology.
+_HEADLINES: dict[tuple[str, str | None], str] = {}
+_HEADLINES_HELD = 200_000
+
+
+def _headline(entry: Entry) -> str:
+    key = (entry.id, entry.corrections[-1].id if entry.corrections else None)
+    headline = _HEADLINES.get(key)
+    if headline is None:
+        if len(_HEADLINES) >= _HEADLINES_HELD:
+            _HEADLINES.clear()
+        headline = _HEADLINES[key] = catalogue[entry.type].headline(entry.data)
+    return headline
 
 
 def late_by_days(entry: Entry) -> int:
@@ -216,7 +238,10 @@ def _actions(entries: Sequence[Entry]) -> dict[str, str]:
         data, when = entry.data, display(entry.occurred, entry.precision)
         kind = entry.type
         if kind == "ConcernFollowedUp":
-            note(str(data["concern_event_id"]), f"Followed up {when}: {data['action']} — {data['outcome']}")
+            note(
+                str(data["concern_event_id"]),
+                f"Followed up {when}: {data['action']} — {data['outcome']}",
+            )
         elif kind == "ContactDecisionMade":
             note(
                 by_key.get(("contact", data["contact_id"])),
@@ -225,19 +250,28 @@ def _actions(entries: Sequence[Entry]) -> dict[str, str]:
         elif kind == "MinutesRecorded":
             note(by_key.get(("meeting", data["meeting_id"])), f"Minuted {when}")
         elif kind == "MinutesCirculated":
-            recipients = ", ".join(
-                r.get("agency") or r["name"] for r in data.get("recipients", ())
+            recipients = ", ".join(r.get("agency") or r["name"] for r in data.get("recipients", ()))
+            note(
+                by_key.get(("meeting", data["meeting_id"])),
+                f"Minutes circulated {when} to {recipients}",
             )
-            note(by_key.get(("meeting", data["meeting_id"])), f"Minutes circulated {when} to {recipients}")
         elif kind == "ActionCompleted":
-            note(by_key.get(("action", data["action_id"])), f"Action {data['action_id']} completed {when}: {data['outcome']}")
+            note(
+                by_key.get(("action", data["action_id"])),
+                f"Action {data['action_id']} completed {when}: {data['outcome']}",
+            )
         elif kind == "Section47Started":
-            note(by_key.get(("strategy", data["strategy_id"])), f"Section 47 enquiry started {when}")
+            note(
+                by_key.get(("strategy", data["strategy_id"])), f"Section 47 enquiry started {when}"
+            )
         elif kind in ("InformationRequestAnswered", "InformationRequestDeclined"):
             verb = "Answered" if kind == "InformationRequestAnswered" else "Declined"
             note(by_key.get(("request", data["request_id"])), f"{verb} {when}")
         elif kind == "AssessmentCompleted":
-            note(by_key.get(("assessment", data["assessment_id"])), f"Completed {when}: {_words(data['outcome'])}")
+            note(
+                by_key.get(("assessment", data["assessment_id"])),
+                f"Completed {when}: {_words(data['outcome'])}",
+            )
     return {target: "; ".join(texts) for target, texts in notes.items()}
 
 
@@ -248,7 +282,10 @@ def _links_from(entry: Entry) -> list[tuple[str, str]]:
     if kind == "ContactReceived":
         return [("contact", data["contact_id"])]
     if kind == "MeetingHeld":
-        return [("meeting", data["meeting_id"]), *(("action", a["action_id"]) for a in data.get("actions", ()))]
+        return [
+            ("meeting", data["meeting_id"]),
+            *(("action", a["action_id"]) for a in data.get("actions", ())),
+        ]
     if kind == "SupervisionHeld":
         return [("action", a["action_id"]) for a in data.get("actions", ())]
     if kind == "StrategyDiscussionHeld":

@@ -40,7 +40,15 @@ HASHED_FIELDS = (
 )
 
 # What a client sends, after defaults: two posts of one id are the same event only if these agree.
-CLIENT_FIELDS = ("type", "occurred_at", "occurred_precision", "author", "source", "sensitivity", "data")
+CLIENT_FIELDS = (
+    "type",
+    "occurred_at",
+    "occurred_precision",
+    "author",
+    "source",
+    "sensitivity",
+    "data",
+)
 
 
 def canonical(value: Any) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -49,27 +50,32 @@ class Moment:
     @classmethod
     def parse(cls, text: str) -> Moment:
         """Parse `2013-05-16` (that day, Europe/London) or an ISO date-time with a zone."""
-        text = text.strip()
-        if len(text) == 10:
-            try:
-                day = date.fromisoformat(text)
-            except ValueError:
-                raise BadMoment(f"{text!r} is not a date (YYYY-MM-DD)") from None
-            _check_range(day, text)
-            return cls(start_of_day(day), day.isoformat())
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise BadMoment(
-                f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time with a zone"
-            ) from None
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise BadMoment(f"{text!r} has no time zone: add 'Z' or an offset such as +01:00")
-        _check_range(moment.date(), text)
-        return cls(moment.astimezone(UTC), moment.isoformat())
+        return _parse_moment(text.strip())
 
     def default_precision(self) -> Precision:
         return Precision.DAY if self.is_date else Precision.EXACT
+
+
+# Cached: a long case repeats the same days, and the folds parse every entry on every read.
+@lru_cache(maxsize=65536)
+def _parse_moment(text: str) -> Moment:
+    if len(text) == 10:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise BadMoment(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        _check_range(day, text)
+        return Moment(start_of_day(day), day.isoformat())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadMoment(
+            f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time with a zone"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise BadMoment(f"{text!r} has no time zone: add 'Z' or an offset such as +01:00")
+    _check_range(moment.date(), text)
+    return Moment(moment.astimezone(UTC), moment.isoformat())
 
 
 def _check_range(day: date, text: str) -> None:
@@ -97,10 +103,13 @@ def format_utc(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@lru_cache(maxsize=65536)
 def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """A stored `recorded_at` (cached: a batch's events share one)."""
+    return datetime.fromisoformat(text)
 
 
+@lru_cache(maxsize=65536)
 def display(moment: Moment, precision: Precision) -> str:
     """A chronology's date column: `16 May 2013`, `May 2013`, `?May 2013`, `16 May 2013 14:05`."""
     local = moment.instant.astimezone(LONDON)

@@ -86,8 +86,12 @@ def select(events: Iterable[RecordedEvent], *, as_of: datetime, known_at: dateti
             meta.assessment = event
     entries = []
     for fact in facts:
-        meta = metas.get(fact.id)
-        entry = _corrected(fact, meta) if meta else Entry(fact, fact.data, fact.occurred, fact.precision)
+        found = metas.get(fact.id)
+        entry = (
+            _corrected(fact, found)
+            if found
+            else Entry(fact, fact.data, fact.occurred, fact.precision)
+        )
         if entry is None:
             continue
         if entry.type == "CaseOpened" or entry.occurred.instant <= as_of:

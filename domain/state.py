@@ -1,4 +1,7 @@
-"""The case's state as of a date: a pure fold over the selected entries (DESIGN.md "Per-case views")."""
+"""The case's state as of a date: a pure fold over the selected entries.
+
+See DESIGN.md "Per-case views".
+"""
 
 from __future__ import annotations
 
@@ -160,7 +163,9 @@ def case_state(
     return fold(case_id, entries, as_of=as_of, known_at=known_at)
 
 
-def fold(case_id: UUID, entries: Sequence[Entry], *, as_of: datetime, known_at: datetime) -> CaseState:
+def fold(
+    case_id: UUID, entries: Sequence[Entry], *, as_of: datetime, known_at: datetime
+) -> CaseState:
     opened = entries[0]
     child = dict(opened.data["child"])
     local_authority: str = opened.data["local_authority"]
@@ -179,7 +184,7 @@ def fold(case_id: UUID, entries: Sequence[Entry], *, as_of: datetime, known_at: 
         data, kind, when = entry.data, entry.type, entry.occurred.text
         is_open = bool(episodes) and episodes[-1].closed_at is None
         if kind == "PersonDetailsChanged":
-            child.update({k: v for k, v in data.items() if v is not None})
+            child.update({k: v for k, v in data.items() if v is not None and k != "reason"})
         elif kind == "IdentifierLinked":
             identifiers.append(Identifier(scheme=data["scheme"], value=data["value"]))
         elif kind in EPISODE_OPENERS and not is_open:
@@ -191,7 +196,9 @@ def fold(case_id: UUID, entries: Sequence[Entry], *, as_of: datetime, known_at: 
             episodes[-1].closed_at = when
             episodes[-1].closed_by = _ref(entry)
             episodes[-1].closure_reason = data.get("reason_code") or (
-                f"transferred to {data['to_local_authority']}" if kind == "CaseTransferred" else None
+                f"transferred to {data['to_local_authority']}"
+                if kind == "CaseTransferred"
+                else None
             )
         if kind in PLAN_STARTS:
             plans[PLAN_STARTS[kind]] = _plan(PLAN_STARTS[kind], entry)
@@ -269,7 +276,7 @@ def _ref(entry: Entry) -> EventRef:
 def _plan(kind: str, entry: Entry) -> Plan:
     data: Mapping[str, Any] = entry.data
     return Plan(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         plan_id=data.get("plan_id"),
         started_at=entry.occurred.text,
         started_by=entry.id,
@@ -298,7 +305,9 @@ def _involvement(agency: _Agency, episodes: Sequence[Episode]) -> Involvement:
     """Involved until the later of its recorded end and the end of the last episode it overlaps;
     outside any episode, until the last event naming it (DESIGN.md "Who may see what")."""
     start = agency.first.occurred.instant
-    span_end = max(agency.last.occurred.instant, agency.ended.occurred.instant if agency.ended else start)
+    span_end = max(
+        agency.last.occurred.instant, agency.ended.occurred.instant if agency.ended else start
+    )
     ends = [agency.last.occurred]
     ongoing = agency.ended is None and agency.last.type == "AgencyInvolvementStarted"
     for episode in episodes:

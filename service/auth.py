@@ -1,4 +1,4 @@
-"""Bearer tokens: verification (HS256 secret, or RS256/EdDSA keys chosen by `kid`) and local minting.
+"""Bearer tokens: verification (HS256, or RS256/EdDSA keys chosen by `kid`) and local minting.
 
 In the embedded default the service keeps an Ed25519 signing key and a JWKS of its public keys
 under `<data dir>/keys/`; `casetrail token` signs with it. Rotating: add a new key to the JWKS,
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from hashlib import sha256
 import time
 from datetime import timedelta
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ from service.principal import Principal
 from service.settings import Settings
 
 ROLES = frozenset({"practitioner", "manager", "reviewer", "integrator", "system", "admin"})
-AGENCY = re.compile(r"^(csc|school|health|police|vcs|housing|probation|other):[a-z0-9][a-z0-9._-]{0,62}$")
+AGENCY = re.compile(
+    r"^(csc|school|health|police|vcs|housing|probation|other):[a-z0-9][a-z0-9._-]{0,62}$"
+)
 
 
 class InvalidToken(Exception):
@@ -140,7 +142,8 @@ class TokenService:
         key_path = local_signing_key_path(self.settings)
         if not key_path.exists():
             raise InvalidToken(
-                "no local signing key: tokens for configured keys are issued by your identity provider"
+                "no local signing key: with configured keys, "
+                "tokens come from your identity provider"
             )
         private = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         public_jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))  # type: ignore[arg-type]

@@ -1,4 +1,7 @@
-"""Errors the use cases raise, each carrying what a client needs (mapped to HTTP in `service.api.problems`)."""
+"""Errors the use cases raise, each carrying what a client needs.
+
+One table in `service.api.problems` maps them to HTTP.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,9 @@ class CaseExistsError(CasetrailError):
     """A `POST /cases` for a case id that is already open, with new events."""
 
     def __init__(self, case_id: UUID) -> None:
-        super().__init__(f"case {case_id} already exists: append to it with POST /cases/{case_id}/events")
+        super().__init__(
+            f"case {case_id} already exists: append to it with POST /cases/{case_id}/events"
+        )
         self.case_id = case_id
 
 

@@ -18,4 +18,9 @@ class Principal:
 
     def recorded_by(self) -> dict[str, Any]:
         """What every event it writes records as `recorded_by`."""
-        return {"sub": self.sub, "name": self.name, "agency": self.agency, "roles": list(self.roles)}
+        return {
+            "sub": self.sub,
+            "name": self.name,
+            "agency": self.agency,
+            "roles": list(self.roles),
+        }

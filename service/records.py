@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
@@ -35,7 +37,13 @@ from service.errors import (
 )
 from service.principal import Principal
 from service.settings import Settings
-from service.store import CaseLog, IndexedEvent, PostgresCaseLogRecorder, SQLiteCaseLogRecorder, case_log
+from service.store import (
+    CaseLog,
+    IndexedEvent,
+    PostgresCaseLogRecorder,
+    SQLiteCaseLogRecorder,
+    case_log,
+)
 
 # Case ids derived from a CaseOpened event's id (UUIDv5 in this namespace), so a retried open
 # without a `case_id` lands on the same case. Fixed forever.
@@ -74,6 +82,41 @@ class EventsPage:
     next_after_version: int | None
 
 
+class EventCache:
+    """Decoded events of recently read cases, bounded by the number of events held.
+
+    Stored events never change and versions only grow, so a cached list is always a true prefix
+    of its case: a read fetches only the versions after it.
+    """
+
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
+        self._cases: OrderedDict[UUID, list[RecordedEvent]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def get(self, case_id: UUID) -> list[RecordedEvent]:
+        with self._lock:
+            events = self._cases.get(case_id)
+            if events is None:
+                return []
+            self._cases.move_to_end(case_id)
+            return events
+
+    def put(self, case_id: UUID, events: list[RecordedEvent]) -> None:
+        if len(events) > self.max_events:
+            return
+        with self._lock:
+            previous = self._cases.pop(case_id, None)
+            if previous is not None and len(previous) > len(events):
+                events = previous  # a concurrent reader already cached a longer prefix
+            self._held += len(events) - (len(previous) if previous else 0)
+            self._cases[case_id] = events
+            while self._held > self.max_events:
+                _, evicted = self._cases.popitem(last=False)
+                self._held -= len(evicted)
+
+
 def derived_case_id(opened_event_id: str) -> UUID:
     return uuid.uuid5(CASE_ID_NAMESPACE, str(UUID(opened_event_id)))
 
@@ -96,6 +139,7 @@ class CaseRecords(Application[UUID]):
             env["IS_SNAPSHOTTING_ENABLED"] = "y"
         super().__init__(env)
         self.index: CaseLog = case_log(self.recorder)
+        self.event_cache = EventCache(settings.event_cache_size)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -104,7 +148,9 @@ class CaseRecords(Application[UUID]):
     ) -> AppendResult:
         """Open a case with a batch whose first event is `CaseOpened`."""
         if not events or events[0]["type"] != "CaseOpened":
-            raise InvalidEvents([FieldProblem("/events/0/type", "a case's first event must be CaseOpened")])
+            raise InvalidEvents(
+                [FieldProblem("/events/0/type", "a case's first event must be CaseOpened")]
+            )
         case_id = case_id or derived_case_id(events[0]["id"])
         return self._write(case_id, events, by=by, expected=None, opening=True)
 
@@ -167,15 +213,22 @@ class CaseRecords(Application[UUID]):
         opening: bool,
     ) -> AppendResult:
         recorded_at = self.clock()
-        if opening:
-            if self.index.case_rows(case_id, limit=1):
-                raise CaseExistsError(case_id)
-            case = _checked(lambda: Case.open(case_id, entries, recorded_at=recorded_at))
-        else:
-            case = self._load(case_id)
-            if expected is not None and expected not in (ANY_VERSION, case.version):
-                raise VersionMismatch(expected, case.version)
-            _checked(lambda: case.record(entries, recorded_at=recorded_at))
+        if opening and self.index.case_rows(case_id, limit=1):
+            raise CaseExistsError(case_id)
+        case = None if opening else self._load(case_id)
+        if (
+            case is not None
+            and expected is not None
+            and expected not in (ANY_VERSION, case.version)
+        ):
+            raise VersionMismatch(expected, case.version)
+        try:
+            if case is None:
+                case = Case.open(case_id, entries, recorded_at=recorded_at)
+            else:
+                case.record(entries, recorded_at=recorded_at)
+        except CaseRuleBroken as e:
+            raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
         pending = case.collect_events()
         index = [
             IndexedEvent(i.event_id, case_id, e.originator_version, i.type, i.digest)
@@ -201,17 +254,18 @@ class CaseRecords(Application[UUID]):
 
     def _load(self, case_id: UUID) -> Case:
         try:
-            case = self.repository.get(case_id)
+            case: Case = self.repository.get(case_id)
         except AggregateNotFoundError:
             raise CaseNotFoundError(case_id) from None
-        assert isinstance(case, Case)
         return case
 
     def _current_version(self, case_id: UUID) -> int | None:
         rows = self.recorder.select_events(case_id, desc=True, limit=1)
         return rows[0].originator_version if rows else None
 
-    def _entry(self, index: int, raw: dict[str, Any], by: Principal, now: datetime) -> dict[str, Any]:
+    def _entry(
+        self, index: int, raw: dict[str, Any], by: Principal, now: datetime
+    ) -> dict[str, Any]:
         """The stored form of a client's event: defaults applied, times checked."""
         pointer = f"/events/{index}"
         try:
@@ -221,7 +275,13 @@ class CaseRecords(Application[UUID]):
         skew = timedelta(seconds=self.settings.clock_skew_seconds)
         if occurred.instant > now + skew:
             raise InvalidEvents(
-                [FieldProblem(f"{pointer}/occurred_at", "occurred_at is later than now: an event cannot be recorded before it happens")]
+                [
+                    FieldProblem(
+                        f"{pointer}/occurred_at",
+                        "occurred_at is later than now: "
+                        "an event cannot be recorded before it happens",
+                    )
+                ]
             )
         kind = catalogue[raw["type"]]
         return {
@@ -229,7 +289,8 @@ class CaseRecords(Application[UUID]):
             "type": raw["type"],
             "schema_version": kind.schema_version,
             "occurred_at": occurred.text,
-            "occurred_precision": raw.get("occurred_precision") or occurred.default_precision().value,
+            "occurred_precision": raw.get("occurred_precision")
+            or occurred.default_precision().value,
             "recorded_by": by.recorded_by(),
             "author": raw.get("author"),
             "source": raw.get("source"),
@@ -262,7 +323,9 @@ class CaseRecords(Application[UUID]):
         for s in stored:
             entry = self.decode(rows[s.version].state)
             results.append(
-                StoredResult(s.event_id, s.version, s.position, entry["recorded_at"], entry["hash"], True)
+                StoredResult(
+                    s.event_id, s.version, s.position, entry["recorded_at"], entry["hash"], True
+                )
             )
         version = self._current_version(case_id) or max(s.version for s in stored)
         return AppendResult(case_id=case_id, version=version, events=results, created=False)
@@ -285,9 +348,16 @@ class CaseRecords(Application[UUID]):
                 if target_type is None:
                     problems.append(FieldProblem(pointer, f"no event {target} in this case"))
                 elif catalogue[target_type].targets_entry:
-                    problems.append(FieldProblem(pointer, f"{target} is a {target_type}: act on the original entry instead"))
+                    problems.append(
+                        FieldProblem(
+                            pointer,
+                            f"{target} is a {target_type}: act on the original entry instead",
+                        )
+                    )
                 elif target_type == "CaseOpened" and entry["type"] == "EntryRetracted":
-                    problems.append(FieldProblem(pointer, "CaseOpened cannot be retracted: correct it instead"))
+                    problems.append(
+                        FieldProblem(pointer, "CaseOpened cannot be retracted: correct it instead")
+                    )
                 elif entry["type"] == "EntryCorrected":
                     problems.extend(_check_correction(i, entry, target_type))
             in_batch[entry["id"]] = entry["type"]
@@ -297,28 +367,42 @@ class CaseRecords(Application[UUID]):
     # --- reading -------------------------------------------------------------------------
 
     def decode(self, state: bytes) -> dict[str, Any]:
-        """A stored event's entry, read as plain JSON (the envelope's library fields are ignored)."""
+        """A stored event's entry, read as plain JSON (the library's own fields are ignored)."""
         if self.mapper.cipher:
             state = self.mapper.cipher.decrypt(state)
         if self.mapper.compressor:
             state = self.mapper.compressor.decompress(state)
-        entry: dict[str, Any] = json.loads(state)["entry"]
+        entry: dict[str, Any] = orjson.loads(state)["entry"]
         return entry
 
-    def events_of(self, case_id: UUID, *, gt: int | None = None, limit: int | None = None) -> list[RecordedEvent]:
+    def events_of(
+        self, case_id: UUID, *, gt: int | None = None, limit: int | None = None
+    ) -> list[RecordedEvent]:
         rows = self.index.case_rows(case_id, gt=gt, limit=limit)
-        return [RecordedEvent.from_entry(case_id, r.version, r.position, self.decode(r.state)) for r in rows]
+        return [
+            RecordedEvent.from_entry(case_id, r.version, r.position, self.decode(r.state))
+            for r in rows
+        ]
 
     def _all_events(self, case_id: UUID) -> list[RecordedEvent]:
-        events = self.events_of(case_id)
+        """Every event of the case: the cached prefix, plus whatever was stored after it."""
+        cached = self.event_cache.get(case_id)
+        newer = self.events_of(case_id, gt=cached[-1].version if cached else None)
+        events = [*cached, *newer]
         if not events:
             raise CaseNotFoundError(case_id)
+        if newer:
+            self.event_cache.put(case_id, events)
         return events
 
-    def case_state(self, case_id: UUID, *, as_of: datetime | None = None, known_at: datetime | None = None) -> CaseState:
+    def case_state(
+        self, case_id: UUID, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> CaseState:
         now = self.clock()
         try:
-            return case_state(case_id, self._all_events(case_id), as_of=as_of or now, known_at=known_at or now)
+            return case_state(
+                case_id, self._all_events(case_id), as_of=as_of or now, known_at=known_at or now
+            )
         except NothingRecorded:
             raise CaseNotFoundError(case_id) from None
 
@@ -350,7 +434,12 @@ class CaseRecords(Application[UUID]):
         )
 
     def raw_events(
-        self, case_id: UUID, *, after_version: int = 0, limit: int = 100, known_at: datetime | None = None
+        self,
+        case_id: UUID,
+        *,
+        after_version: int = 0,
+        limit: int = 100,
+        known_at: datetime | None = None,
     ) -> EventsPage:
         events = self.events_of(case_id, gt=after_version, limit=limit + 1)
         if not events:
@@ -365,19 +454,14 @@ class CaseRecords(Application[UUID]):
         return EventsPage(events, events[-1].version if more and events else None)
 
 
-def _checked(action: Any) -> Any:
-    try:
-        return action()
-    except CaseRuleBroken as e:
-        raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
-
-
 def _check_unique_ids(entries: list[dict[str, Any]]) -> None:
     seen: dict[str, int] = {}
     problems = []
     for i, entry in enumerate(entries):
         if entry["id"] in seen:
-            problems.append(FieldProblem(f"/events/{i}/id", f"repeats the id of /events/{seen[entry['id']]}"))
+            problems.append(
+                FieldProblem(f"/events/{i}/id", f"repeats the id of /events/{seen[entry['id']]}")
+            )
         seen.setdefault(entry["id"], i)
     if problems:
         raise InvalidEvents(problems)
@@ -416,4 +500,11 @@ def _check_correction(index: int, entry: dict[str, Any], target_type: str) -> li
     return problems
 
 
-__all__ = ["ANY_VERSION", "AppendResult", "CaseRecords", "StoredResult", "derived_case_id", "format_utc"]
+__all__ = [
+    "ANY_VERSION",
+    "AppendResult",
+    "CaseRecords",
+    "StoredResult",
+    "derived_case_id",
+    "format_utc",
+]

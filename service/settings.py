@@ -42,12 +42,16 @@ class Settings(BaseSettings):
     # The library's aggregate cache: appends to a long case reuse its (small) state.
     aggregate_cache_size: int = 10_000
     snapshot_interval: int = 200
+    # Decoded events of recently read cases (stored events never change).
+    event_cache_size: int = 200_000
 
     # PostgreSQL.
     postgres_pool_size: int = 5
     postgres_max_overflow: int = 10
     postgres_connect_timeout: int = 5
-    postgres_schema: str = Field(default="public", description="the schema holding Casetrail's tables")
+    postgres_schema: str = Field(
+        default="public", description="the schema holding Casetrail's tables"
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -90,7 +94,9 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         url = self.resolved_database_url
         if not url.startswith("sqlite:///"):
-            raise ValueError(f"CASETRAIL_DATABASE_URL {url!r} is neither sqlite:/// nor postgresql://")
+            raise ValueError(
+                f"CASETRAIL_DATABASE_URL {url!r} is neither sqlite:/// nor postgresql://"
+            )
         return Path(url.removeprefix("sqlite:///"))
 
     def prepare(self) -> None:

@@ -1,4 +1,4 @@
-"""The log's recorders: the library's native SQLite and PostgreSQL recorders, plus an event-id index.
+"""The log's recorders: the library's native SQLite and PostgreSQL ones, plus an event-id index.
 
 The index (`event_id → case, version, type, position, digest`) is written in the same transaction
 as the events, so a client's event id is unique across the store, a replay can answer with its
@@ -49,7 +49,12 @@ class CaseLog(Protocol):
     def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]: ...
 
     def case_rows(
-        self, case_id: UUID, *, gt: int | None = None, lte: int | None = None, limit: int | None = None
+        self,
+        case_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        limit: int | None = None,
     ) -> list[CaseRow]: ...
 
 
@@ -66,7 +71,14 @@ def _index_rows(
     index: Sequence[IndexedEvent], positions: dict[tuple[str, int], int]
 ) -> list[tuple[str, str, int, str, int, str]]:
     return [
-        (e.event_id, str(e.case_id), e.version, e.type, positions[(str(e.case_id), e.version)], e.digest)
+        (
+            e.event_id,
+            str(e.case_id),
+            e.version,
+            e.type,
+            positions[(str(e.case_id), e.version)],
+            e.digest,
+        )
         for e in index
     ]
 
@@ -118,7 +130,12 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         return found
 
     def case_rows(
-        self, case_id: UUID, *, gt: int | None = None, lte: int | None = None, limit: int | None = None
+        self,
+        case_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        limit: int | None = None,
     ) -> list[CaseRow]:
         statement = (
             f"SELECT rowid, originator_version, state FROM {self.events_table_name} "
@@ -189,7 +206,12 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
             }
 
     def case_rows(
-        self, case_id: UUID, *, gt: int | None = None, lte: int | None = None, limit: int | None = None
+        self,
+        case_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        limit: int | None = None,
     ) -> list[CaseRow]:
         params = (case_id, gt or 0, lte if lte is not None else 2**62, limit)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

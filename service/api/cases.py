@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
 
 from domain.catalogue import Significance, catalogue
 from domain.chronology import CSV_COLUMNS, Chronology
@@ -55,7 +56,11 @@ def _written(result: AppendResult, response: Response) -> AppendResponse:
     },
 )
 def open_case(
-    body: OpenCaseRequest, caller: Caller, records: Records, settings: CurrentSettings, response: Response
+    body: OpenCaseRequest,
+    caller: Caller,
+    records: Records,
+    settings: CurrentSettings,
+    response: Response,
 ) -> AppendResponse:
     """Open a case with `CaseOpened` (and, in the same atomic batch, what follows it)."""
     _check_batch(settings, len(body.events))
@@ -102,7 +107,6 @@ def get_case_state(
     case_id: UUID,
     caller: Caller,
     records: Records,
-    response: Response,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -112,8 +116,7 @@ def get_case_state(
     etag = f'W/"{state.version}"'
     if etag_matches(if_none_match, state.version):
         return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return state
+    return _json(state, headers={"ETag": etag})
 
 
 @router.get(
@@ -142,7 +145,7 @@ def get_chronology(
         Query(description="`routine` shows everything"),
     ] = "significant",
     types: Annotated[str | None, Query(description="Comma-separated event types")] = None,
-    format: Annotated[Literal["json", "csv"] | None, Query()] = None,  # noqa: A002
+    format: Annotated[Literal["json", "csv"] | None, Query()] = None,
 ) -> Chronology | Response:
     """Significant events in the order they happened, with what was done about each."""
     wanted = [t.strip() for t in (types or "").split(",") if t.strip()]
@@ -166,7 +169,12 @@ def get_chronology(
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
-    return _csv(result) if wants_csv else result
+    return _csv(result) if wants_csv else _json(result)
+
+
+def _json(view: BaseModel, headers: dict[str, str] | None = None) -> Response:
+    """Serialise a view once, directly: it was built from validated values and is not re-checked."""
+    return Response(view.model_dump_json(), media_type="application/json", headers=headers)
 
 
 def _csv(chronology: Chronology) -> Response:
@@ -178,7 +186,9 @@ def _csv(chronology: Chronology) -> Response:
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="chronology-{chronology.case_id}.csv"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="chronology-{chronology.case_id}.csv"'
+        },
     )
 
 

@@ -69,10 +69,14 @@ def _bound(name: str, value: str | None) -> datetime | None:
         ) from None
 
 
-_DATE_HELP = "A date (`2013-05-16`: the end of that day, Europe/London) or an ISO date-time with a zone"
+_DATE_HELP = (
+    "A date (`2013-05-16`: the end of that day, Europe/London) or an ISO date-time with a zone"
+)
 
 
-def _as_of(as_of: Annotated[str | None, Query(description="Business time: " + _DATE_HELP)] = None) -> datetime | None:
+def _as_of(
+    as_of: Annotated[str | None, Query(description="Business time: " + _DATE_HELP)] = None,
+) -> datetime | None:
     return _bound("as_of", as_of)
 
 
@@ -91,7 +95,9 @@ _ETAG = re.compile(r'^(W/)?"(\d{1,18})"$')
 def _if_match(
     if_match: Annotated[
         str | None,
-        Header(description='`"<version>"`: append only at that version; `*`: only if the case exists'),
+        Header(
+            description='`"<version>"`: append only at that version; `*`: only if the case exists'
+        ),
     ] = None,
 ) -> int | None:
     if if_match is None:

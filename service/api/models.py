@@ -1,8 +1,11 @@
-"""Request and response bodies. Each catalogue type becomes one envelope model, discriminated on `type`."""
+"""Request and response bodies.
+
+Each catalogue type becomes one envelope model; the batch is a union discriminated on `type`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
@@ -58,27 +61,31 @@ class EventEnvelope(BaseModel):
     def stored_form(self) -> dict[str, Any]:
         """The plain-JSON client envelope the use cases take."""
         body = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"data"})
-        body["data"] = self.data.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+        payload: BaseModel = getattr(self, "data")  # noqa: B009  (each subclass declares it)
+        body["data"] = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
         return body
 
 
 def _envelope(kind: EntryType) -> type[EventEnvelope]:
-    doc = (kind.payload.__doc__ or kind.name).strip()
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    tag: Any = Literal[kind.name]
+    return create_model(
         f"{kind.name}Event",
         __base__=EventEnvelope,
-        __doc__=doc,
-        type=(Literal[kind.name], ...),  # type: ignore[valid-type]
+        __doc__=(kind.payload.__doc__ or kind.name).strip(),
+        type=(tag, ...),
         data=(kind.payload, ...),
     )
 
 
 ENVELOPES: dict[str, type[EventEnvelope]] = {kind.name: _envelope(kind) for kind in catalogue}
 
-NewEvent = Annotated[
-    Union[tuple(ENVELOPES[name] for name in catalogue.names())],  # type: ignore[valid-type]  # noqa: UP007
-    Field(discriminator="type"),
-]
+if TYPE_CHECKING:
+    NewEvent = EventEnvelope
+else:
+    NewEvent = Annotated[
+        Union[tuple(ENVELOPES[name] for name in catalogue.names())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
 
 
 class OpenCaseRequest(BaseModel):
@@ -88,14 +95,14 @@ class OpenCaseRequest(BaseModel):
     case_id: UUID | None = Field(
         default=None, description="Defaults to a UUIDv5 of the CaseOpened event's id"
     )
-    events: list[NewEvent] = Field(min_length=1)  # type: ignore[valid-type]
+    events: list[NewEvent] = Field(min_length=1)
 
 
 class AppendRequest(BaseModel):
     """Append a batch of events to a case, all or nothing."""
 
     model_config = ConfigDict(extra="forbid")
-    events: list[NewEvent] = Field(min_length=1)  # type: ignore[valid-type]
+    events: list[NewEvent] = Field(min_length=1)
 
 
 class StoredEventResult(BaseModel):

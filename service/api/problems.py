@@ -135,7 +135,10 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem_response(
-            400, "malformed-json", "The body is not valid JSON", errors[0].get("msg", "invalid JSON")
+            400,
+            "malformed-json",
+            "The body is not valid JSON",
+            errors[0].get("msg", "invalid JSON"),
         )
     items = []
     for error in errors:
@@ -149,7 +152,9 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
         else:
             item["parameter"] = parameter
         items.append(item)
-    summary = "; ".join(f"{i.get('pointer') or i.get('parameter')}: {i['detail']}" for i in items[:5])
+    summary = "; ".join(
+        f"{i.get('pointer') or i.get('parameter')}: {i['detail']}" for i in items[:5]
+    )
     return problem_response(422, "validation", "The request is not valid", summary, errors=items)
 
 

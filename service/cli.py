@@ -1,0 +1,118 @@
+"""The `casetrail` command: serve, mint tokens, load the demo, export the OpenAPI document.
+
+Every command reads the same settings as `serve` (`CASETRAIL_DATABASE_URL`, `CASETRAIL_DATA_DIR`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from service.settings import Settings
+
+app = typer.Typer(help="Casetrail: an event-sourced case record service.", no_args_is_help=True)
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise typer.BadParameter("use a number and a unit: 30m, 8h, 7d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Start the HTTP service."""
+    import uvicorn
+
+    Settings().prepare()
+    uvicorn.run(
+        "service.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="Subject: the user's or system's id")],
+    agency: Annotated[str, typer.Option(help="KIND:NAME, e.g. csc:barsetshire")],
+    role: Annotated[list[str], typer.Option(help="A role; repeat for several")],
+    name: Annotated[str | None, typer.Option(help="Display name (defaults to the subject)")] = None,
+    cases: Annotated[
+        str | None, typer.Option(help="Reviewers: comma-separated case ids, or *")
+    ] = None,
+    expires: Annotated[str, typer.Option(help="Lifetime: 30m, 8h, 7d")] = "8h",
+) -> None:
+    """Print a signed bearer token, alone on one line (for scripts to capture)."""
+    from service.auth import InvalidToken, TokenService
+
+    tokens = TokenService(Settings())
+    case_list = [c.strip() for c in cases.split(",") if c.strip()] if cases else None
+    try:
+        minted = tokens.mint(
+            sub=sub,
+            name=name or sub,
+            agency=agency,
+            roles=role,
+            cases=case_list,
+            expires=parse_duration(expires),
+        )
+    except InvalidToken as e:
+        typer.echo(f"casetrail token: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(minted)
+
+
+@app.command()
+def demo() -> None:
+    """Load a realistic synthetic multi-agency case into the store, and say how to look at it."""
+    from service.demo import load_demo
+
+    case_id = load_demo(Settings())
+    typer.echo(f"Demo case loaded: {case_id}")
+    typer.echo("Read it with a token from `casetrail token`, e.g.:")
+    typer.echo(
+        f'  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/cases/{case_id}/chronology'
+    )
+
+
+def openapi_document() -> dict[str, Any]:
+    """The app's OpenAPI document, built on a throwaway store so nothing on disk is touched."""
+    from service.api.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        application = create_app(Settings(data_dir=Path(tmp), database_url=""))
+        document = application.openapi()
+        application.state.records.close()
+        return document
+
+
+@app.command("export-openapi")
+def export_openapi(
+    out: Annotated[Path, typer.Option(help="Where to write it")] = Path("openapi/openapi.json"),
+) -> None:
+    """Write the OpenAPI document the app serves (the committed copy must equal it)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n")
+    typer.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,116 @@
+"""The fresh-machine story over real HTTP: `casetrail serve`, `casetrail token`, post, read back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import event
+
+CLI = [sys.executable, "-m", "service.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def environment(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
+    env["CASETRAIL_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+@pytest.fixture
+def server(environment: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            raise AssertionError(process.stderr.read().decode() if process.stderr else "no start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _token(environment: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [*CLI, "token", *args], env=environment, capture_output=True, text=True, check=True
+    )
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, "the token must be alone on one line"
+    return lines[0]
+
+
+def test_cli_token_when_roles_bad_then_exit_code_two(environment: dict[str, str]) -> None:
+    # Given a role that does not exist
+    # When a token is asked for
+    result = subprocess.run(
+        [*CLI, "token", "--sub", "x", "--agency", "csc:barsetshire", "--role", "wizard"],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    # Then nothing is printed on stdout and the exit code says why
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "roles" in result.stderr
+
+
+def test_serve_when_case_posted_then_state_and_csv_read_back(
+    server: str, environment: dict[str, str]
+) -> None:
+    # Given a running service and a token minted by the CLI with the same settings
+    jwt = _token(environment, "--sub", "ann", "--agency", "csc:barsetshire", "--role", "practitioner")
+    headers = {"Authorization": f"Bearer {jwt}"}
+    opened = event("CaseOpened", "2013-05-16")
+    concern = event("ConcernObserved", "2013-05-20")
+    # When a case is opened and an event appended over HTTP
+    created = httpx.post(f"{server}/cases", json={"events": [opened]}, headers=headers)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+    appended = httpx.post(f"{server}/cases/{case_id}/events", json={"events": [concern]}, headers=headers)
+    assert appended.status_code == 201, appended.text
+    # Then the state as of a date before the concern does not show it, and now does
+    before = httpx.get(f"{server}/cases/{case_id}", params={"as_of": "2013-05-18"}, headers=headers)
+    after = httpx.get(f"{server}/cases/{case_id}", headers=headers)
+    assert before.json()["open_concerns"] == []
+    assert [c["event_id"] for c in after.json()["open_concerns"]] == [concern["id"]]
+    # And the chronology comes back as CSV
+    chronology = httpx.get(
+        f"{server}/cases/{case_id}/chronology", headers={**headers, "Accept": "text/csv"}
+    )
+    rows = list(csv.DictReader(io.StringIO(chronology.text)))
+    assert [r["type"] for r in rows] == ["CaseOpened", "ConcernObserved"]
+    # And an unknown case is a 404 problem
+    missing = httpx.get(f"{server}/cases/{uuid.uuid4()}", headers=headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"

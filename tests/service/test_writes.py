@@ -1,0 +1,1145 @@
+"""Writing over HTTP, as a posting system sees it: validation, idempotency, concurrency, limits, hashes.
+
+Every test drives the real app (FastAPI TestClient) on a real store: an SQLite file, or a
+PostgreSQL schema when CASETRAIL_TEST_POSTGRES_URL is set.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import rfc8785
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from domain.catalogue import catalogue
+from service.api.app import create_app
+from service.clock import SettableClock
+from service.settings import Settings
+from tests.examples import INVALID_PAYLOADS, TARGET, VALID_PAYLOADS
+from tests.support import append, event, open_case, payload
+
+Headers = dict[str, str]
+
+PROBLEM_JSON = "application/problem+json"
+RECORDED_AT = "%Y-%m-%dT%H:%M:%S.%fZ"
+GENESIS = "0" * 64
+
+# The type of the earlier event a payload's "{target}" names.
+TARGET_TYPE = {
+    "EntryCorrected": "CaseNoteRecorded",
+    "SignificanceAssessed": "CaseNoteRecorded",
+    "EntryAnnotated": "CaseNoteRecorded",
+    "EntryRetracted": "CaseNoteRecorded",
+    "ConcernFollowedUp": "ConcernObserved",
+    "InformationShared": "ConcernObserved",
+    "AlertAcknowledged": "CaseNoteRecorded",
+}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def writer(token: Callable[..., Headers]) -> Headers:
+    """The owning authority's practitioner and manager: may post every type of the catalogue."""
+    return token(roles=("practitioner", "manager"))
+
+
+def needs_target(kind: str) -> bool:
+    return TARGET in json.dumps(VALID_PAYLOADS[kind])
+
+
+def stored_events(client: TestClient, headers: Headers, case_id: str) -> list[dict[str, Any]]:
+    """Every stored event of the case, in version order (following the pages)."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        response = client.get(
+            f"/cases/{case_id}/events",
+            params={"after_version": after, "limit": 1000},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        events.extend(page["events"])
+        if page["next_after_version"] is None:
+            return events
+        after = page["next_after_version"]
+
+
+def version_of(client: TestClient, headers: Headers, case_id: str) -> int:
+    return int(stored_events(client, headers, case_id)[-1]["version"])
+
+
+def problem(response: Response, status: int) -> dict[str, Any]:
+    """The RFC 9457 body of a refusal, after checking its status and media type."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("urn:casetrail:problem:")
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    return body
+
+
+def pointers(body: dict[str, Any]) -> list[str]:
+    return [e["pointer"] for e in body.get("errors") or [] if e.get("pointer") is not None]
+
+
+def note(text: str = "Mum called to rearrange Tuesday's visit", **envelope: Any) -> dict[str, Any]:
+    return event("CaseNoteRecorded", data={"kind": "phone call", "text": text}, **envelope)
+
+
+def assert_sent_kept(stored: Any, sent: Any, where: str = "") -> None:
+    """What the client sent comes back unchanged (defaults may be added alongside it)."""
+    if isinstance(sent, dict):
+        assert isinstance(stored, dict), where
+        for key, value in sent.items():
+            assert key in stored, f"{where}/{key}"
+            assert_sent_kept(stored[key], value, f"{where}/{key}")
+    elif isinstance(sent, list):
+        assert isinstance(stored, list) and len(stored) == len(sent), where
+        for i, (kept, value) in enumerate(zip(stored, sent, strict=True)):
+            assert_sent_kept(kept, value, f"{where}/{i}")
+    else:
+        assert stored == sent, where
+
+
+def recorded_stamp(clock: SettableClock) -> str:
+    return clock().astimezone(UTC).strftime(RECORDED_AT)
+
+
+@pytest.fixture
+def second_app(settings: Settings, clock: SettableClock) -> Iterator[Callable[..., TestClient]]:
+    """Start another app on the same store (a restart, or different limits); closed afterwards."""
+    started: list[Any] = []
+
+    def start(**changes: Any) -> TestClient:
+        client = TestClient(create_app(settings.model_copy(update=changes), clock))
+        started.append(client)
+        return client.__enter__()
+
+    yield start
+    for client in started:
+        client.__exit__(None, None, None)
+
+
+# --- every type of the catalogue ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", catalogue.names())
+def test_event_type_when_posted_with_valid_payload_then_stored(
+    kind: str, client: TestClient, writer: Headers
+) -> None:
+    # Given
+    if kind == "CaseOpened":
+        posted = event("CaseOpened")
+        # When
+        response = client.post("/cases", json={"events": [posted]}, headers=writer)
+        case_id = response.json().get("case_id")
+        expected_version = 1
+    else:
+        case_id, _ = open_case(client, writer)
+        target = None
+        if needs_target(kind):
+            earlier = event(TARGET_TYPE[kind])
+            assert append(client, writer, case_id, earlier).status_code == 201
+            target = earlier["id"]
+        expected_version = version_of(client, writer, case_id) + 1
+        posted = event(kind, target=target)
+        # When
+        response = append(client, writer, case_id, posted)
+
+    # Then
+    assert response.status_code == 201, response.text
+    assert response.json()["version"] == expected_version
+    stored = stored_events(client, writer, str(case_id))[-1]
+    assert stored["id"] == posted["id"]
+    assert stored["type"] == kind
+    assert stored["version"] == expected_version
+    assert_sent_kept(stored["data"], posted["data"])
+
+
+@pytest.mark.parametrize("kind", catalogue.names())
+def test_event_type_when_payload_invalid_then_422_pointing_into_data_and_nothing_stored(
+    kind: str, client: TestClient, writer: Headers
+) -> None:
+    # Given
+    if kind == "CaseOpened":
+        case_id, index = None, 0
+    else:
+        case_id, _ = open_case(client, writer)
+        target = None
+        if needs_target(kind):
+            earlier = event(TARGET_TYPE[kind])
+            assert append(client, writer, case_id, earlier).status_code == 201
+            target = earlier["id"]
+        before = stored_events(client, writer, case_id)
+        index = 1  # after a valid note, so the pointer's index is the event's own
+
+    for label, data, pointer in INVALID_PAYLOADS[kind]:
+        if kind != "CaseOpened" and target is not None:
+            data = json.loads(json.dumps(data).replace(TARGET, target))
+        bad = event(kind, data=data)
+
+        # When
+        if case_id is None:
+            response = client.post("/cases", json={"events": [bad]}, headers=writer)
+        else:
+            response = append(client, writer, case_id, note(), bad)
+
+        # Then
+        body = problem(response, 422)
+        assert f"/events/{index}/data{pointer}" in pointers(body), (label, body)
+        if case_id is None:
+            assert not client.get(f"/cases/{bad['id']}", headers=writer).is_success
+        else:
+            assert stored_events(client, writer, case_id) == before, label
+
+
+def test_event_type_when_unknown_then_422_listing_known_types(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    before = stored_events(client, headers, case_id)
+    unknown = {**note(), "type": "CaseNoteRecordedd"}
+
+    # When
+    response = append(client, headers, case_id, note(), unknown)
+
+    # Then
+    body = problem(response, 422)
+    assert "CaseNoteRecorded" in body["detail"]
+    assert "EntryCorrected" in body["detail"]
+    assert any(p.startswith("/events/1") for p in pointers(body)), body
+    assert stored_events(client, headers, case_id) == before
+
+
+# --- opening a case -----------------------------------------------------------------------
+
+
+def test_open_case_when_new_then_201_with_location_etag_and_derived_case_id(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    opened = event("CaseOpened")
+    contact = event("ContactReceived", "2013-05-17")
+
+    # When
+    response = client.post("/cases", json={"events": [opened, contact]}, headers=headers)
+
+    # Then
+    assert response.status_code == 201, response.text
+    body = response.json()
+    case_id = uuid.UUID(body["case_id"])
+    assert case_id.version == 5
+    assert response.headers["Location"] == f"/cases/{case_id}"
+    assert response.headers["ETag"] == '"2"'
+    assert body["version"] == 2
+    assert [e["id"] for e in body["events"]] == [opened["id"], contact["id"]]
+    assert [e["version"] for e in body["events"]] == [1, 2]
+    assert not any(e["replayed"] for e in body["events"])
+    assert client.get(response.headers["Location"], headers=headers).status_code == 200
+
+
+def test_open_case_when_retried_without_case_id_then_200_replay_on_same_case(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    batch = {"events": [event("CaseOpened"), event("ContactReceived", "2013-05-17")]}
+    first = client.post("/cases", json=batch, headers=headers)
+    assert first.status_code == 201, first.text
+
+    # When
+    again = client.post("/cases", json=copy.deepcopy(batch), headers=headers)
+
+    # Then
+    assert again.status_code == 200, again.text
+    assert again.json()["case_id"] == first.json()["case_id"]
+    assert all(e["replayed"] for e in again.json()["events"])
+    other = client.post("/cases", json={"events": [event("CaseOpened")]}, headers=headers)
+    assert other.json()["case_id"] != first.json()["case_id"]
+
+
+def test_open_case_when_case_id_given_then_used(client: TestClient, headers: Headers) -> None:
+    # Given
+    case_id = str(uuid.uuid4())
+
+    # When
+    response = client.post(
+        "/cases", json={"case_id": case_id, "events": [event("CaseOpened")]}, headers=headers
+    )
+
+    # Then
+    assert response.status_code == 201, response.text
+    assert response.json()["case_id"] == case_id
+    assert response.headers["Location"] == f"/cases/{case_id}"
+
+
+def test_open_case_when_first_event_not_case_opened_then_422_at_first_type(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    first = note()
+
+    # When
+    response = client.post("/cases", json={"events": [first, event("CaseOpened")]}, headers=headers)
+
+    # Then
+    body = problem(response, 422)
+    assert pointers(body) == ["/events/0/type"]
+    assert client.get(f"/cases/{uuid.uuid4()}/events", headers=headers).status_code == 404
+
+
+def test_open_case_when_second_case_opened_in_batch_then_422_and_nothing_stored(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id = str(uuid.uuid4())
+    batch = [event("CaseOpened"), note(), event("CaseOpened")]
+
+    # When
+    response = client.post("/cases", json={"case_id": case_id, "events": batch}, headers=headers)
+
+    # Then
+    body = problem(response, 422)
+    assert pointers(body) == ["/events/2/type"]
+    assert client.get(f"/cases/{case_id}/events", headers=headers).status_code == 404
+
+
+def test_open_case_when_case_id_exists_then_409_and_nothing_stored(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    before = stored_events(client, headers, case_id)
+
+    # When
+    response = client.post(
+        "/cases", json={"case_id": case_id, "events": [event("CaseOpened")]}, headers=headers
+    )
+
+    # Then
+    problem(response, 409)
+    assert stored_events(client, headers, case_id) == before
+
+
+# --- replays ------------------------------------------------------------------------------
+
+
+def _results(response: Response) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "replayed"} for e in response.json()["events"]]
+
+
+def test_append_when_same_batch_sent_again_then_200_with_original_results(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    batch = [note("first"), note("second", occurred_at="2013-05-17T09:30:00+01:00")]
+    first = append(client, headers, case_id, *batch)
+    assert first.status_code == 201, first.text
+    clock.advance(timedelta(hours=1))
+
+    # When
+    again = append(client, headers, case_id, *copy.deepcopy(batch))
+
+    # Then
+    assert again.status_code == 200, again.text
+    assert _results(again) == _results(first)
+    assert all(e["replayed"] for e in again.json()["events"])
+    assert not any(e["replayed"] for e in first.json()["events"])
+    assert again.json()["version"] == first.json()["version"] == 3
+    assert again.headers["ETag"] == '"3"'
+    assert version_of(client, headers, case_id) == 3
+
+
+def test_append_when_replayed_by_another_principal_then_still_a_replay(
+    client: TestClient, headers: Headers, token: Callable[..., Headers]
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    batch = [note()]
+    first = append(client, headers, case_id, *batch)
+
+    # When
+    again = append(client, token(sub="sys.cms", name="Case system", roles=("system",)), case_id, *batch)
+
+    # Then
+    assert again.status_code == 200, again.text
+    assert _results(again) == _results(first)
+
+
+def test_append_when_replayed_after_later_appends_then_original_results(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    batch = [note("first")]
+    first = append(client, headers, case_id, *batch)
+    assert append(client, headers, case_id, note("later")).status_code == 201
+
+    # When
+    again = append(client, headers, case_id, *batch)
+
+    # Then
+    assert again.status_code == 200, again.text
+    assert _results(again) == _results(first)
+    assert again.headers["ETag"] == f'"{again.json()["version"]}"'
+
+
+def test_replay_when_app_restarted_then_200_with_original_results(
+    client: TestClient,
+    headers: Headers,
+    second_app: Callable[..., TestClient],
+) -> None:
+    # Given
+    opened = event("CaseOpened")
+    opening = client.post("/cases", json={"events": [opened]}, headers=headers)
+    case_id = opening.json()["case_id"]
+    batch = [note("first"), note("second")]
+    first = append(client, headers, case_id, *batch)
+    assert first.status_code == 201, first.text
+
+    # When
+    restarted = second_app()
+    again = append(restarted, headers, case_id, *batch)
+    reopened = restarted.post("/cases", json={"events": [opened]}, headers=headers)
+
+    # Then
+    assert again.status_code == 200, again.text
+    assert _results(again) == _results(first)
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["case_id"] == case_id
+    assert _results(reopened) == _results(opening)
+
+
+def test_append_when_batch_mixes_replayed_and_new_events_then_409_naming_replayed_and_nothing_stored(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    stored = [note("first"), note("second")]
+    assert append(client, headers, case_id, *stored).status_code == 201
+    before = stored_events(client, headers, case_id)
+    fresh = note("third")
+
+    # When
+    response = append(client, headers, case_id, stored[0], fresh, stored[1])
+
+    # Then
+    body = problem(response, 409)
+    assert sorted(body["event_ids"]) == sorted([stored[0]["id"], stored[1]["id"]])
+    assert stored_events(client, headers, case_id) == before
+
+
+def test_append_when_id_reused_with_different_content_then_409_naming_it(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    original = note("Mum called on Tuesday")
+    assert append(client, headers, case_id, original).status_code == 201
+    before = stored_events(client, headers, case_id)
+    changed = {**original, "data": {"kind": "phone call", "text": "Mum called on Thursday"}}
+
+    # When
+    response = append(client, headers, case_id, changed)
+    envelope_changed = append(client, headers, case_id, {**original, "sensitivity": "restricted"})
+
+    # Then
+    assert problem(response, 409)["event_ids"] == [original["id"]]
+    assert problem(envelope_changed, 409)["event_ids"] == [original["id"]]
+    assert stored_events(client, headers, case_id) == before
+
+
+def test_append_when_id_used_in_another_case_then_409_naming_it(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    first_case, _ = open_case(client, headers)
+    other_case, other_opened = open_case(client, headers)
+    posted = note()
+    assert append(client, headers, first_case, posted).status_code == 201
+    before = stored_events(client, headers, other_case)
+
+    # When
+    response = append(client, headers, other_case, posted)
+    opened_again = client.post(
+        "/cases", json={"case_id": first_case, "events": [other_opened]}, headers=headers
+    )
+
+    # Then
+    assert problem(response, 409)["event_ids"] == [posted["id"]]
+    assert problem(opened_again, 409)["event_ids"] == [other_opened["id"]]
+    assert stored_events(client, headers, other_case) == before
+
+
+def test_append_when_id_repeated_within_batch_then_422_at_second_id(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    posted = note()
+
+    # When
+    response = append(client, headers, case_id, posted, note(), {**posted})
+
+    # Then
+    assert pointers(problem(response, 422)) == ["/events/2/id"]
+    assert version_of(client, headers, case_id) == 1
+
+
+# --- If-Match -----------------------------------------------------------------------------
+
+
+def test_if_match_when_current_version_then_appended(client: TestClient, headers: Headers) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = client.post(
+        f"/cases/{case_id}/events",
+        json={"events": [note()]},
+        headers={**headers, "If-Match": '"1"'},
+    )
+
+    # Then
+    assert response.status_code == 201, response.text
+    assert response.headers["ETag"] == '"2"'
+    assert version_of(client, headers, case_id) == 2
+
+
+def test_if_match_when_stale_then_412_with_current_version_and_nothing_stored(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    assert append(client, headers, case_id, note()).status_code == 201
+
+    # When
+    response = client.post(
+        f"/cases/{case_id}/events",
+        json={"events": [note()]},
+        headers={**headers, "If-Match": '"1"'},
+    )
+
+    # Then
+    body = problem(response, 412)
+    assert body["current_version"] == 2
+    assert version_of(client, headers, case_id) == 2
+
+
+def test_if_match_when_star_on_existing_case_then_appended(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = client.post(
+        f"/cases/{case_id}/events", json={"events": [note()]}, headers={**headers, "If-Match": "*"}
+    )
+
+    # Then
+    assert response.status_code == 201, response.text
+    assert response.json()["version"] == 2
+
+
+@pytest.mark.parametrize("if_match", ["*", '"1"', None])
+def test_append_when_case_unknown_then_404(
+    client: TestClient, headers: Headers, if_match: str | None
+) -> None:
+    # Given
+    case_id = str(uuid.uuid4())
+    extra = {"If-Match": if_match} if if_match else {}
+
+    # When
+    response = client.post(
+        f"/cases/{case_id}/events", json={"events": [note()]}, headers={**headers, **extra}
+    )
+
+    # Then
+    problem(response, 404)
+    assert client.get(f"/cases/{case_id}/events", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize("if_match", ["abc", 'W/"3"', "3", '"-1"', '"1", "2"', '""'])
+def test_if_match_when_not_understood_then_400_and_nothing_stored(
+    client: TestClient, headers: Headers, if_match: str
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = client.post(
+        f"/cases/{case_id}/events",
+        json={"events": [note()]},
+        headers={**headers, "If-Match": if_match},
+    )
+
+    # Then
+    problem(response, 400)
+    assert version_of(client, headers, case_id) == 1
+
+
+# --- concurrency --------------------------------------------------------------------------
+
+
+def test_append_when_many_threads_append_without_if_match_then_all_stored_once_in_order(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, opened = open_case(client, headers)
+    threads, per_thread = 8, 10
+    batches = [[note(f"thread {t} note {n}") for n in range(per_thread)] for t in range(threads)]
+    start = threading.Barrier(threads)
+
+    def run(batch: list[dict[str, Any]]) -> list[int]:
+        start.wait()
+        return [append(client, headers, case_id, posted).status_code for posted in batch]
+
+    # When
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = [s for result in pool.map(run, batches) for s in result]
+
+    # Then
+    assert statuses == [201] * threads * per_thread
+    stored = stored_events(client, headers, case_id)
+    assert [e["version"] for e in stored] == list(range(1, threads * per_thread + 2))
+    ids = [e["id"] for e in stored]
+    assert len(set(ids)) == len(ids)
+    assert set(ids) == {opened["id"]} | {p["id"] for batch in batches for p in batch}
+    for batch in batches:
+        # One thread's appends are sequential, so they keep their order in the case.
+        mine = [i for i in ids if i in {p["id"] for p in batch}]
+        assert mine == [p["id"] for p in batch]
+
+
+def test_append_when_threads_race_with_same_if_match_then_one_winner_per_version(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    threads, rounds = 6, 5
+    winners: list[str] = []
+
+    for round_ in range(rounds):
+        version = version_of(client, headers, case_id)
+        contenders = [note(f"round {round_} contender {t}") for t in range(threads)]
+        start = threading.Barrier(threads)
+
+        def run(posted: dict[str, Any], version: int = version, start: Any = start) -> int:
+            start.wait()
+            response = client.post(
+                f"/cases/{case_id}/events",
+                json={"events": [posted]},
+                headers={**headers, "If-Match": f'"{version}"'},
+            )
+            if response.status_code == 412:
+                assert response.json()["current_version"] == version + 1
+            return response.status_code
+
+        # When
+        with ThreadPoolExecutor(threads) as pool:
+            statuses = list(pool.map(run, contenders))
+
+        # Then
+        assert sorted(statuses) == [201] + [412] * (threads - 1), statuses
+        winners.append(contenders[statuses.index(201)]["id"])
+
+    stored = stored_events(client, headers, case_id)
+    assert [e["version"] for e in stored] == list(range(1, rounds + 2))
+    assert [e["id"] for e in stored[1:]] == winners
+
+
+# --- all or nothing -----------------------------------------------------------------------
+
+
+def test_append_when_third_event_invalid_then_422_and_nothing_stored(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    bad = event("ConcernObserved", data=payload("ConcernObserved", category="brusing"))
+
+    # When
+    response = append(client, headers, case_id, note(), note(), bad)
+
+    # Then
+    assert pointers(problem(response, 422)) == ["/events/2/data/category"]
+    assert version_of(client, headers, case_id) == 1
+
+
+def test_append_when_third_event_breaks_a_case_rule_then_422_and_nothing_stored(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    posted = [note(), note()]
+
+    # When
+    response = append(client, headers, case_id, *posted, event("CaseOpened"))
+
+    # Then
+    assert pointers(problem(response, 422)) == ["/events/2/type"]
+    assert version_of(client, headers, case_id) == 1
+    retried = append(client, headers, case_id, *posted)
+    assert retried.status_code == 201, "the refused batch's ids must not have been kept"
+
+
+def test_correction_when_target_unknown_then_422_at_target_and_nothing_stored(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    correction = event("EntryCorrected", target=str(uuid.uuid4()))
+
+    # When
+    response = append(client, headers, case_id, note(), correction)
+
+    # Then
+    assert pointers(problem(response, 422)) == ["/events/1/data/target_event_id"]
+    assert version_of(client, headers, case_id) == 1
+
+
+def test_correction_when_target_in_another_case_then_422(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    other_case, _ = open_case(client, headers)
+    elsewhere = note()
+    assert append(client, headers, other_case, elsewhere).status_code == 201
+
+    # When
+    response = append(client, headers, case_id, event("EntryCorrected", target=elsewhere["id"]))
+
+    # Then
+    assert pointers(problem(response, 422)) == ["/events/0/data/target_event_id"]
+    assert version_of(client, headers, case_id) == 1
+
+
+def test_retraction_when_target_is_case_opened_then_422(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, opened = open_case(client, headers)
+
+    # When
+    response = append(client, headers, case_id, event("EntryRetracted", target=opened["id"]))
+
+    # Then
+    assert pointers(problem(response, 422)) == ["/events/0/data/target_event_id"]
+    assert version_of(client, headers, case_id) == 1
+
+
+def test_correction_when_target_is_a_correction_then_422(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    original = note()
+    correction = event("EntryCorrected", target=original["id"])
+    assert append(client, headers, case_id, original, correction).status_code == 201
+
+    # When
+    response = append(client, headers, case_id, event("EntryCorrected", target=correction["id"]))
+
+    # Then
+    assert pointers(problem(response, 422)) == ["/events/0/data/target_event_id"]
+    assert version_of(client, headers, case_id) == 3
+
+
+def test_correction_when_replacement_invalid_for_target_type_then_422_inside_replacement(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    original = note()
+    assert append(client, headers, case_id, original).status_code == 201
+    replacement = payload("EntryCorrected", target=original["id"])
+    replacement["data"] = {"kind": "phone call", "text": "Mum called", "colour": "blue"}
+    missing = payload("EntryCorrected", target=original["id"])
+    missing["data"] = {"kind": "phone call"}
+
+    # When
+    extra_field = append(client, headers, case_id, event("EntryCorrected", data=replacement))
+    missing_field = append(client, headers, case_id, note(), event("EntryCorrected", data=missing))
+
+    # Then
+    assert pointers(problem(extra_field, 422)) == ["/events/0/data/data/colour"]
+    assert pointers(problem(missing_field, 422)) == ["/events/1/data/data/text"]
+    assert version_of(client, headers, case_id) == 2
+
+
+def test_correction_when_target_earlier_in_same_batch_then_accepted(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    original = note()
+
+    # When
+    response = append(
+        client, headers, case_id, original, event("EntryCorrected", target=original["id"])
+    )
+
+    # Then
+    assert response.status_code == 201, response.text
+    assert version_of(client, headers, case_id) == 3
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def test_batch_when_over_event_limit_then_413_and_nothing_stored(
+    headers: Headers, second_app: Callable[..., TestClient]
+) -> None:
+    # Given
+    small = second_app(max_batch_events=3)
+    opened = event("CaseOpened")
+    case_id = small.post("/cases", json={"events": [opened]}, headers=headers).json()["case_id"]
+
+    # When
+    at_limit = append(small, headers, case_id, note(), note(), note())
+    over = append(small, headers, case_id, note(), note(), note(), note())
+    open_over = small.post(
+        "/cases", json={"events": [event("CaseOpened"), note(), note(), note()]}, headers=headers
+    )
+
+    # Then
+    assert at_limit.status_code == 201, at_limit.text
+    problem(over, 413)
+    problem(open_over, 413)
+    assert version_of(small, headers, case_id) == 4
+
+
+def test_body_when_over_byte_limit_then_413_and_nothing_stored(
+    headers: Headers, second_app: Callable[..., TestClient]
+) -> None:
+    # Given
+    small = second_app(max_body_bytes=4096)
+    case_id = small.post("/cases", json={"events": [event("CaseOpened")]}, headers=headers).json()[
+        "case_id"
+    ]
+    body = json.dumps({"events": [note("x" * 5000)]}).encode()
+
+    # When
+    response = small.post(
+        f"/cases/{case_id}/events",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+
+    # Then
+    problem(response, 413)
+    assert version_of(small, headers, case_id) == 1
+
+
+def test_body_when_streamed_over_byte_limit_without_length_then_413_and_nothing_stored(
+    headers: Headers, second_app: Callable[..., TestClient]
+) -> None:
+    # Given
+    small = second_app(max_body_bytes=4096)
+    case_id = small.post("/cases", json={"events": [event("CaseOpened")]}, headers=headers).json()[
+        "case_id"
+    ]
+    body = json.dumps({"events": [note("x" * 5000)]}).encode()
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    # When
+    response = small.post(
+        f"/cases/{case_id}/events",
+        content=chunks(),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+
+    # Then
+    problem(response, 413)
+    assert version_of(small, headers, case_id) == 1
+
+
+# --- time ---------------------------------------------------------------------------------
+
+
+def test_occurred_at_when_beyond_clock_skew_then_422_else_accepted(
+    client: TestClient, headers: Headers, clock: SettableClock, settings: Settings
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    skew = timedelta(seconds=settings.clock_skew_seconds)
+    too_late = (clock() + skew + timedelta(seconds=1)).isoformat()
+    just_in = (clock() + skew - timedelta(seconds=1)).isoformat()
+
+    # When
+    refused = append(client, headers, case_id, note(), note(occurred_at=too_late))
+    accepted = append(client, headers, case_id, note(occurred_at=just_in))
+
+    # Then
+    assert pointers(problem(refused, 422)) == ["/events/1/occurred_at"]
+    assert accepted.status_code == 201, accepted.text
+    assert version_of(client, headers, case_id) == 2
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "2013-05-16T14:05:00",
+        "0001-01-01",
+        "9999-12-31",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "2013-02-30",
+        "16/05/2013",
+        "2013-05-16T25:00:00Z",
+    ],
+)
+def test_occurred_at_when_unacceptable_then_422_at_occurred_at(
+    client: TestClient, headers: Headers, occurred_at: str
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = append(client, headers, case_id, note(occurred_at=occurred_at))
+    opening = client.post(
+        "/cases", json={"events": [event("CaseOpened", occurred_at)]}, headers=headers
+    )
+
+    # Then
+    assert pointers(problem(response, 422)) == ["/events/0/occurred_at"]
+    assert pointers(problem(opening, 422)) == ["/events/0/occurred_at"]
+    assert version_of(client, headers, case_id) == 1
+
+
+def test_occurred_at_when_date_only_then_returned_as_sent_with_day_precision(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = append(client, headers, case_id, note(occurred_at="2019-02-03"))
+
+    # Then
+    assert response.status_code == 201, response.text
+    stored = stored_events(client, headers, case_id)[-1]
+    assert stored["occurred_at"] == "2019-02-03"
+    assert stored["occurred_precision"] == "day"
+
+
+@pytest.mark.parametrize(
+    "body", [b"{", b'{"events": [', b"not json", b'{"events": [{"id": 1,}]}']
+)
+def test_body_when_malformed_json_then_400_problem(
+    client: TestClient, headers: Headers, body: bytes
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = client.post(
+        f"/cases/{case_id}/events",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    opening = client.post(
+        "/cases", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+
+    # Then
+    problem(response, 400)
+    problem(opening, 400)
+    assert version_of(client, headers, case_id) == 1
+
+
+@pytest.mark.parametrize("body", [[], "events", {"events": []}, {"events": None}, {}])
+def test_body_when_json_of_wrong_shape_then_422_problem(
+    client: TestClient, headers: Headers, body: Any
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = client.post(f"/cases/{case_id}/events", json=body, headers=headers)
+
+    # Then
+    problem(response, 422)
+    assert version_of(client, headers, case_id) == 1
+
+
+def test_recorded_at_when_appended_then_the_injected_clock_for_the_whole_batch(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given
+    clock.set(datetime(2026, 11, 26, 12, 34, 56, 789012, tzinfo=UTC))
+    case_id, _ = open_case(client, headers)
+    clock.advance(timedelta(minutes=5, microseconds=1))
+
+    # When
+    response = append(client, headers, case_id, note(), note())
+
+    # Then
+    assert response.status_code == 201, response.text
+    assert [e["recorded_at"] for e in response.json()["events"]] == [recorded_stamp(clock)] * 2
+    stored = stored_events(client, headers, case_id)
+    assert stored[0]["recorded_at"] == "2026-11-26T12:34:56.789012Z"
+    assert [e["recorded_at"] for e in stored[1:]] == ["2026-11-26T12:39:56.789013Z"] * 2
+
+
+def test_recorded_at_when_clock_set_back_then_never_earlier_than_previous(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+    opened_at = recorded_stamp(clock)
+    clock.advance(-timedelta(hours=3))
+
+    # When
+    response = append(client, headers, case_id, note())
+
+    # Then
+    assert response.status_code == 201, response.text
+    assert response.json()["events"][0]["recorded_at"] == opened_at
+    stored = stored_events(client, headers, case_id)
+    assert [e["recorded_at"] for e in stored] == [opened_at, opened_at]
+
+
+# --- who recorded it ----------------------------------------------------------------------
+
+
+def test_recorded_by_when_appended_then_taken_from_token(
+    client: TestClient, token: Callable[..., Headers]
+) -> None:
+    # Given
+    system = token(
+        sub="svc-cms", name="Barsetshire case system", agency="csc:barsetshire", roles=("system",)
+    )
+    case_id, _ = open_case(client, system)
+    worker = token(sub="sam.patel", name="Sam Patel", roles=("practitioner", "manager"))
+
+    # When
+    response = append(client, worker, case_id, note())
+
+    # Then
+    assert response.status_code == 201, response.text
+    opened, noted = stored_events(client, worker, case_id)
+    assert opened["recorded_by"] == {
+        "sub": "svc-cms",
+        "name": "Barsetshire case system",
+        "agency": "csc:barsetshire",
+        "roles": ["system"],
+    }
+    assert noted["recorded_by"] == {
+        "sub": "sam.patel",
+        "name": "Sam Patel",
+        "agency": "csc:barsetshire",
+        "roles": ["practitioner", "manager"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("recorded_by", {"sub": "x", "name": "X", "agency": "csc:elsewhere", "roles": ["admin"]}),
+        ("recorded_at", "2013-05-16T00:00:00.000000Z"),
+        ("hash", GENESIS),
+        ("version", 7),
+        ("case_id", "6f1c2a57-3c1e-4b8e-9a3d-2f0d5c7e8b41"),
+    ],
+)
+def test_server_fields_when_sent_in_body_then_422_unknown_field(
+    client: TestClient, headers: Headers, field: str, value: Any
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = append(client, headers, case_id, note(), {**note(), field: value})
+
+    # Then
+    assert pointers(problem(response, 422)) == [f"/events/1/{field}"]
+    assert version_of(client, headers, case_id) == 1
+
+
+# --- tamper evidence ----------------------------------------------------------------------
+
+
+def _expected_hash(stored: dict[str, Any], prev: str) -> str:
+    """DESIGN.md "Tamper evidence", recomputed here from the returned values alone."""
+    body = {
+        name: stored.get(name)
+        for name in (
+            "case_id",
+            "version",
+            "id",
+            "type",
+            "occurred_at",
+            "occurred_precision",
+            "recorded_at",
+            "recorded_by",
+            "author",
+            "source",
+            "sensitivity",
+            "data",
+        )
+    }
+    body["prev"] = prev
+    return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+
+
+def test_hash_when_events_stored_then_chains_canonical_json_of_envelope_and_data(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given
+    case_id, opened = open_case(client, headers, event("ContactReceived", "2013-05-17"))
+    clock.advance(timedelta(days=1, microseconds=7))
+    original = note(
+        "Mum said “not today” — café visit",
+        occurred_at="2013-05-18T14:05:00+01:00",
+        occurred_precision="approximate",
+        author={"name": "Ann Jones", "role": "safeguarding lead", "agency": "school:st-marys"},
+        source={"system": "SIMS", "reference": "N-77"},
+        sensitivity="restricted",
+    )
+    assert append(client, headers, case_id, original).status_code == 201
+    clock.advance(timedelta(hours=2))
+    assert (
+        append(
+            client,
+            headers,
+            case_id,
+            event("EntryCorrected", target=original["id"]),
+            event("ConcernObserved", "2013-06-01", author={"name": "Ann Jones"}),
+            event("InformationShared", target=original["id"]),
+        ).status_code
+        == 201
+    )
+
+    # When
+    stored = stored_events(client, headers, case_id)
+
+    # Then
+    assert [e["version"] for e in stored] == [1, 2, 3, 4, 5, 6]
+    prev = GENESIS
+    for each in stored:
+        assert each["hash"] == _expected_hash(each, prev), each["version"]
+        prev = each["hash"]
+    assert stored[0]["author"] is None and stored[0]["source"] is None
+    assert stored[0]["id"] == opened["id"]
