@@ -79,11 +79,13 @@ class Case(Aggregate):
         if self.last_recorded_at:
             recorded_at = max(recorded_at, parse_utc(self.last_recorded_at))
         stamp = format_utc(recorded_at)
+        # Check the whole batch before emitting any of it: a refused batch leaves no event behind.
         for index, entry in enumerate(entries, start=first_index):
             if entry["type"] == "CaseOpened":
                 raise CaseRuleBroken(
                     index, "type", "this case is already open: CaseOpened comes once"
                 )
+        for entry in entries:
             sealed = _sealed(entry, self.id, self.version + 1, self.last_hash, stamp)
             self.trigger_event(self.Recorded, entry=sealed, timestamp=recorded_at)
 

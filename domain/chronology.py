@@ -200,14 +200,16 @@ def _line(
     )
 
 
-# Headlines by (event id, id of the correction in force): an entry's words never change, and
-# rendering one means validating its payload, the costliest step of a long chronology.
+# Headlines by the hashes of the entry and of the correction in force (content-addressed: the
+# same key always means the same words). Rendering one validates its payload, the costliest
+# step of a long chronology.
 _HEADLINES: dict[tuple[str, str | None], str] = {}
 _HEADLINES_HELD = 200_000
 
 
 def _headline(entry: Entry) -> str:
-    key = (entry.id, entry.corrections[-1].id if entry.corrections else None)
+    correction = entry.corrections[-1].entry["hash"] if entry.corrections else None
+    key = (entry.event.entry["hash"], correction)
     headline = _HEADLINES.get(key)
     if headline is None:
         if len(_HEADLINES) >= _HEADLINES_HELD:

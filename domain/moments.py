@@ -64,6 +64,8 @@ def _parse_moment(text: str) -> Moment:
             day = date.fromisoformat(text)
         except ValueError:
             raise BadMoment(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        if day.isoformat() != text:  # e.g. a week date, 2013-W20-1: it would not come back as sent
+            raise BadMoment(f"{text!r} is not a date (YYYY-MM-DD)")
         _check_range(day, text)
         return Moment(start_of_day(day), day.isoformat())
     try:

@@ -82,7 +82,10 @@ def select(events: Iterable[RecordedEvent], *, as_of: datetime, known_at: dateti
             meta.retracted = True
         elif event.type == "EntryAnnotated":
             meta.annotations.append(event)
-        elif event.type == "SignificanceAssessed":
+        elif event.type == "SignificanceAssessed" and (
+            meta.assessment is None or event.version > meta.assessment.version
+        ):
+            # The latest judgement stands, whatever order the events were given in.
             meta.assessment = event
     entries = []
     for fact in facts:
@@ -104,7 +107,8 @@ def _corrected(fact: RecordedEvent, meta: _Meta) -> Entry | None:
     if meta.retracted:
         return None
     data, occurred, precision = fact.data, fact.occurred, fact.precision
-    for correction in sorted(meta.corrections, key=lambda e: e.version):
+    corrections = sorted(meta.corrections, key=lambda e: e.version)
+    for correction in corrections:
         data = correction.data["data"]
         if correction.data.get("occurred_at"):
             occurred = Moment.parse(correction.data["occurred_at"])
@@ -116,7 +120,7 @@ def _corrected(fact: RecordedEvent, meta: _Meta) -> Entry | None:
         data=data,
         occurred=occurred,
         precision=precision,
-        corrections=tuple(meta.corrections),
-        annotations=tuple(meta.annotations),
+        corrections=tuple(corrections),
+        annotations=tuple(sorted(meta.annotations, key=lambda e: e.version)),
         assessment=meta.assessment,
     )

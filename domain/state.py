@@ -148,23 +148,36 @@ class _Agency:
     first: Entry
     last: Entry
     ended: Entry | None = None
+    started: bool = False  # an AgencyInvolvementStarted not (yet) followed by its end
     role: str | None = None
     lead_contact: dict[str, Any] | None = None
     named_by: list[str] = field(default_factory=list)
+    # Episodes its referral led to: a contact comes before the episode it opens, yet the
+    # referrer is part of that episode.
+    referred_into: set[int] = field(default_factory=set)
 
 
 def case_state(
     case_id: UUID, events: Iterable[Any], *, as_of: datetime, known_at: datetime
 ) -> CaseState:
     """Fold the entries `as_of`/`known_at` select into the case's state."""
+    events = list(events)
     entries = select(events, as_of=as_of, known_at=known_at)
     if not entries or entries[0].type != "CaseOpened":
         raise NothingRecorded(case_id)
-    return fold(case_id, entries, as_of=as_of, known_at=known_at)
+    # The state's version (its ETag) is the case's version as recorded by known_at: a
+    # correction or retraction changes what the state says without adding an entry to it.
+    version = max(e.version for e in events if e.recorded_at <= known_at)
+    return fold(case_id, entries, as_of=as_of, known_at=known_at, version=version)
 
 
 def fold(
-    case_id: UUID, entries: Sequence[Entry], *, as_of: datetime, known_at: datetime
+    case_id: UUID,
+    entries: Sequence[Entry],
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    version: int | None = None,
 ) -> CaseState:
     opened = entries[0]
     child = dict(opened.data["child"])
@@ -175,6 +188,9 @@ def fold(
     worker: str | None = None
     team: str | None = None
     agencies: dict[str, _Agency] = {}
+    # Referrers of contacts received while no episode is open, by contact id, until a decision
+    # other than a referral closes the contact.
+    awaiting_episode: dict[str, str] = {}
     concerns: dict[str, OpenConcern] = {}
     seen = seen_alone = voice = None
     last_csc: Entry | None = None
@@ -192,6 +208,9 @@ def fold(
             episodes.append(
                 Episode(number=len(episodes) + 1, opened_at=when, opened_by=_ref(entry))
             )
+            for referrer in awaiting_episode.values():
+                agencies[referrer].referred_into.add(len(episodes))
+            awaiting_episode.clear()
         elif kind in EPISODE_CLOSERS and is_open:
             episodes[-1].closed_at = when
             episodes[-1].closed_by = _ref(entry)
@@ -210,6 +229,8 @@ def fold(
             plans["looked_after"].legal_status = data["legal_status"]
         elif kind == "PlacementChanged" and "looked_after" in plans:
             plans["looked_after"].placement = dict(data["placement"])
+        elif kind == "ContactDecisionMade" and data["outcome"] in ("nfa", "advice", "early_help"):
+            awaiting_episode.pop(data["contact_id"], None)
         elif kind == "WorkerAllocated":
             worker, team = data["worker"], data["team"]
         elif kind == "ConcernObserved" and data.get("follow_up_required", True):
@@ -229,7 +250,12 @@ def fold(
         elif kind == "ChildsVoiceRecorded":
             voice = when
         for agency in named_agencies(entry):
-            _involve(agencies, agency, entry)
+            # The owning authority is not a partner: its own staff at a meeting do not make it
+            # "involved" from that day (it owns the whole case).
+            if agency != local_authority:
+                _involve(agencies, agency, entry)
+                if kind == "ContactReceived" and not is_open:
+                    awaiting_episode[data["contact_id"]] = agency
         if entry.agency == local_authority:
             last_csc = entry
             last_csc_episode = episodes[-1].number if episodes else None
@@ -240,7 +266,7 @@ def fold(
     open_plans = [plans[kind] for kind in PLAN_RANK if kind in plans]
     return CaseState(
         case_id=case_id,
-        version=max(e.version for e in entries),
+        version=version if version is not None else max(e.version for e in entries),
         as_of=format_utc(as_of),
         known_at=format_utc(known_at),
         child=child,
@@ -297,8 +323,10 @@ def _involve(agencies: dict[str, _Agency], agency: str, entry: Entry) -> None:
         known.role = entry.data.get("role")
         known.lead_contact = entry.data.get("lead_contact")
         known.ended = None
+        known.started = True
     elif entry.type == "AgencyInvolvementEnded":
         known.ended = entry
+        known.started = False
 
 
 def _involvement(agency: _Agency, episodes: Sequence[Episode]) -> Involvement:
@@ -309,11 +337,13 @@ def _involvement(agency: _Agency, episodes: Sequence[Episode]) -> Involvement:
         agency.last.occurred.instant, agency.ended.occurred.instant if agency.ended else start
     )
     ends = [agency.last.occurred]
-    ongoing = agency.ended is None and agency.last.type == "AgencyInvolvementStarted"
+    # A started involvement runs until its end is recorded, however often it is named meanwhile.
+    ongoing = agency.started
     for episode in episodes:
         opened = Moment.parse(episode.opened_at)
         closed = Moment.parse(episode.closed_at) if episode.closed_at else None
-        if opened.instant <= span_end and (closed is None or closed.instant >= start):
+        overlaps = opened.instant <= span_end and (closed is None or closed.instant >= start)
+        if overlaps or episode.number in agency.referred_into:
             if closed is None:
                 ongoing = True
             else:

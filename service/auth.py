@@ -154,7 +154,13 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     roles = claims.get("roles")
     if isinstance(roles, str):
         roles = [roles]
-    if not isinstance(roles, list) or not roles or not set(roles) <= ROLES:
+    # A role that is not a string (a list, an object) is refused here rather than crashing `set()`.
+    if (
+        not isinstance(roles, list)
+        or not roles
+        or not all(isinstance(r, str) for r in roles)
+        or not set(roles) <= ROLES
+    ):
         raise InvalidToken(f"roles must be a non-empty list drawn from {sorted(ROLES)}")
     agency = claims.get("agency")
     if not isinstance(agency, str) or not AGENCY.match(agency):
@@ -165,6 +171,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     cases = claims.get("cases") or []
     if isinstance(cases, str):
         cases = [cases]
+    if not isinstance(cases, list) or not all(isinstance(c, str) for c in cases):
+        raise InvalidToken("cases must be a list of case ids, or *")
     return Principal(
         sub=str(claims["sub"]),
         name=name,

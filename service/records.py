@@ -229,12 +229,14 @@ class CaseRecords(Application[UUID]):
                 case.record(entries, recorded_at=recorded_at)
         except CaseRuleBroken as e:
             raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
-        pending = case.collect_events()
+        pending = list(case.pending_events)
         index = [
             IndexedEvent(i.event_id, case_id, e.originator_version, i.type, i.digest)
             for i, e in zip(index, pending, strict=True)
         ]
-        recordings = self.save(*pending, event_index=index)
+        # Save the aggregate, not its collected events: the library snapshots (every
+        # `snapshot_interval` versions) only the aggregates it is given.
+        recordings = self.save(case, event_index=index)
         return AppendResult(
             case_id=case_id,
             version=pending[-1].originator_version,

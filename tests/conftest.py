@@ -22,8 +22,13 @@ Headers = dict[str, str]
 
 
 def _stores() -> list[object]:
-    skip = pytest.mark.skip(reason="CASETRAIL_TEST_POSTGRES_URL is not set: PostgreSQL pass skipped")
-    return ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres] + ([] if POSTGRES_URL else [skip]))]
+    skip = pytest.mark.skip(
+        reason="CASETRAIL_TEST_POSTGRES_URL is not set: PostgreSQL pass skipped"
+    )
+    return [
+        "sqlite",
+        pytest.param("postgres", marks=[pytest.mark.postgres] + ([] if POSTGRES_URL else [skip])),
+    ]
 
 
 @pytest.fixture(params=_stores())

@@ -45,7 +45,10 @@ def event(
 
 
 def open_case(
-    client: TestClient, headers: dict[str, str], *more: dict[str, Any], occurred_at: str = "2013-05-16"
+    client: TestClient,
+    headers: dict[str, str],
+    *more: dict[str, Any],
+    occurred_at: str = "2013-05-16",
 ) -> tuple[str, dict[str, Any]]:
     """Open a case over HTTP; returns its id and the CaseOpened event posted."""
     opened = event("CaseOpened", occurred_at)
@@ -55,6 +58,12 @@ def open_case(
 
 
 def append(
-    client: TestClient, headers: dict[str, str], case_id: str, *events: dict[str, Any], **kwargs: Any
+    client: TestClient,
+    headers: dict[str, str],
+    case_id: str,
+    *events: dict[str, Any],
+    **kwargs: Any,
 ) -> Any:
-    return client.post(f"/cases/{case_id}/events", json={"events": list(events)}, headers=headers, **kwargs)
+    return client.post(
+        f"/cases/{case_id}/events", json={"events": list(events)}, headers=headers, **kwargs
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,20 +52,31 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await self._refuse(scope, receive, send)
             return
-        seen = 0
+        seen, too_large, started = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
+        async def guarded(message: Message) -> None:
+            # FastAPI turns any error raised while it reads the body into its own 400, so
+            # _TooLarge may never reach us: once the limit is crossed, answer 413 instead of
+            # whatever the app sends.
+            nonlocal started
+            if too_large and not started:
+                return
+            started = True
+            await send(message)
+
+        with suppress(_TooLarge):
+            await self.app(scope, counted, guarded)
+        if too_large and not started:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:

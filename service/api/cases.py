@@ -204,8 +204,8 @@ def list_case_events(
     records: Records,
     settings: CurrentSettings,
     known_at: KnownAt = None,
-    after_version: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1)] = 100,
+    after_version: Annotated[int, Query(ge=0, le=2**53)] = 0,
+    limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 100,
 ) -> EventsPageResponse:
     """Every stored event with its envelope, hash and global position, in version order."""
     page = records.raw_events(

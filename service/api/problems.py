@@ -146,6 +146,8 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
         detail = str(error["msg"])
         if error.get("type") == "union_tag_invalid":
             detail = f"unknown event type; known types: {', '.join(catalogue.names())}"
+        if error.get("type") in ("union_tag_invalid", "union_tag_not_found") and pointer:
+            pointer += "/type"  # the events' union is discriminated on `type`: point at it
         item: dict[str, Any] = {"detail": detail}
         if pointer is not None:
             item["pointer"] = pointer

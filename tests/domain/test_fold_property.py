@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -55,11 +55,14 @@ FACT_TYPES = (
 # Entries about entries: selected by known_at alone, applied to their target.
 META_TYPES = ("EntryCorrected", "EntryRetracted", "SignificanceAssessed", "EntryAnnotated")
 
+# What both `@st.composite` and `st.data()` hand over for drawing values.
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
 FIRST_DAY, LAST_DAY = date(2013, 1, 1), date(2015, 12, 31)
 RECORDING_STARTS = datetime(2013, 1, 1, 9, 0, tzinfo=UTC)
 
 
-# --- building stored events ----------------------------------------------------------------------
+# --- building stored events ---
 
 
 def _recorded_event(
@@ -106,7 +109,7 @@ def occurred_texts(draw: st.DrawFn) -> str:
     return datetime.combine(day, time(hour, 30), UTC).isoformat()
 
 
-def _payload(draw: st.DrawFn, kind: str, earlier: Sequence[RecordedEvent]) -> dict[str, Any]:
+def _payload(draw: Draw, kind: str, earlier: Sequence[RecordedEvent]) -> dict[str, Any]:
     data = copy.deepcopy(VALID_PAYLOADS[kind])
     if kind == "CaseOpened":
         data["local_authority"] = LA
@@ -162,7 +165,7 @@ def histories(draw: st.DrawFn, max_events: int = 18) -> list[RecordedEvent]:
 
 
 def _meta_payload(
-    draw: st.DrawFn, kind: str, target: RecordedEvent, earlier: Sequence[RecordedEvent]
+    draw: Draw, kind: str, target: RecordedEvent, earlier: Sequence[RecordedEvent]
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"target_event_id": target.id}
     if kind == "EntryCorrected":
@@ -202,7 +205,7 @@ def bounds(draw: st.DrawFn, events: Sequence[RecordedEvent]) -> datetime:
     return draw(st.one_of(near, anywhere))
 
 
-# --- the reference: DESIGN.md "Time: two axes", read plainly ---------------------------------------
+# --- the reference: DESIGN.md "Time: two axes", read plainly ---
 
 
 def reference_entries(
@@ -273,7 +276,7 @@ def _without_version(state: CaseState | None) -> dict[str, Any] | None:
     return state.model_dump(exclude={"version"}) if state is not None else None
 
 
-# --- the properties ----------------------------------------------------------------------------------
+# --- the properties ---
 
 _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -322,7 +325,7 @@ def test_case_state_when_events_given_in_any_order_then_same_state(data: st.Data
 def test_chronology_when_events_given_in_any_order_then_same_chronology(
     data: st.DataObject,
 ) -> None:
-    # Given any history (with reassessments, several corrections of one entry, annotations), shuffled
+    # Given any history (reassessments, several corrections of one entry, annotations), shuffled
     events = data.draw(histories())
     as_of = data.draw(bounds(events), label="as_of")
     known_at = data.draw(bounds(events), label="known_at")

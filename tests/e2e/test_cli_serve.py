@@ -75,6 +75,7 @@ def test_cli_token_when_roles_bad_then_exit_code_two(environment: dict[str, str]
     # When a token is asked for
     result = subprocess.run(
         [*CLI, "token", "--sub", "x", "--agency", "csc:barsetshire", "--role", "wizard"],
+        check=False,
         env=environment,
         capture_output=True,
         text=True,
@@ -89,7 +90,9 @@ def test_serve_when_case_posted_then_state_and_csv_read_back(
     server: str, environment: dict[str, str]
 ) -> None:
     # Given a running service and a token minted by the CLI with the same settings
-    jwt = _token(environment, "--sub", "ann", "--agency", "csc:barsetshire", "--role", "practitioner")
+    jwt = _token(
+        environment, "--sub", "ann", "--agency", "csc:barsetshire", "--role", "practitioner"
+    )
     headers = {"Authorization": f"Bearer {jwt}"}
     opened = event("CaseOpened", "2013-05-16")
     concern = event("ConcernObserved", "2013-05-20")
@@ -97,7 +100,9 @@ def test_serve_when_case_posted_then_state_and_csv_read_back(
     created = httpx.post(f"{server}/cases", json={"events": [opened]}, headers=headers)
     assert created.status_code == 201, created.text
     case_id = created.json()["case_id"]
-    appended = httpx.post(f"{server}/cases/{case_id}/events", json={"events": [concern]}, headers=headers)
+    appended = httpx.post(
+        f"{server}/cases/{case_id}/events", json={"events": [concern]}, headers=headers
+    )
     assert appended.status_code == 201, appended.text
     # Then the state as of a date before the concern does not show it, and now does
     before = httpx.get(f"{server}/cases/{case_id}", params={"as_of": "2013-05-18"}, headers=headers)

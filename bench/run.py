@@ -1,0 +1,326 @@
+"""Runs every measure on SQLite, and on PostgreSQL when it answers, and writes the report.
+
+Per store, each service measure interleaved with its library baseline:
+
+1. one-event appends to small cases vs the library's load-then-append and a raw one-event insert;
+2. 100-event appends (they build the long case) vs the library's 100-event transactions;
+4. cold reads (first read after a server restart) and warm reads of state and chronology, for a
+   1,000-event case and the long case, vs cold `repository.get` of a library aggregate;
+3. one-event appends to the long case vs (1), and vs the library's uncached load-then-append.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+from bench import library, over_http
+from bench.plan import FULL, QUICK, Plan
+from bench.report import Report, Row, machine
+from bench.server import Service, mint_token, running_service
+from bench.stores import Store, postgres_store, postgres_url, postgres_version, sqlite_store
+from bench.timing import Timing, interleave, repeat, time_loop
+
+READ_TARGET_MS = 30.0
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Context:
+    """What one store's run shares between its phases."""
+
+    store: Store
+    plan: Plan
+    env: dict[str, str]
+    log: Path
+    token: str
+    app: library.Library
+    notes: list[str]
+
+    def row(
+        self,
+        id_: str,
+        measure: str,
+        service: Timing,
+        baseline_label: str,
+        baseline: Timing,
+        *,
+        rate: bool = False,
+        target_ms: float | None = None,
+    ) -> Row:
+        return Row(
+            id_, self.store.name, measure, service, baseline_label, baseline, rate, target_ms
+        )
+
+    def say(self, message: str) -> None:
+        progress(f"{self.store.name}: {message}")
+
+
+@dataclass
+class Built:
+    """What the write phase leaves for the read phase."""
+
+    small_cases: list[over_http.Case]
+    long_case: over_http.Case
+    library_long: library.Target
+    sizes: dict[str, tuple[str, UUID, int]]  # label → case id, aggregate id, library reads
+
+
+def run_store(ctx: Context) -> list[Row]:
+    with running_service(ctx.env, ctx.log, ctx.token) as service:
+        rows, built = _writes(ctx, service)
+    ctx.say(f"4 — cold reads and appends ({ctx.plan.cold_rounds} restarts per view)")
+    cold = over_http.after_restarts(
+        ctx.env,
+        ctx.log,
+        ctx.token,
+        {label: case_id for label, (case_id, _, _) in built.sizes.items()},
+        built.small_cases[0],
+        built.long_case,
+        ctx.plan.cold_rounds,
+    )
+    with running_service(ctx.env, ctx.log, ctx.token) as service:
+        rows += _reads(ctx, service, built, cold.reads)
+        rows += _long_appends(ctx, service, built, cold.first_append)
+    return rows
+
+
+def _writes(ctx: Context, service: Service) -> tuple[list[Row], Built]:
+    plan = ctx.plan
+    ctx.say("1 — one-event appends to small cases")
+    rows, small_cases = _small_appends(ctx, service)
+    ctx.say(f"2 — {plan.batch_size}-event appends, building the {plan.long_events:,}-event case")
+    long_case = over_http.open_cases(service, 1)[0]
+    builder = library.BatchBuilder(ctx.app, plan.long_batches, plan.batch_size)
+    batches, library_batches = interleave(
+        over_http.batch_appends(service, long_case, plan.long_batches, plan.batch_size),
+        builder.loop,
+    )
+    rows.append(
+        ctx.row(
+            "2",
+            f"POST {plan.batch_size} events/request to one case",
+            batches,
+            f"library: {plan.batch_size} events, one `save`",
+            library_batches,
+            rate=True,
+        )
+    )
+    ctx.say(f"building the {plan.read_events:,}-event case")
+    read_case, library_read = _build_read_case(ctx, service)
+    sizes = {
+        f"{plan.read_events:,}": (read_case, library_read, plan.reads),
+        f"{plan.long_events:,}": (long_case[0], builder.target[0], plan.library_long_reads),
+    }
+    return rows, Built(small_cases, long_case, builder.target, sizes)
+
+
+def _small_appends(ctx: Context, service: Service) -> tuple[list[Row], list[over_http.Case]]:
+    plan, app, n = ctx.plan, ctx.app, ctx.plan.single_appends
+    cases = over_http.open_cases(service, plan.small_cases)
+    aggregates = library.start_aggregates(app, plan.small_cases)
+    interleave(
+        over_http.single_appends(service, cases, plan.warmup),
+        library.load_then_append(app, aggregates, plan.warmup),
+    )
+    appends, library_appends, raw = interleave(
+        over_http.single_appends(service, cases, n),
+        library.load_then_append(app, aggregates, n),
+        library.raw_inserts(app, n),
+    )
+    label = (
+        f"POST 1 event/request to {plan.small_cases} small cases (≤{plan.small_case_events} events)"
+    )
+    rows = [
+        ctx.row(
+            "1a",
+            label,
+            appends,
+            "library: `repository.get` + 1 event + `save`, no cache",
+            library_appends,
+            rate=True,
+        ),
+        ctx.row(
+            "1b",
+            label,
+            appends,
+            "library: `recorder.insert_events` of 1 `StoredEvent`",
+            raw,
+            rate=True,
+        ),
+    ]
+    return rows, cases
+
+
+def _build_read_case(ctx: Context, service: Service) -> tuple[str, UUID]:
+    plan = ctx.plan
+    case = over_http.open_cases(service, 1)[0]
+    builder = library.BatchBuilder(ctx.app, plan.read_batches, plan.batch_size)
+    interleave(
+        over_http.batch_appends(service, case, plan.read_batches, plan.batch_size), builder.loop
+    )
+    return case[0], builder.target[0]
+
+
+def _reads(
+    ctx: Context, service: Service, built: Built, cold: dict[tuple[str, str], Timing]
+) -> list[Row]:
+    plan, app = ctx.plan, ctx.app
+    ctx.say("4 — warm reads, and the library's reconstruction")
+    floor = time_loop(repeat(lambda: service.get("/health"), plan.reads))
+    ctx.notes.append(
+        f"{ctx.store.name}: GET /health (no token, no store) on the same connection: "
+        f"median {floor.median_ms:.2f} ms, p95 {floor.p95_ms:.2f} ms — the HTTP floor."
+    )
+    rows: list[Row] = []
+    ids = iter("abcdefgh")
+    for label, (case_id, aggregate_id, library_reads) in built.sizes.items():
+        interleave(
+            *(over_http.reads(service, case_id, view, plan.warmup) for view in over_http.VIEWS),
+            library.cold_gets(app, aggregate_id, 1),
+        )
+        *warm, baseline = interleave(
+            *(over_http.reads(service, case_id, view, plan.reads) for view in over_http.VIEWS),
+            library.cold_gets(app, aggregate_id, library_reads),
+        )
+        base_label = f"library: `repository.get` of {label} events, no cache"
+        target = READ_TARGET_MS if label == f"{plan.read_events:,}" else None
+        for view, timing in zip(over_http.VIEWS, warm, strict=True):
+            for kind, figure in (
+                ("warm", timing),
+                ("cold: first after restart", cold[view, label]),
+            ):
+                rows.append(
+                    ctx.row(
+                        f"4{next(ids)}",
+                        f"GET {view}, {label} events, {kind}",
+                        figure,
+                        base_label,
+                        baseline,
+                        target_ms=target,
+                    )
+                )
+    return rows
+
+
+def _long_appends(ctx: Context, service: Service, built: Built, first_append: Timing) -> list[Row]:
+    plan, app = ctx.plan, ctx.app
+    ctx.say(f"3 — one-event appends to the {plan.long_events:,}-event case")
+    interleave(
+        over_http.single_appends(service, [built.long_case], plan.warmup),
+        over_http.single_appends(service, built.small_cases, plan.warmup),
+    )
+    appends, small_appends, library_appends = interleave(
+        over_http.single_appends(service, [built.long_case], plan.single_appends),
+        over_http.single_appends(service, built.small_cases, plan.single_appends),
+        library.load_then_append(app, [built.library_long], plan.library_long_appends),
+    )
+    label = f"POST 1 event/request to the {plan.long_events:,}-event case"
+    library_label = (
+        f"library: `repository.get` of {plan.long_events:,} events + 1 + `save`, no cache"
+    )
+    return [
+        ctx.row(
+            "3a",
+            label,
+            appends,
+            "service: POST 1 event/request to the small cases of row 1a, interleaved",
+            small_appends,
+            rate=True,
+        ),
+        ctx.row("3b", label, appends, library_label, library_appends, rate=True),
+        ctx.row(
+            "3c",
+            f"{label}, first after a restart (snapshot + later events)",
+            first_append,
+            library_label,
+            library_appends,
+        ),
+    ]
+
+
+def _store_run(
+    store_cm: AbstractContextManager[Store], plan: Plan, log: Path, notes: list[str]
+) -> list[Row]:
+    with store_cm as store:
+        env = store.service_environment()
+        app = library.open_library(store.library)
+        try:
+            return run_store(Context(store, plan, env, log, mint_token(env), app, notes))
+        finally:
+            app.close()
+
+
+StoreFactory = Callable[[], AbstractContextManager[Store]]
+
+
+def _stores(root: Path, use_postgres: bool, notes: list[str]) -> Iterator[tuple[str, StoreFactory]]:
+    yield "sqlite", lambda: sqlite_store(root / "sqlite")
+    if not use_postgres:
+        notes.append("PostgreSQL: skipped (--no-postgres).")
+        return
+    url = postgres_url()
+    server_version, why = postgres_version(url)
+    if server_version is None:
+        notes.append(f"PostgreSQL: skipped, {url} did not answer ({why}).")
+        return
+    yield "postgresql", lambda: postgres_store(root / "postgresql", url)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).parent,
+        help="where results.md and results.json go (default: bench/)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    notes: list[str] = []
+    rows: list[Row] = []
+    pg_version = "not measured"
+    with tempfile.TemporaryDirectory(prefix="casetrail-bench-") as tmp:
+        root = Path(tmp)
+        for name, store in _stores(root, not args.no_postgres, notes):
+            if name == "postgresql":
+                pg_version = postgres_version(postgres_url())[0] or pg_version
+            progress(f"{name}: starting")
+            rows += _store_run(store(), plan, root / f"{name}-server.log", notes)
+    report = Report(machine(pg_version), plan, rows, [*_standing_notes(plan), *notes])
+    report.write(args.out)
+    print(report.markdown())
+    return 0
+
+
+def _standing_notes(plan: Plan) -> list[str]:
+    return [
+        f"Run: {'quick' if plan is QUICK else 'full'} — {plan.as_dict()}.",
+        "Service: `casetrail serve` (uvicorn, one worker, access log on) in a subprocess on a "
+        "fresh data directory; one keep-alive `httpx.Client`; bodies serialised before timing.",
+        "Baseline: a plain `eventsourcing` `Application` (no aggregate cache, no snapshots) on "
+        "its own SQLite file (WAL, default synchronous) or PostgreSQL schema; its events carry "
+        "the same client event dicts the service is sent.",
+        "Each service measure runs interleaved with its baseline (calls alternate, spread over "
+        "the same stretch of time), so load from other processes falls on both sides.",
+        "Cold read: the first read of the case by a freshly restarted server, after reads of a "
+        "small case to warm the process; its baseline is the same cold `repository.get` as the "
+        "warm row's. Warm read: the service's decoded-event cache already holds the case.",
+        "events/s = events per second spent inside the timed calls.",
+        "Other processes may share the machine: treat small differences as noise.",
+    ]

@@ -1,0 +1,40 @@
+"""Snapshots of the Case aggregate: taken every `snapshot_interval` versions, used on a cold load.
+
+Without them, the first append to a long case after a restart (or an aggregate-cache eviction)
+would reconstruct the case from every one of its events.
+"""
+
+from __future__ import annotations
+
+from service.clock import SettableClock
+from service.principal import Principal
+from service.records import CaseRecords
+from service.settings import Settings
+from tests.support import event
+
+WORKER = Principal("ann.worker", "Ann Worker", "csc:barsetshire", ("practitioner",))
+
+
+def test_record_when_batch_passes_snapshot_interval_then_snapshot_taken_and_used(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given an open case
+    records = CaseRecords(settings, clock)
+    case_id = records.open_case(None, [event("CaseOpened")], by=WORKER).case_id
+    interval = settings.snapshot_interval
+
+    # When one batch takes it past the snapshot interval
+    notes = [event("CaseNoteRecorded") for _ in range(interval)]
+    records.record(case_id, notes, by=WORKER)
+
+    # Then the log holds a snapshot at exactly that version
+    assert records.snapshots is not None
+    assert [s.originator_version for s in records.snapshots.get(case_id)] == [interval]
+    records.close()
+
+    # And a freshly started application appends after it without losing a version
+    restarted = CaseRecords(settings, clock)
+    result = restarted.record(case_id, [event("CaseNoteRecorded")], by=WORKER)
+    assert result.version == interval + 2
+    assert len(restarted.events_of(case_id)) == interval + 2
+    restarted.close()

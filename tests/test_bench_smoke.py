@@ -1,0 +1,53 @@
+"""The benchmark suite runs end to end and reports every measure (`python -m bench --quick`).
+
+Figures are never checked: only that the run completes and its table has every row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# 1: one-event appends to small cases; 2: 100-event appends; 3: one-event appends to a long case
+# (3c: the first after a restart); 4: warm and cold reads of state and chronology for a
+# 1,000-event case and a long case.
+MEASURE_IDS = ("1a", "1b", "2", "3a", "3b", "3c", "4a", "4b", "4c", "4d", "4e", "4f", "4g", "4h")
+
+
+@pytest.mark.slow
+def test_bench_quick_run_when_sqlite_only_then_table_has_every_measure(tmp_path: Path) -> None:
+    # Given a clean environment (no CASETRAIL_* settings leaking into the service)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
+
+    # When the quick benchmark runs on SQLite only
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--no-postgres", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    # Then it succeeds, prints the table and writes both result files with every measure's row
+    assert result.returncode == 0, result.stderr[-3000:]
+    markdown = (tmp_path / "results.md").read_text()
+    assert markdown.strip() in result.stdout
+    for text in (result.stdout, markdown):
+        rows = [line for line in text.splitlines() if line.startswith("| ") and "sqlite" in line]
+        assert sorted(line.split(" | ")[0].removeprefix("| ") for line in rows) == sorted(
+            MEASURE_IDS
+        )
+    assert "PostgreSQL: skipped" in markdown
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(row["id"] for row in report["rows"]) == sorted(MEASURE_IDS)
+    machine = set(report["machine"])
+    assert {"CPU", "cores", "Python", "eventsourcing", "FastAPI", "SQLite", "date"} <= machine
