@@ -75,8 +75,8 @@ def after_restarts(
     """For each round and view: restart the server, warm the process up on a small case (both
     views and an append), time the first read of each of `cases` (label → case id), then the
     first append to the long case."""
-    reads: dict[tuple[str, str], list[Timing]] = {}
-    appends: list[Timing] = []
+    first_reads: dict[tuple[str, str], list[Timing]] = {}
+    first_appends: list[Timing] = []
     for _ in range(rounds):
         for view in VIEWS:
             with running_service(env, log, token) as service:
@@ -85,6 +85,6 @@ def after_restarts(
                 time_loop(single_appends(service, [warm_case], 1))
                 for label, case_id in cases.items():
                     first = time_loop(reads(service, case_id, view, 1))
-                    reads.setdefault((view, label), []).append(first)
-                appends.append(time_loop(single_appends(service, [long_case], 1)))
-    return Cold({key: merge(timings) for key, timings in reads.items()}, merge(appends))
+                    first_reads.setdefault((view, label), []).append(first)
+                first_appends.append(time_loop(single_appends(service, [long_case], 1)))
+    return Cold({key: merge(timings) for key, timings in first_reads.items()}, merge(first_appends))

@@ -1,14 +1,14 @@
 """Where a request's time goes: each step of an append and of a read, and cProfile's top functions.
 
-`python -m bench.profiling [--events 1000]` builds a case in-process with the service's own
-`CaseRecords` (a temporary SQLite store) and times, as the median of several runs, the steps a
-request does inside its handler:
+`python -m bench.profiling [--events 1000] [--postgres]` builds a case in-process with the
+service's own `CaseRecords` (a temporary SQLite store, or a fresh PostgreSQL schema) and times,
+as the median of several runs, the steps a request does inside its handler:
 
 - append (1 event and 100 events): validate the request body, take each event's stored form,
   `records.record` (look ids up, load the case, seal and hash, save), serialise the response;
-- read: verify the token, fetch and decode the stream (cold: empty decoded-event cache; warm:
-  only what is new), fold it into state or chronology (the chronology also with its headline
-  cache empty, as after a restart), serialise the view.
+- read: verify the token, fetch the stream's rows, fetch and decode them (cold: empty
+  decoded-event cache; warm: only what is new), fold them into state or chronology (the
+  chronology also with its headline cache empty, as after a restart), serialise the view.
 
 What an HTTP request costs beyond these steps is uvicorn, Starlette, FastAPI and the client.
 It then prints cProfile's top functions for a 100-event append and for cold and warm reads.
@@ -32,6 +32,13 @@ from uuid import UUID
 import orjson
 
 from bench.events import EventStream
+from bench.stores import (
+    DEFAULT_POSTGRES_URL,
+    POSTGRES_URL_VARIABLE,
+    postgres_store,
+    postgres_url,
+    sqlite_store,
+)
 from domain import chronology as chronology_module
 from service.api.models import AppendRequest, AppendResponse
 from service.auth import TokenService
@@ -108,6 +115,10 @@ def read_steps(settings: Settings, case_id: UUID, n: int) -> list[tuple[str, flo
     chronology = records.chronology(case_id)
     steps = [
         ("verify the bearer token", median_ms(lambda: tokens.verify(token), n)),
+        (
+            "fetch the stream's rows (SQL only)",
+            median_ms(lambda: records.index.case_rows(case_id), n),
+        ),
         ("fetch + decode the stream (cold cache)", median_ms(cold_fetch, n)),
         ("fetch what is new (warm cache)", median_ms(lambda: records._all_events(case_id), n)),
         ("state: fold", median_ms(lambda: records.case_state(case_id), n)),
@@ -131,12 +142,15 @@ def profile(label: str, action: Callable[[], object], top: int) -> str:
     return out.getvalue()
 
 
-def profiles(settings: Settings, case_id: UUID, stream: EventStream, top: int) -> str:
+def profiles(
+    settings: Settings, case_id: UUID, append_case: UUID, stream: EventStream, top: int
+) -> str:
     records = CaseRecords(settings)
+    records.repository.get(append_case)  # as in a running service: the aggregate is cached
     batch = stream.take(100)
     text = profile(
-        "append 100 events (records.record)",
-        lambda: records.record(case_id, batch, by=PRINCIPAL),
+        "append 100 events (records.record, aggregate cached)",
+        lambda: records.record(append_case, batch, by=PRINCIPAL),
         top,
     )
     records.close()
@@ -160,20 +174,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1000, help="events in the case")
     parser.add_argument("--runs", type=int, default=15, help="timed runs per step")
     parser.add_argument("--top", type=int, default=20, help="functions per profile")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help=f"on a fresh schema of {POSTGRES_URL_VARIABLE} (default {DEFAULT_POSTGRES_URL})",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="casetrail-profile-") as tmp:
-        settings = Settings(data_dir=Path(tmp), database_url="")
-        records = CaseRecords(settings)
-        case_id, stream = build(records, args.events)
-        print(f"# Steps of requests on a {args.events:,}-event case (median of {args.runs}, ms)\n")
-        steps = append_steps(records, case_id, stream, 1, args.runs)
-        steps += append_steps(records, case_id, stream, 100, args.runs)
-        records.close()
-        steps += read_steps(settings, case_id, args.runs)
-        for step, ms in steps:
-            print(f"- {step}: {ms:.2f}")
-        print(profiles(settings, case_id, stream, args.top))
+        root = Path(tmp)
+        store = postgres_store(root, postgres_url()) if args.postgres else sqlite_store(root)
+        with store as chosen:
+            report(chosen.service, args.events, args.runs, args.top)
     return 0
+
+
+def report(settings: Settings, events: int, runs: int, top: int) -> None:
+    records = CaseRecords(settings)
+    # Appends go to a case of their own, so the read case keeps exactly `events` events.
+    read_case, _ = build(records, events)
+    append_case, stream = build(records, events)
+    store = "PostgreSQL" if settings.is_postgres else "SQLite"
+    print(f"# Steps of requests on a {events:,}-event case, {store} (median of {runs}, ms)\n")
+    steps = append_steps(records, append_case, stream, 1, runs)
+    steps += append_steps(records, append_case, stream, 100, runs)
+    records.close()
+    steps += read_steps(settings, read_case, runs)
+    for step, ms in steps:
+        print(f"- {step}: {ms:.2f}")
+    print(profiles(settings, read_case, append_case, stream, top))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Runs every measure on SQLite, and on PostgreSQL when it answers, and writes the report.
 
-Per store, each service measure interleaved with its library baseline:
+Per store, each service measure interleaved with its baseline:
 
 1. one-event appends to small cases vs the library's load-then-append and a raw one-event insert;
 2. 100-event appends (they build the long case) vs the library's 100-event transactions;
 4. cold reads (first read after a server restart) and warm reads of state and chronology, for a
    1,000-event case and the long case, vs cold `repository.get` of a library aggregate;
-3. one-event appends to the long case vs (1), and vs the library's uncached load-then-append.
+3. one-event appends to the long case vs appends to the small cases (the service against
+   itself), and vs the library's uncached load-then-append; and the first append to the long
+   case after a restart.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from pathlib import Path
 from uuid import UUID
 
 from bench import library, over_http
+from bench.over_http import VIEWS
 from bench.plan import FULL, QUICK, Plan
 from bench.report import Report, Row, machine
 from bench.server import Service, mint_token, running_service
 from bench.stores import Store, postgres_store, postgres_url, postgres_version, sqlite_store
-from bench.timing import Timing, interleave, repeat, time_loop
+from bench.timing import Timing, interleave, merge, repeat
 
 READ_TARGET_MS = 30.0
 
@@ -65,6 +68,17 @@ class Context:
         progress(f"{self.store.name}: {message}")
 
 
+@dataclass(frozen=True)
+class ReadCase:
+    """A case read back in measure 4, on both sides."""
+
+    label: str  # its number of events, e.g. "1,000"
+    case_id: str
+    aggregate_id: UUID
+    library_reads: int
+    target_ms: float | None
+
+
 @dataclass
 class Built:
     """What the write phase leaves for the read phase."""
@@ -72,7 +86,7 @@ class Built:
     small_cases: list[over_http.Case]
     long_case: over_http.Case
     library_long: library.Target
-    sizes: dict[str, tuple[str, UUID, int]]  # label → case id, aggregate id, library reads
+    read_cases: list[ReadCase]
 
 
 def run_store(ctx: Context) -> list[Row]:
@@ -83,7 +97,7 @@ def run_store(ctx: Context) -> list[Row]:
         ctx.env,
         ctx.log,
         ctx.token,
-        {label: case_id for label, (case_id, _, _) in built.sizes.items()},
+        {case.label: case.case_id for case in built.read_cases},
         built.small_cases[0],
         built.long_case,
         ctx.plan.cold_rounds,
@@ -117,11 +131,13 @@ def _writes(ctx: Context, service: Service) -> tuple[list[Row], Built]:
     )
     ctx.say(f"building the {plan.read_events:,}-event case")
     read_case, library_read = _build_read_case(ctx, service)
-    sizes = {
-        f"{plan.read_events:,}": (read_case, library_read, plan.reads),
-        f"{plan.long_events:,}": (long_case[0], builder.target[0], plan.library_long_reads),
-    }
-    return rows, Built(small_cases, long_case, builder.target, sizes)
+    read_cases = [
+        ReadCase(f"{plan.read_events:,}", read_case, library_read, plan.reads, READ_TARGET_MS),
+        ReadCase(
+            f"{plan.long_events:,}", long_case[0], builder.target[0], plan.library_long_reads, None
+        ),
+    ]
+    return rows, Built(small_cases, long_case, builder.target, read_cases)
 
 
 def _small_appends(ctx: Context, service: Service) -> tuple[list[Row], list[over_http.Case]]:
@@ -176,39 +192,41 @@ def _reads(
 ) -> list[Row]:
     plan, app = ctx.plan, ctx.app
     ctx.say("4 — warm reads, and the library's reconstruction")
-    floor = time_loop(repeat(lambda: service.get("/health"), plan.reads))
-    ctx.notes.append(
-        f"{ctx.store.name}: GET /health (no token, no store) on the same connection: "
-        f"median {floor.median_ms:.2f} ms, p95 {floor.p95_ms:.2f} ms — the HTTP floor."
-    )
     rows: list[Row] = []
+    floors: list[Timing] = []
     ids = iter("abcdefgh")
-    for label, (case_id, aggregate_id, library_reads) in built.sizes.items():
+    for case in built.read_cases:
         interleave(
-            *(over_http.reads(service, case_id, view, plan.warmup) for view in over_http.VIEWS),
-            library.cold_gets(app, aggregate_id, 1),
+            *(over_http.reads(service, case.case_id, view, plan.warmup) for view in VIEWS),
+            library.cold_gets(app, case.aggregate_id, 1),
         )
-        *warm, baseline = interleave(
-            *(over_http.reads(service, case_id, view, plan.reads) for view in over_http.VIEWS),
-            library.cold_gets(app, aggregate_id, library_reads),
+        *warm, floor, baseline = interleave(
+            *(over_http.reads(service, case.case_id, view, plan.reads) for view in VIEWS),
+            repeat(lambda: service.get("/health"), plan.reads),
+            library.cold_gets(app, case.aggregate_id, case.library_reads),
         )
-        base_label = f"library: `repository.get` of {label} events, no cache"
-        target = READ_TARGET_MS if label == f"{plan.read_events:,}" else None
-        for view, timing in zip(over_http.VIEWS, warm, strict=True):
+        floors.append(floor)
+        base_label = f"library: `repository.get` of {case.label} events, no cache"
+        for view, timing in zip(VIEWS, warm, strict=True):
             for kind, figure in (
                 ("warm", timing),
-                ("cold: first after restart", cold[view, label]),
+                ("cold: first after restart", cold[view, case.label]),
             ):
                 rows.append(
                     ctx.row(
                         f"4{next(ids)}",
-                        f"GET {view}, {label} events, {kind}",
+                        f"GET {view}, {case.label} events, {kind}",
                         figure,
                         base_label,
                         baseline,
-                        target_ms=target,
+                        target_ms=case.target_ms,
                     )
                 )
+    floor = merge(floors)
+    ctx.notes.append(
+        f"{ctx.store.name}: GET /health (no token, no store), interleaved with the warm reads: "
+        f"median {floor.median_ms:.2f} ms, p95 {floor.p95_ms:.2f} ms — the HTTP floor."
+    )
     return rows
 
 

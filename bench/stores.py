@@ -27,8 +27,7 @@ class Store:
     """One store's settings for the service and for the library baseline."""
 
     name: str  # "sqlite" or "postgresql"
-    data_dir: Path  # the service's data directory (keys; the SQLite log too)
-    service: Settings
+    service: Settings  # its data directory holds the signing keys (and the SQLite log)
     library: Settings
 
     def service_environment(self) -> dict[str, str]:
@@ -46,7 +45,7 @@ def sqlite_store(root: Path) -> Iterator[Store]:
     service = Settings(data_dir=root / "service", database_url="")
     library = Settings(data_dir=root / "library", database_url="")
     library.prepare()
-    yield Store("sqlite", service.data_dir, service, library)
+    yield Store("sqlite", service, library)
 
 
 @contextmanager
@@ -59,7 +58,7 @@ def postgres_store(root: Path, url: str) -> Iterator[Store]:
     try:
         service = Settings(data_dir=root / "service", database_url=url, postgres_schema=schemas[0])
         library = Settings(data_dir=root / "library", database_url=url, postgres_schema=schemas[1])
-        yield Store("postgresql", service.data_dir, service, library)
+        yield Store("postgresql", service, library)
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             for schema in schemas:

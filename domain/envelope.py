@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 import rfc8785
 
 from domain.catalogue import catalogue
@@ -66,7 +67,13 @@ def chain_hash(case_id: UUID, version: int, entry: Mapping[str, Any], prev: str)
 
 
 def client_digest(entry: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical({name: entry.get(name) for name in CLIENT_FIELDS})).hexdigest()
+    """A fingerprint of what the client sent, kept in the event-id index to recognise replays.
+
+    It never leaves the store, so it need not be RFC 8785: sorted-key JSON is as stable and
+    several times faster than the pure-Python canonicaliser, which the chain hash keeps.
+    """
+    body = {name: entry.get(name) for name in CLIENT_FIELDS}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import unittest
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,15 @@ RECORDED_TOPIC = "domain.case:Case.Recorded"
 CaseLogRecorder = SQLiteCaseLogRecorder | PostgresCaseLogRecorder
 
 
+def _join_test_threads(before: set[threading.Thread]) -> None:
+    """Wait for the reader threads the library's concurrency test signals to stop but never joins
+    (closing a connection a reader still uses crashes the sqlite3 module). Connection-pool
+    workers are daemon threads that live with their pool, and are left alone."""
+    for thread in set(threading.enumerate()) - before:
+        if not thread.daemon:
+            thread.join(timeout=10)
+
+
 # --- stores ------------------------------------------------------------------------------------
 
 
@@ -55,8 +65,12 @@ class SQLiteFileStore(unittest.TestCase):
         self._tmp = tempfile.TemporaryDirectory(prefix="casetrail-conformance-")
         self.db_path = Path(self._tmp.name) / "casetrail.db"
         self._datastores: list[SQLiteDatastore] = []
+        self._threads_before = set(threading.enumerate())
 
     def tearDown(self) -> None:
+        # The library's concurrency test signals its reader threads to stop but does not join
+        # them; closing a connection a reader is still using crashes the sqlite3 module.
+        _join_test_threads(self._threads_before)
         for datastore in self._datastores:
             datastore.close()
         self._tmp.cleanup()
@@ -81,6 +95,7 @@ class PostgresSchemaStore(unittest.TestCase):
         super().setUp()
         import psycopg
 
+        self._threads_before = set(threading.enumerate())
         self.schema = f"t_{uuid4().hex[:12]}"
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{self.schema}"')
@@ -101,6 +116,7 @@ class PostgresSchemaStore(unittest.TestCase):
     def tearDown(self) -> None:
         import psycopg
 
+        _join_test_threads(self._threads_before)
         self.datastore.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
