@@ -50,10 +50,6 @@ class Payload(BaseModel):
     def headline(self) -> str:
         raise NotImplementedError
 
-    def significance(self, default: Significance) -> Significance:
-        """The type's default significance, unless this payload says otherwise."""
-        return default
-
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 P = TypeVar("P", bound=type[Payload])

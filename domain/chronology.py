@@ -128,7 +128,7 @@ def chronology(
     for entry in entries:
         if types and entry.type not in types:
             continue
-        if agency and _agency(entry) != agency:
+        if agency and _source_agency(entry) != agency:
             continue
         significance = entry.significance
         if significance < min_significance:
@@ -139,14 +139,15 @@ def chronology(
     )
 
 
-def _agency(entry: Entry) -> str:
-    """The author's agency if given, the referrer's for a contact, else the recorder's."""
+def _source_agency(entry: Entry) -> str:
+    """Where the information came from: the author's agency if given, the referrer's for a
+    contact, else the recorder's. (Who wrote an entry, `Entry.agency`, ignores the referrer.)"""
     event = entry.event
-    if event.author and event.author.get("agency"):
-        return str(event.author["agency"])
-    if entry.type == "ContactReceived" and entry.data.get("referrer", {}).get("agency"):
-        return str(entry.data["referrer"]["agency"])
-    return str(event.recorded_by["agency"])
+    if not (event.author and event.author.get("agency")) and entry.type == "ContactReceived":
+        referrer = entry.data.get("referrer", {}).get("agency")
+        if referrer:
+            return str(referrer)
+    return entry.agency
 
 
 def _line(
@@ -163,7 +164,7 @@ def _line(
         occurred_at=entry.occurred.text,
         occurred_precision=entry.precision.value,
         headline=_headline(entry),
-        agency=_agency(entry),
+        agency=_source_agency(entry),
         author=dict(event.author) if event.author else None,
         source=dict(event.source) if event.source else None,
         significance=significance.label,

@@ -542,9 +542,6 @@ class VisitMade(Payload):
             raise ValueError("a child who was not seen cannot have been seen alone")
         return self
 
-    def significance(self, default: Significance) -> Significance:
-        return visit_significance(self.model_dump(mode="json"), default)
-
     def headline(self) -> str:
         if self.seen_alone:
             seen = "child seen alone"
@@ -572,9 +569,6 @@ class ConcernObserved(Payload):
     # The explanation offered for an injury; absent if none was asked for.
     explanation_given: Text | None = None
     follow_up_required: bool = True
-
-    def significance(self, default: Significance) -> Significance:
-        return concern_significance(self.model_dump(mode="json"), default)
 
     def headline(self) -> str:
         what = self.body_location or _brief(self.description, 60)
@@ -892,11 +886,14 @@ class EntryCorrected(Payload):
     """A correction of an entry: its replacement payload and, optionally, when it happened."""
 
     target_event_id: UUID
-    # The replacement payload; validated against the target's type by the aggregate.
+    # The replacement payload, validated against the target's type when it is recorded.
     data: dict[str, Any]
     occurred_at: Name | None = None
     occurred_precision: Literal["exact", "day", "month", "approximate"] | None = None
     reason: Text
+    # Set by the service: the target type's schema version `data` was validated against, so a
+    # later schema change can upcast the replacement like any stored payload.
+    target_schema_version: int | None = Field(default=None, ge=1)
 
     def headline(self) -> str:
         return f"Entry corrected: {_brief(self.reason)}"

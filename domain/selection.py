@@ -108,8 +108,11 @@ def _corrected(fact: RecordedEvent, meta: _Meta) -> Entry | None:
         return None
     data, occurred, precision = fact.data, fact.occurred, fact.precision
     corrections = sorted(meta.corrections, key=lambda e: e.version)
+    kind = catalogue[fact.type]
     for correction in corrections:
-        data = correction.data["data"]
+        # Every stored correction names the schema version its replacement was validated against.
+        stored_version = correction.data.get("target_schema_version") or kind.schema_version
+        data = kind.upcast(dict(correction.data["data"]), stored_version)
         if correction.data.get("occurred_at"):
             occurred = Moment.parse(correction.data["occurred_at"])
             precision = occurred.default_precision()

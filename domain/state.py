@@ -256,7 +256,8 @@ def fold(
                 _involve(agencies, agency, entry)
                 if kind == "ContactReceived" and not is_open:
                     awaiting_episode[data["contact_id"]] = agency
-        if entry.agency == local_authority:
+        # CaseOpened folds first whatever its date: only what had happened counts as involvement.
+        if entry.agency == local_authority and entry.occurred.instant <= as_of:
             last_csc = entry
             last_csc_episode = episodes[-1].number if episodes else None
 

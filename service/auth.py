@@ -7,9 +7,15 @@ start signing with it, and remove the old one once its tokens have expired.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
+import os
 import re
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -28,8 +34,16 @@ AGENCY = re.compile(
 )
 
 
+log = logging.getLogger(__name__)
+
+
 class InvalidToken(Exception):
     """A token that cannot be trusted: missing, expired, wrongly signed, for another audience."""
+
+
+class KeysUnavailable(Exception):
+    """The verification keys cannot be read and no good key set was ever loaded: not the
+    token's fault, so not a 401 — the service cannot judge tokens until its keys are back."""
 
 
 def _keys_dir(settings: Settings) -> Path:
@@ -45,20 +59,66 @@ def local_jwks_path(settings: Settings) -> Path:
 
 
 def ensure_local_keys(settings: Settings) -> None:
-    """Create the embedded store's Ed25519 signing key and its JWKS on first start."""
+    """Create the embedded store's Ed25519 signing key and its JWKS on first start.
+
+    Every worker calls this, so it is safe to race: creation happens under an exclusive file
+    lock, and each file is written whole (to a temporary file, then renamed into place), so a
+    reader never sees half a key and the JWKS always publishes the PEM's public key.
+    """
     key_path, jwks_path = local_signing_key_path(settings), local_jwks_path(settings)
     if key_path.exists() and jwks_path.exists():
         return
     key_path.parent.mkdir(parents=True, exist_ok=True)
-    private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    key_path.touch(mode=0o600)
-    key_path.write_bytes(pem)
-    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))
-    jwk.update(kid=_kid(jwk), use="sig", alg="EdDSA")
-    jwks_path.write_text(json.dumps({"keys": [jwk]}, indent=2))
+    with _exclusive(key_path.parent / ".keys.lock"):
+        if key_path.exists() and jwks_path.exists():
+            return  # another process or thread made them while we waited
+        private = _existing_key(key_path) if key_path.exists() else None
+        if private is None:
+            private = Ed25519PrivateKey.generate()
+            pem = private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            _write_atomically(key_path, pem, mode=0o600)
+        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))
+        jwk.update(kid=_kid(jwk), use="sig", alg="EdDSA")
+        _write_atomically(jwks_path, json.dumps({"keys": [jwk]}, indent=2).encode(), mode=0o644)
+
+
+def _existing_key(path: Path) -> Ed25519PrivateKey | None:
+    """The signing key already on disk (its JWKS was lost), or None if it is not usable."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return None
+    return key if isinstance(key, Ed25519PrivateKey) else None
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
+    """Write `path` whole or not at all: a temporary file in the same directory, then rename."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _kid(jwk: dict[str, Any]) -> str:
@@ -71,7 +131,8 @@ class TokenService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._jwks: dict[str, Any] = {}
-        self._jwks_mtime = 0.0
+        self._jwks_mtime: float | None = None
+        self._last_failure: str | None = None
         if not settings.jwt_secret and settings.jwt_jwks_file is None:
             ensure_local_keys(settings)
 
@@ -80,13 +141,25 @@ class TokenService:
         return self.settings.jwt_jwks_file or local_jwks_path(self.settings)
 
     def _public_keys(self) -> dict[str, Any]:
-        # Re-read the JWKS when it changes, so a rotated key is picked up without a restart.
+        # Re-read the JWKS when it changes, so a rotated key is picked up without a restart. A
+        # JWKS that is missing, half-written or corrupt never replaces the last good key set.
         path = self._jwks_file
-        mtime = path.stat().st_mtime
-        if mtime != self._jwks_mtime:
-            keyset = jwt.PyJWKSet.from_dict(json.loads(path.read_text()))
-            self._jwks = {k.key_id: k for k in keyset.keys if k.key_id}
-            self._jwks_mtime = mtime
+        try:
+            mtime = path.stat().st_mtime
+            if mtime != self._jwks_mtime:
+                keyset = jwt.PyJWKSet.from_dict(json.loads(path.read_text()))
+                keys = {k.key_id: k for k in keyset.keys if k.key_id}
+                if not keys:
+                    raise ValueError("no key in it has a key id (kid)")
+                self._jwks, self._jwks_mtime, self._last_failure = keys, mtime, None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, jwt.PyJWTError) as e:
+            failure = f"cannot read the token verification keys in {path}: {e!r}"
+            if failure != self._last_failure:
+                self._last_failure = failure
+                kept = "; keeping the last good key set" if self._jwks else ""
+                log.warning("%s%s", failure, kept)
+            if not self._jwks:
+                raise KeysUnavailable(failure) from None
         return self._jwks
 
     def verify(self, token: str) -> Principal:

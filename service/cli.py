@@ -38,7 +38,13 @@ def serve(
     """Start the HTTP service."""
     import uvicorn
 
-    Settings().prepare()
+    from service.auth import ensure_local_keys
+
+    settings = Settings()
+    settings.prepare()
+    if not settings.jwt_secret and settings.jwt_jwks_file is None:
+        # Before the workers start: each one's create_app then finds the keys made.
+        ensure_local_keys(settings)
     uvicorn.run(
         "service.api.app:create_app",
         factory=True,
@@ -112,6 +118,79 @@ def export_openapi(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n")
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+def verify(
+    case: Annotated[str | None, typer.Option("--case", help="Only this case id")] = None,
+    seal_file: Annotated[
+        Path | None,
+        typer.Option("--seal", help="Also check the store against this seal file", dir_okay=False),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="The seal's Ed25519 public key (PEM); default: seal-public-key.pem "
+            "beside the seal signing key",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Recompute every case's hash chain from the stored rows; with --seal, check the seal.
+
+    Exits 0 only when nothing is wrong, 1 otherwise.
+    """
+    from uuid import UUID
+
+    from service.errors import CaseNotFoundError
+    from service.integrity import SealError, run_verify
+
+    try:
+        case_id = UUID(case) if case else None
+    except ValueError:
+        raise typer.BadParameter("not a case id (a UUID)", param_hint="--case") from None
+    try:
+        lines, ok = run_verify(
+            Settings(), case_id=case_id, seal_path=seal_file, public_key_file=public_key
+        )
+    except CaseNotFoundError as e:
+        typer.echo(f"casetrail verify: {e}", err=True)
+        raise typer.Exit(1) from None
+    except SealError as e:
+        typer.echo(f"casetrail verify: seal refused: {e}", err=True)
+        raise typer.Exit(1) from None
+    for line in lines:
+        typer.echo(line)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command("seal")
+def seal_store(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the seal (default: <data dir>/seals/seal-<position>.json)"
+        ),
+    ] = None,
+) -> None:
+    """Sign the latest version and hash of every case and the global position; print its path."""
+    from service.integrity import ChainsBroken, SealError, make_seal, verification_report
+
+    try:
+        path, document = make_seal(Settings(), out)
+    except ChainsBroken as e:
+        for line in verification_report(e.broken, every_case=False):
+            typer.echo(line, err=True)
+        typer.echo(f"casetrail seal: {e}", err=True)
+        raise typer.Exit(1) from None
+    except SealError as e:
+        typer.echo(f"casetrail seal: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"sealed {len(document['cases'])} case(s) at position {document['position']}", err=True
+    )
+    typer.echo(str(path))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -23,7 +23,7 @@ from domain.case import Case, CaseRuleBroken
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
 from domain.envelope import RecordedEvent, client_digest
-from domain.moments import BadMoment, Moment, format_utc
+from domain.moments import BadMoment, Moment
 from domain.state import CaseState, NothingRecorded, case_state
 from service.clock import Clock, system_clock
 from service.errors import (
@@ -69,7 +69,6 @@ class AppendResult:
     case_id: UUID
     version: int
     events: list[StoredResult]
-    created: bool
 
     @property
     def replayed(self) -> bool:
@@ -125,7 +124,6 @@ class CaseRecords(Application[UUID]):
     """Casetrail's use cases over the case log."""
 
     name = "CaseRecords"
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {}
 
     def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
         self.settings = settings
@@ -134,9 +132,11 @@ class CaseRecords(Application[UUID]):
         env = settings.library_environment()
         recorder = PostgresCaseLogRecorder if settings.is_postgres else SQLiteCaseLogRecorder
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
-        if settings.snapshot_interval:
-            type(self).snapshotting_intervals = {Case: settings.snapshot_interval}
-            env["IS_SNAPSHOTTING_ENABLED"] = "y"
+        # Per instance: the library reads the interval from the instance when it saves.
+        self.snapshotting_intervals = (  # type: ignore[misc]
+            {Case: settings.snapshot_interval} if settings.snapshot_interval else {}
+        )
+        env["IS_SNAPSHOTTING_ENABLED"] = "y" if settings.snapshot_interval else "n"
         super().__init__(env)
         self.index: CaseLog = case_log(self.recorder)
         self.event_cache = EventCache(settings.event_cache_size)
@@ -178,36 +178,41 @@ class CaseRecords(Application[UUID]):
         entries = [self._entry(i, raw, by, now) for i, raw in enumerate(events)]
         _check_unique_ids(entries)
         known = self.index.lookup([e["id"] for e in entries] + _targets(entries))
-        self._check_targets(case_id, entries, known)
+        self._check_targets(case_id, entries, known, now=now)
         replay = self._replay(case_id, entries, known)
         if replay is not None:
             return replay
-        index = [_indexed(case_id, e) for e in entries]
+        digests = [client_digest(e) for e in entries]
         deadline = time.monotonic() + self.settings.append_retry_seconds
         attempt = 0
         while True:
             try:
-                return self._try_append(case_id, entries, index, expected=expected, opening=opening)
-            except IntegrityError:
-                # Another writer won the version, or this very batch was committed by an
-                # earlier attempt whose outcome we never heard: the ids tell which.
+                return self._try_append(
+                    case_id, entries, digests, expected=expected, opening=opening
+                )
+            except (IntegrityError, CaseExistsError, VersionMismatch) as conflict:
+                # Another writer won the version, or this very batch was stored meanwhile (a
+                # client's racing retry, or an earlier attempt whose outcome we never heard):
+                # the ids tell which.
                 replay = self._replay(case_id, entries, self.index.lookup(e["id"] for e in entries))
                 if replay is not None:
                     return replay
+                if not isinstance(conflict, IntegrityError):
+                    raise
                 if opening:
                     raise CaseExistsError(case_id) from None
                 if expected is not None and expected != ANY_VERSION:
                     raise VersionMismatch(expected, self._current_version(case_id)) from None
                 if time.monotonic() > deadline:
                     raise StoreBusy from None
-                attempt += 1
-                time.sleep(min(0.001 * 2**attempt, 0.05))
+                attempt = min(attempt + 1, 6)
+                time.sleep(0.001 * 2**attempt)
 
     def _try_append(
         self,
         case_id: UUID,
         entries: list[dict[str, Any]],
-        index: list[IndexedEvent],
+        digests: list[str],
         *,
         expected: int | None,
         opening: bool,
@@ -231,8 +236,8 @@ class CaseRecords(Application[UUID]):
             raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
         pending = list(case.pending_events)
         index = [
-            IndexedEvent(i.event_id, case_id, e.originator_version, i.type, i.digest)
-            for i, e in zip(index, pending, strict=True)
+            IndexedEvent(entry["id"], case_id, event.originator_version, entry["type"], digest)
+            for entry, event, digest in zip(entries, pending, digests, strict=True)
         ]
         # Save the aggregate, not its collected events: the library snapshots (every
         # `snapshot_interval` versions) only the aggregates it is given.
@@ -251,7 +256,6 @@ class CaseRecords(Application[UUID]):
                 )
                 for r in recordings
             ],
-            created=opening,
         )
 
     def _load(self, case_id: UUID) -> Case:
@@ -269,22 +273,7 @@ class CaseRecords(Application[UUID]):
         self, index: int, raw: dict[str, Any], by: Principal, now: datetime
     ) -> dict[str, Any]:
         """The stored form of a client's event: defaults applied, times checked."""
-        pointer = f"/events/{index}"
-        try:
-            occurred = Moment.parse(raw["occurred_at"])
-        except BadMoment as e:
-            raise InvalidEvents([FieldProblem(f"{pointer}/occurred_at", str(e))]) from None
-        skew = timedelta(seconds=self.settings.clock_skew_seconds)
-        if occurred.instant > now + skew:
-            raise InvalidEvents(
-                [
-                    FieldProblem(
-                        f"{pointer}/occurred_at",
-                        "occurred_at is later than now: "
-                        "an event cannot be recorded before it happens",
-                    )
-                ]
-            )
+        occurred = self._occurred(f"/events/{index}/occurred_at", raw["occurred_at"], now)
         kind = catalogue[raw["type"]]
         return {
             "id": str(UUID(str(raw["id"]))),
@@ -299,6 +288,17 @@ class CaseRecords(Application[UUID]):
             "sensitivity": raw.get("sensitivity") or "normal",
             "data": raw["data"],
         }
+
+    def _occurred(self, pointer: str, text: str, now: datetime) -> Moment:
+        """A valid `occurred_at`, not later than now (beyond the tolerated clock skew)."""
+        try:
+            occurred = Moment.parse(text)
+        except BadMoment as e:
+            raise InvalidEvents([FieldProblem(pointer, str(e))]) from None
+        if occurred.instant > now + timedelta(seconds=self.settings.clock_skew_seconds):
+            detail = "occurred_at is later than now: an event cannot be recorded before it happens"
+            raise InvalidEvents([FieldProblem(pointer, detail)])
+        return occurred
 
     def _replay(
         self, case_id: UUID, entries: list[dict[str, Any]], known: dict[str, IndexedEvent]
@@ -329,11 +329,16 @@ class CaseRecords(Application[UUID]):
                     s.event_id, s.version, s.position, entry["recorded_at"], entry["hash"], True
                 )
             )
-        version = self._current_version(case_id) or max(s.version for s in stored)
-        return AppendResult(case_id=case_id, version=version, events=results, created=False)
+        # The original results: the version this batch brought the case to, whatever came later.
+        return AppendResult(case_id=case_id, version=last, events=results)
 
     def _check_targets(
-        self, case_id: UUID, entries: list[dict[str, Any]], known: dict[str, IndexedEvent]
+        self,
+        case_id: UUID,
+        entries: list[dict[str, Any]],
+        known: dict[str, IndexedEvent],
+        *,
+        now: datetime,
     ) -> None:
         """Corrections and their kin must name an earlier fact of this case."""
         problems: list[FieldProblem] = []
@@ -362,6 +367,10 @@ class CaseRecords(Application[UUID]):
                     )
                 elif entry["type"] == "EntryCorrected":
                     problems.extend(_check_correction(i, entry, target_type))
+                    if entry["data"].get("occurred_at"):
+                        pointer = f"/events/{i}/data/occurred_at"
+                        moved = self._occurred(pointer, entry["data"]["occurred_at"], now)
+                        entry["data"]["occurred_at"] = moved.text
             in_batch[entry["id"]] = entry["type"]
         if problems:
             raise InvalidEvents(problems)
@@ -425,11 +434,15 @@ class CaseRecords(Application[UUID]):
         types: Sequence[str] = (),
     ) -> Chronology:
         now = self.clock()
+        events = self._all_events(case_id)
+        known_at = known_at or now
+        if events[0].recorded_at > known_at:  # version 1, CaseOpened, not yet recorded then
+            raise CaseNotFoundError(case_id)
         return chronology(
             case_id,
-            self._all_events(case_id),
+            events,
             as_of=as_of or now,
-            known_at=known_at or now,
+            known_at=known_at,
             min_significance=min_significance,
             agency=agency,
             types=types,
@@ -475,38 +488,27 @@ def _targets(entries: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _indexed(case_id: UUID, entry: dict[str, Any]) -> IndexedEvent:
-    return IndexedEvent(entry["id"], case_id, 0, entry["type"], client_digest(entry))
-
-
 def _check_correction(index: int, entry: dict[str, Any], target_type: str) -> list[FieldProblem]:
-    """A correction's replacement payload must be a valid payload of the target's type."""
-    pointer = f"/events/{index}/data"
-    problems = []
+    """A correction's replacement payload must be a valid payload of the target's type.
+
+    The replacement is stored with the schema version it was validated against, so a later
+    schema change can upcast it like any stored payload.
+    """
+    kind = catalogue[target_type]
     try:
-        replacement = catalogue[target_type].payload.model_validate(entry["data"]["data"])
+        replacement = kind.payload.model_validate(entry["data"]["data"])
     except ValidationError as e:
+        pointer = f"/events/{index}/data/data"
         return [
-            FieldProblem(pointer + "/data" + "".join(f"/{p}" for p in err["loc"]), err["msg"])
+            FieldProblem(pointer + "".join(f"/{p}" for p in err["loc"]), err["msg"])
             for err in e.errors()
         ]
     entry["data"] = {
         **entry["data"],
         "data": replacement.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "target_schema_version": kind.schema_version,
     }
-    if entry["data"].get("occurred_at"):
-        try:
-            entry["data"]["occurred_at"] = Moment.parse(entry["data"]["occurred_at"]).text
-        except BadMoment as e:
-            problems.append(FieldProblem(pointer + "/occurred_at", str(e)))
-    return problems
+    return []
 
 
-__all__ = [
-    "ANY_VERSION",
-    "AppendResult",
-    "CaseRecords",
-    "StoredResult",
-    "derived_case_id",
-    "format_utc",
-]
+__all__ = ["ANY_VERSION", "AppendResult", "CaseRecords", "StoredResult", "derived_case_id"]

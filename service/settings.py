@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     # The library's aggregate cache: appends to a long case reuse its (small) state.
     aggregate_cache_size: int = 10_000
     snapshot_interval: int = 200
-    # Decoded events of recently read cases (stored events never change).
-    event_cache_size: int = 200_000
+    # Decoded events of recently read cases (stored events never change); about 3 KB each.
+    event_cache_size: int = 50_000
 
     # PostgreSQL.
     postgres_pool_size: int = 5
@@ -53,9 +53,20 @@ class Settings(BaseSettings):
         default="public", description="the schema holding Casetrail's tables"
     )
 
+    # Tamper evidence: the Ed25519 key that signs seals (keep it off the database host).
+    seal_key_path: Path | None = Field(
+        default=None,
+        description="PEM (PKCS8) Ed25519 private key signing seals; "
+        "default <data dir>/keys/seal-signing-key.pem, generated on first use",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'casetrail.db'}"
+
+    @property
+    def resolved_seal_key_path(self) -> Path:
+        return self.seal_key_path or self.data_dir / "keys" / "seal-signing-key.pem"
 
     @property
     def is_postgres(self) -> bool:

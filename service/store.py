@@ -57,6 +57,8 @@ class CaseLog(Protocol):
         limit: int | None = None,
     ) -> list[CaseRow]: ...
 
+    def case_ids(self) -> list[UUID]: ...
+
 
 def _positions(
     stored_events: Sequence[StoredEvent], notification_ids: Sequence[int] | None
@@ -147,6 +149,15 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
             c.execute(statement, params)
             return [CaseRow(row[1], row[0], row[2]) for row in c.fetchall()]
 
+    def case_ids(self) -> list[UUID]:
+        """Every case with at least one stored event, read from the log itself."""
+        statement = (
+            f"SELECT DISTINCT originator_id FROM {self.events_table_name} ORDER BY originator_id"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement)
+            return [UUID(row[0]) for row in c.fetchall()]
+
 
 class PostgresCaseLogRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder (table-locking insert kept), with the event-id index."""
@@ -220,6 +231,16 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
                 CaseRow(row["originator_version"], row["notification_id"], bytes(row["state"]))
                 for row in curs.fetchall()
             ]
+
+    def case_ids(self) -> list[UUID]:
+        """Every case with at least one stored event, read from the log itself."""
+        query = "SELECT DISTINCT originator_id FROM {0}.{1} ORDER BY originator_id"
+        statement = SQL(query).format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement)
+            return [UUID(str(row["originator_id"])) for row in curs.fetchall()]
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, closing, suppress
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,14 +17,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api import cases
+from service.api import integrity as integrity_routes
 from service.api.models import Health, Readiness
 from service.api.problems import (
+    RETRY_AFTER_UNAVAILABLE,
     Problem,
     Refusal,
     casetrail_error_handler,
     http_error_handler,
     problem_response,
     refusal_handler,
+    responses,
+    store_error_handler,
     validation_handler,
 )
 from service.auth import TokenService
@@ -93,6 +101,39 @@ class _TooLarge(Exception):
     pass
 
 
+# How long the readiness probe waits for the store: well inside a load balancer's probe timeout.
+READY_TIMEOUT_SECONDS = 2
+
+
+def store_unreachable(settings: Settings) -> str | None:
+    """Why the store cannot be reached right now, or None if it answers.
+
+    Uses its own short-lived connection, never the library's recorder: that one retries a lost
+    PostgreSQL connection for a long time, and a readiness probe must answer promptly.
+    """
+    try:
+        if settings.is_postgres:
+            env = settings.library_environment()
+            conninfo = psycopg.conninfo.make_conninfo(
+                host=env["POSTGRES_HOST"],
+                port=env["POSTGRES_PORT"],
+                dbname=env["POSTGRES_DBNAME"],
+                user=env["POSTGRES_USER"] or None,
+                password=env["POSTGRES_PASSWORD"] or None,
+                connect_timeout=READY_TIMEOUT_SECONDS,
+            )
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute("SELECT 1").fetchone()
+        else:
+            # mode=rw: a missing log file is "not ready", never silently created here.
+            uri = settings.sqlite_path.resolve().as_uri() + "?mode=rw"
+            with closing(sqlite3.connect(uri, uri=True, timeout=1)) as conn:
+                conn.execute("SELECT 1").fetchone()
+    except (psycopg.Error, sqlite3.Error, OSError) as e:
+        return type(e).__name__
+    return None
+
+
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = settings or Settings()
     records = CaseRecords(settings, clock)
@@ -114,10 +155,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.tokens = tokens
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(CasetrailError, casetrail_error_handler)
+    app.add_exception_handler(PersistenceError, store_error_handler)
     app.add_exception_handler(Refusal, refusal_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(cases.router)
+    app.include_router(integrity_routes.router)
 
     @app.get("/health", operation_id="health", tags=["operations"])
     def health() -> Health:
@@ -128,16 +171,31 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         "/ready",
         operation_id="ready",
         tags=["operations"],
-        responses={503: {"model": Readiness, "description": "The store is unreachable"}},
+        responses={
+            503: {
+                "model": Readiness,
+                "description": "The store is unreachable",
+                "headers": {
+                    "Retry-After": {
+                        "description": "Seconds to wait before retrying",
+                        "schema": {"type": "integer"},
+                    }
+                },
+            }
+        },
     )
     def ready(request: Request) -> Any:
         """The store answers."""
-        store = "postgresql" if settings.is_postgres else "sqlite"
-        try:
-            records.recorder.max_notification_id()
-        except Exception as e:  # any failure to reach the store means "not ready"
-            body = Readiness(status="unavailable", store=store, detail=type(e).__name__)
-            return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
+        current: Settings = request.app.state.settings
+        store = "postgresql" if current.is_postgres else "sqlite"
+        problem = store_unreachable(current)
+        if problem is not None:
+            body = Readiness(status="unavailable", store=store, detail=problem)
+            return JSONResponse(
+                body.model_dump(),
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+            )
         return Readiness(status="ready", store=store)
 
     _add_problem_schema(app)
@@ -145,16 +203,34 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
 
 
 def _add_problem_schema(app: FastAPI) -> None:
-    """Make sure `Problem` is in the document's components even where no route names it."""
+    """Make sure `Problem` is in the document's components even where no route names it.
+
+    FastAPI documents a 422 `HTTPValidationError` (application/json) on every operation with
+    parameters that lists no 422 of its own; ours is always a problem document.
+    """
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault(
             "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         )
+        default_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                invalid = operation.get("responses", {}).get("422")
+                if (
+                    invalid
+                    and invalid.get("content", {}).get("application/json", {}).get("schema")
+                    == default_422
+                ):
+                    operation["responses"]["422"] = responses(422)[422]
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f"#/components/schemas/{unused}" not in json.dumps(schema):
+                schemas.pop(unused, None)
         app.openapi_schema = schema
         return schema
 

@@ -51,7 +51,10 @@ def _written(result: AppendResult, response: Response) -> AppendResponse:
     status_code=201,
     summary="Open a case",
     responses={
-        200: {"description": "A replay: every event was already stored; the original results"},
+        200: {
+            "description": "A replay: every event was already stored; the original results",
+            "model": AppendResponse,
+        },
         **responses(400, 401, 409, 413, 422, 503),
     },
 )
@@ -75,7 +78,10 @@ def open_case(
     status_code=201,
     summary="Append events to a case",
     responses={
-        200: {"description": "A replay: every event was already stored; the original results"},
+        200: {
+            "description": "A replay: every event was already stored; the original results",
+            "model": AppendResponse,
+        },
         **responses(400, 401, 404, 409, 412, 413, 422, 503),
     },
 )
@@ -101,7 +107,7 @@ def append_events(
     operation_id="get_case_state",
     response_model=CaseState,
     summary="The case's state as of a date",
-    responses=responses(304, 401, 404, 422),
+    responses=responses(304, 401, 404, 422, 503),
 )
 def get_case_state(
     case_id: UUID,
@@ -129,7 +135,7 @@ def get_case_state(
             "description": "The chronology",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
-        **responses(401, 404, 422),
+        **responses(401, 404, 422, 503),
     },
 )
 def get_chronology(
@@ -177,12 +183,21 @@ def _json(view: BaseModel, headers: dict[str, str] | None = None) -> Response:
     return Response(view.model_dump_json(), media_type="application/json", headers=headers)
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): names, headlines and
+# notes come from posting systems. The numeric columns (seq, late_by_days) are never negative.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def _csv(chronology: Chronology) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for entry in chronology.entries:
-        writer.writerow(entry.csv_row())
+        writer.writerow([_cell(value) for value in entry.csv_row()])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -196,7 +211,7 @@ def _csv(chronology: Chronology) -> Response:
     "/cases/{case_id}/events",
     operation_id="list_case_events",
     summary="The case's raw event stream",
-    responses=responses(401, 404, 422),
+    responses=responses(401, 404, 422, 503),
 )
 def list_case_events(
     case_id: UUID,

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from domain.moments import BadMoment, parse_bound
-from service.api.problems import Refusal
-from service.auth import InvalidToken, TokenService
+from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal
+from service.auth import InvalidToken, KeysUnavailable, TokenService
 from service.principal import Principal
 from service.records import ANY_VERSION, CaseRecords
 from service.settings import Settings
@@ -47,6 +47,14 @@ def _caller(request: Request, authorization: Annotated[str | None, Header()] = N
         return tokens.verify(token.strip())
     except InvalidToken as e:
         raise _unauthorised(f"the token was refused: {e}") from None
+    except KeysUnavailable:
+        raise Refusal(
+            503,
+            "keys-unavailable",
+            "Token verification keys are unavailable",
+            "the service cannot read its token verification keys; retry later",
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+        ) from None
 
 
 Records = Annotated[CaseRecords, Depends(_records)]
@@ -54,11 +62,16 @@ CurrentSettings = Annotated[Settings, Depends(_settings)]
 Caller = Annotated[Principal, Depends(_caller)]
 
 
+# A date-time's `+HH:MM` offset sent unencoded in a query string arrives as a space (form
+# encoding): `2013-05-16T10:00:00 01:00`. Only a space between a time and a final HH:MM.
+_PLUS_AS_SPACE = re.compile(r"^(\S+[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}:\d{2})$")
+
+
 def _bound(name: str, value: str | None) -> datetime | None:
     if value is None or not value.strip():
         return None
     try:
-        return parse_bound(value)
+        return parse_bound(_PLUS_AS_SPACE.sub(r"\1+\2", value.strip()))
     except BadMoment as e:
         raise Refusal(
             422,

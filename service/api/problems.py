@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError, PersistenceError
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -22,6 +23,9 @@ from service.errors import (
 )
 
 PROBLEM_JSON = "application/problem+json"
+
+# Seconds a client should wait before retrying when the store or the keys are unavailable.
+RETRY_AFTER_UNAVAILABLE = 5
 
 
 class ProblemError(BaseModel):
@@ -78,7 +82,18 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _from_error(error: CasetrailError) -> JSONResponse:
+def _from_error(error: Exception) -> JSONResponse:
+    if isinstance(error, PersistenceError) and not isinstance(error, IntegrityError):
+        # The library's database errors (SQLite locked beyond its timeout, PostgreSQL down or
+        # unreachable): the store is unavailable, not the request wrong. IntegrityError is a
+        # version conflict the use cases resolve; one that escapes them is a bug (500).
+        return problem_response(
+            503,
+            "store-unavailable",
+            "The store is unavailable",
+            "the case log could not be reached in time; retry (a retried write is idempotent)",
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+        )
     if isinstance(error, InvalidEvents):
         return problem_response(
             422,
@@ -165,6 +180,11 @@ async def casetrail_error_handler(request: Request, exc: Exception) -> JSONRespo
     return _from_error(exc)
 
 
+async def store_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PersistenceError)
+    return _from_error(exc)
+
+
 async def refusal_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refusal)
     return problem_response(
@@ -181,7 +201,11 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problems an endpoint can answer."""
+    """OpenAPI entries for the problems an endpoint can answer (only as problem documents).
+
+    Every endpoint that needs a token can also answer 503 (its keys, or the store, unavailable),
+    so listing 401 lists 503 too.
+    """
     described = {
         304: "Not modified",
         400: "Malformed request",
@@ -191,16 +215,24 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         412: "If-Match precondition failed",
         413: "Body or batch too large",
         422: "Validation failed",
-        503: "Busy: retry after Retry-After seconds",
+        503: "Unavailable (the store or the token keys cannot be reached, or concurrent writers "
+        "kept winning): retry after Retry-After seconds",
     }
+    wanted = set(statuses) | ({503} if 401 in statuses else set())
     out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
+    for status in sorted(wanted):
         if status == 304:
             out[status] = {"description": described[status]}
-        else:
-            out[status] = {
-                "description": described[status],
-                "model": Problem,
-                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            continue
+        out[status] = {
+            "description": described[status],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        if status == 503:
+            out[status]["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying",
+                    "schema": {"type": "integer"},
+                }
             }
     return out

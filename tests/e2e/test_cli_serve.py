@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -34,11 +35,12 @@ def environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def server(environment: dict[str, str]) -> Iterator[str]:
+@contextlib.contextmanager
+def _serving(environment: dict[str, str], *options: str) -> Iterator[str]:
+    """`casetrail serve` on a free port until the block ends; yields its base URL."""
     port = _free_port()
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
+        [*CLI, "serve", "--port", str(port), *options],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -59,6 +61,12 @@ def server(environment: dict[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(environment: dict[str, str]) -> Iterator[str]:
+    with _serving(environment) as base:
+        yield base
 
 
 def _token(environment: dict[str, str], *args: str) -> str:
@@ -119,3 +127,27 @@ def test_serve_when_case_posted_then_state_and_csv_read_back(
     missing = httpx.get(f"{server}/cases/{uuid.uuid4()}", headers=headers)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_serve_when_several_workers_start_on_fresh_data_dir_then_one_key_serves_all(
+    environment: dict[str, str],
+) -> None:
+    # Given a fresh data directory (no signing key yet) and a service started with two workers
+    keys = Path(environment["CASETRAIL_DATA_DIR"]) / "keys"
+    assert not keys.exists()
+    with _serving(environment, "--workers", "2") as base:
+        # When a token is minted by the CLI with the key `serve` made before its workers started
+        jwt = _token(
+            environment, "--sub", "ann", "--agency", "csc:barsetshire", "--role", "practitioner"
+        )
+        headers = {"Authorization": f"Bearer {jwt}"}
+        # Then every request is accepted, whichever worker answers it
+        for _ in range(12):
+            with httpx.Client() as fresh:  # a new connection each time, to reach both workers
+                response = fresh.post(
+                    f"{base}/cases", json={"events": [event("CaseOpened")]}, headers=headers
+                )
+            assert response.status_code == 201, response.text
+    # And exactly one signing key was published
+    jwks = (keys / "jwks.json").read_text()
+    assert jwks.count('"kid"') == 1

@@ -63,9 +63,9 @@ EXPECTED_EVENTS: list[tuple[int, int, str, str, int, str, str, str, str]] = [
     (4, 4, NOTE, "CaseNoteRecorded", 2, "2024-05-02", "day", "2024-05-02T09:32:00.000000Z",
      "5ec6b5ef57341ffeec6fd34584e22ad1de26c9180efcc974ed6f7b7269b3c2d7"),
     (5, 5, CORRECTION, "EntryCorrected", 1, "2024-05-02", "day", "2024-05-02T09:33:00.000000Z",
-     "a41a496c2f49451f491ca4e880d524ee4ab75ff2b274cc729f7f942a2f46ce63"),
+     "211d15e83755e6d137b1430573db15c33c4670a815c21672f24d382bd53668a2"),
     (6, 6, V1_NOTE, "CaseNoteRecorded", 1, "2024-05-02", "day", "2024-05-02T09:34:00.000000Z",
-     "addf382aff636ac3a6e4bffd56212dcaf10e58b7c94069e298371e75d4343f6c"),
+     "957ca8a6b1447f8e8dc8e90d42f1f5ee7c20f11e8e5abe1252691cd35c4fb2bd"),
 ]  # fmt: skip
 
 SCHOOL = "school:st-marys-primary"

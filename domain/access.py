@@ -1,0 +1,213 @@
+"""Who may see and write what: the multi-agency access policy, one table of rules.
+
+Pure functions of the caller, the case's facts and "now". Printed in the README for information
+governance leads; the service asks these functions and nothing else.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.catalogue import PostedBy, Significance, catalogue
+from domain.moments import Moment
+from domain.selection import Entry
+from domain.state import CaseState, named_agencies
+
+CSC = "csc"
+
+
+class View(enum.Enum):
+    """How much of a case a caller may read."""
+
+    FULL = "full"  # the owning authority, a reviewer named in the token, break-glass
+    PARTNER = "partner"  # an involved partner agency: the proportionate view
+    NONE = "none"  # unknown and forbidden look the same: 404
+
+
+class Denied(Exception):
+    """A request the policy refuses, with the reason a caller is given (403)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The parts of a principal the policy reads."""
+
+    agency: str
+    roles: frozenset[str]
+    cases: frozenset[str]
+
+    @property
+    def kind(self) -> str:
+        return self.agency.split(":", 1)[0]
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The view a caller gets of one case, and how it was decided."""
+
+    view: View
+    reason: str
+    break_glass: bool = False
+
+
+# Roles that may read a case's per-case views at all (integrators read the feed, the read models
+# and the raw events; admins read no case data).
+READERS = frozenset({"practitioner", "manager", "reviewer", "system"})
+WRITERS = frozenset({"practitioner", "manager", "system"})
+BREAK_GLASS_ROLES = frozenset({"practitioner", "manager"})
+
+
+def decide(
+    caller: Caller,
+    case_id: str,
+    state: CaseState | None,
+    *,
+    now: datetime,
+    access_period: timedelta,
+    emergency: bool = False,
+) -> Decision:
+    """The view `caller` gets of the case whose state (as known now) is given."""
+    if state is None:
+        return Decision(View.NONE, "no such case")
+    if caller.has("reviewer") and ("*" in caller.cases or case_id in caller.cases):
+        return Decision(View.FULL, "reviewer of this case")
+    if caller.agency == state.local_authority:
+        return Decision(View.FULL, "the owning authority's children's social care")
+    involvement = partner_involvement(state, caller.agency, now=now, access_period=access_period)
+    if involvement is not None:
+        return Decision(View.PARTNER, involvement)
+    if emergency and caller.has(*BREAK_GLASS_ROLES):
+        return Decision(View.FULL, "break-glass: emergency access", break_glass=True)
+    return Decision(View.NONE, "not involved in this case")
+
+
+def partner_involvement(
+    state: CaseState, agency: str, *, now: datetime, access_period: timedelta
+) -> str | None:
+    """Why `agency` may read the case as a partner now, or None when it may not."""
+    for involvement in state.involved_agencies:
+        if involvement.agency != agency:
+            continue
+        if involvement.involved_to is None:
+            return f"involved since {involvement.involved_from}"
+        until = Moment.parse(involvement.involved_to).instant + access_period
+        if now <= until:
+            return f"involved {involvement.involved_from} to {involvement.involved_to}"
+    return None
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def check_write(
+    caller: Caller,
+    decision: Decision,
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    target_agencies: Mapping[str, str],
+    opening: bool,
+) -> None:
+    """Refuse (Denied) a batch the caller may not post; `target_agencies` maps each targeted
+    event id to the agency whose entry it is."""
+    if not caller.has(*WRITERS):
+        raise Denied(f"the roles {sorted(caller.roles)} never write")
+    if decision.break_glass:
+        raise Denied("break-glass access reads; it never writes")
+    owner = decision.view is View.FULL
+    if opening and not owner:
+        _check_referral(caller, entries)
+    for index, entry in enumerate(entries):
+        reason = _refusal(caller, owner, entry, target_agencies, opening and index < 2)
+        if reason:
+            raise Denied(f"/events/{index}: {reason}")
+
+
+def _check_referral(caller: Caller, entries: Sequence[Mapping[str, Any]]) -> None:
+    kinds = [e["type"] for e in entries[:2]]
+    if kinds != ["CaseOpened", "ContactReceived"]:
+        raise Denied(
+            "an agency other than children's social care opens a case with a referral: "
+            "CaseOpened followed by ContactReceived"
+        )
+    referrer = entries[1]["data"].get("referrer", {}).get("agency")
+    if referrer != caller.agency:
+        raise Denied(f"the referral must name your agency ({caller.agency}) as the referrer")
+
+
+def _refusal(
+    caller: Caller,
+    owner: bool,
+    entry: Mapping[str, Any],
+    target_agencies: Mapping[str, str],
+    referral: bool,
+) -> str | None:
+    kind = catalogue[entry["type"]]
+    rule = kind.posted_by
+    if rule is PostedBy.CSC_MANAGER:
+        return (
+            None
+            if owner and caller.has("manager") and caller.kind == CSC
+            else (f"{kind.name} is a decision of the owning authority's managers")
+        )
+    if owner:
+        return None
+    if referral or rule is PostedBy.ANY:
+        return None
+    if rule is PostedBy.SELF_OR_CSC:
+        named = entry["data"].get("agency")
+        return (
+            None
+            if named == caller.agency
+            else (f"{kind.name} for another agency is recorded by children's social care")
+        )
+    if rule is PostedBy.TARGET_OR_CSC:
+        target = str(entry["data"].get("target_event_id"))
+        return (
+            None
+            if target_agencies.get(target) == caller.agency
+            else (
+                f"only the agency that wrote an entry, or children's social care, "
+                f"may {_verb(kind.name)} it"
+            )
+        )
+    return f"{kind.name} is recorded by the owning authority's children's social care"
+
+
+def _verb(kind: str) -> str:
+    return "retract" if kind == "EntryRetracted" else "correct"
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def shared_with(entries: Iterable[Entry], agency: str) -> set[str]:
+    """Ids of the entries an agency wrote, that name it (a meeting it attended, information or
+    minutes sent to it, its own involvement), and the concerns shared with it."""
+    ids: set[str] = set()
+    for entry in entries:
+        if entry.agency == agency or agency in named_agencies(entry):
+            ids.add(entry.id)
+            if entry.type == "InformationShared":
+                ids.update(str(c) for c in entry.data.get("concern_event_ids", ()))
+    return ids
+
+
+def partner_sees(entry: Entry, agency: str, shared: set[str]) -> bool:
+    """A partner's chronology: significant and above, and in full what is its own or shared."""
+    return entry.id in shared or entry.significance >= Significance.SIGNIFICANT
+
+
+def is_placeholder(entry: Entry, agency: str) -> bool:
+    """A restricted entry a partner sees only as "a restricted entry exists": date and type."""
+    return entry.event.sensitivity == "restricted" and entry.agency != agency

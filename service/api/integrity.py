@@ -1,0 +1,29 @@
+"""Tamper evidence over HTTP: recompute a case's hash chain from its stored rows."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from service.api.deps import Caller, Records
+from service.api.problems import responses
+from service.integrity import Verification, verify_case
+
+router = APIRouter(tags=["integrity"])
+
+
+@router.get(
+    "/cases/{case_id}/verify",
+    operation_id="verify_case",
+    summary="Recompute the case's hash chain",
+    responses=responses(401, 404),
+)
+def get_verification(case_id: UUID, caller: Caller, records: Records) -> Verification:
+    """Recompute every version's hash from the stored rows and report the first bad version.
+
+    `ok` is false when a version is missing, an entry was changed, or the order was broken;
+    `reason` says which. A chain cannot show events cut off its end or a case deleted whole:
+    `casetrail verify --seal` checks the store against a signed seal for that.
+    """
+    return verify_case(records, case_id)

@@ -1,0 +1,521 @@
+"""Tamper evidence: recompute every case's hash chain from the stored rows, and seal the store.
+
+`verify_case` reads a case's rows straight from the log (never the event cache), in version
+order, and recomputes each entry's `chain_hash` with the previous row's *stored* hash. The first
+version that fails is reported with one of these reasons:
+
+- `version N missing` — the versions are not contiguous from 1 (a row was deleted);
+- `order broken at version N: its entry is stored at version M` — the entry that chains at N
+  is intact but stored elsewhere (rows' contents were swapped or moved);
+- `payload or envelope changed at version N` — the entry no longer hashes to its stored hash
+  and no other row of the case holds the entry that belongs there;
+- `entry at version N cannot be decoded` — the row is not a readable entry.
+
+A chain cannot show what was cut off its end, or a case deleted whole, or a store rewritten with
+every hash recomputed. A **seal** can: `seal` signs (Ed25519) the latest version and hash of every
+case and the global position; `check_seal` checks the store against a seal with the public key
+alone, and reports a deleted case, a truncated case, a rewritten case and a position gone back.
+Cases created after the seal are not findings.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from uuid import UUID
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, Field, ValidationError
+
+from domain.envelope import GENESIS, canonical, chain_hash
+from domain.moments import format_utc
+from service.errors import CaseNotFoundError
+from service.records import CaseRecords
+from service.settings import Settings
+from service.store import CaseRow
+
+SEAL_FORMAT = "casetrail-seal/1"
+PUBLIC_KEY_NAME = "seal-public-key.pem"
+_PAGE = 1000
+
+
+class Verification(BaseModel):
+    """The result of recomputing one case's hash chain from its stored rows."""
+
+    case_id: UUID
+    ok: bool = Field(description="true when every stored version chains correctly")
+    checked: int = Field(description="versions whose hash was recomputed and matched")
+    first_bad_version: int | None = Field(
+        default=None, description="the first version that does not verify; null when ok"
+    )
+    reason: str | None = Field(
+        default=None,
+        description="why it does not verify: `version N missing`, `order broken at version N`, "
+        "`payload or envelope changed at version N` or `entry at version N cannot be decoded`",
+    )
+
+
+@dataclass(frozen=True)
+class _Tip:
+    """The last verified version of a case at or before a global position, and its hash."""
+
+    version: int
+    hash: str
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _rows(records: CaseRecords, case_id: UUID) -> Iterator[CaseRow]:
+    """The case's stored rows in version order, read fresh from the log in pages."""
+    after = 0
+    while True:
+        page = records.index.case_rows(case_id, gt=after, limit=_PAGE)
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = page[-1].version
+
+
+def _entry(records: CaseRecords, row: CaseRow) -> dict[str, Any]:
+    try:
+        entry = records.decode(row.state)
+    except Exception as e:  # any undecodable row (bad JSON, bad ciphertext) is a finding
+        raise _Unreadable from e
+    if not isinstance(entry, dict):
+        raise _Unreadable
+    return entry
+
+
+def _rehash(case_id: UUID, version: int, entry: dict[str, Any], prev: str) -> str | None:
+    """The chain hash the entry should carry here, or None if it cannot be canonicalised."""
+    try:
+        return chain_hash(case_id, version, entry, prev)
+    except Exception:  # e.g. an integer beyond JSON's safe range, written in by hand
+        return None
+
+
+def _walk(
+    records: CaseRecords, case_id: UUID, *, upto: int | None = None
+) -> tuple[Verification, _Tip | None]:
+    """Verify the case's chain; also return its last good version at or before `upto`."""
+    prev, expected, tip = GENESIS, 1, None
+    rows = _rows(records, case_id)
+
+    def bad(version: int, reason: str) -> tuple[Verification, _Tip | None]:
+        verification = Verification(
+            case_id=case_id,
+            ok=False,
+            checked=expected - 1,
+            first_bad_version=version,
+            reason=reason,
+        )
+        return verification, tip
+
+    for row in rows:
+        if row.version != expected:
+            return bad(expected, f"version {expected} missing")
+        try:
+            entry = _entry(records, row)
+        except _Unreadable:
+            return bad(expected, f"entry at version {expected} cannot be decoded")
+        stored = entry.get("hash")
+        if not isinstance(stored, str) or _rehash(case_id, expected, entry, prev) != stored:
+            moved = _find_moved(records, case_id, expected, prev, rows)
+            if moved is not None:
+                return bad(
+                    expected,
+                    f"order broken at version {expected}: its entry is stored at version {moved}",
+                )
+            return bad(expected, f"payload or envelope changed at version {expected}")
+        if upto is None or row.position <= upto:
+            tip = _Tip(expected, stored)
+        prev = stored
+        expected += 1
+    if expected == 1:
+        raise CaseNotFoundError(case_id)
+    return Verification(case_id=case_id, ok=True, checked=expected - 1), tip
+
+
+def _find_moved(
+    records: CaseRecords, case_id: UUID, version: int, prev: str, later: Iterator[CaseRow]
+) -> int | None:
+    """The later row holding, intact, the entry that chains at `version` after `prev`."""
+    for row in later:
+        try:
+            entry = _entry(records, row)
+        except _Unreadable:
+            continue
+        stored = entry.get("hash")
+        if isinstance(stored, str) and _rehash(case_id, version, entry, prev) == stored:
+            return row.version
+    return None
+
+
+def verify_case(records: CaseRecords, case_id: UUID) -> Verification:
+    """Recompute the case's chain from its stored rows; CaseNotFoundError if it has none."""
+    verification, _ = _walk(records, case_id)
+    return verification
+
+
+def verify_store(records: CaseRecords) -> list[Verification]:
+    """Every case in the log, verified."""
+    found = []
+    for case_id in records.index.case_ids():
+        try:
+            found.append(verify_case(records, case_id))
+        except CaseNotFoundError:  # listed, then gone: only a hand-made deletion does that
+            continue
+    return found
+
+
+# --- seals --------------------------------------------------------------------------------
+
+
+class SealError(Exception):
+    """A seal cannot be made or checked: a key problem, or a seal that is not to be trusted."""
+
+
+class ChainsBroken(SealError):
+    """The store does not verify, so it is not sealed: a seal attests an intact store."""
+
+    def __init__(self, broken: list[Verification]) -> None:
+        super().__init__(f"{len(broken)} case(s) fail verification: not sealed")
+        self.broken = broken
+
+
+class SealedCase(BaseModel):
+    version: int = Field(ge=1)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class SealDocument(BaseModel):
+    """The shape of a seal file (its signature is checked over the raw document)."""
+
+    format: Literal["casetrail-seal/1"]
+    sealed_at: str
+    position: int = Field(ge=0)
+    cases: dict[UUID, SealedCase]
+    public_key: str
+    signature: str
+
+
+class SealFinding(BaseModel):
+    """Something the store no longer holds that the seal says it held."""
+
+    kind: Literal["deleted", "truncated", "rewritten", "position"]
+    case_id: UUID | None = None
+    detail: str
+
+
+class SealCheck(BaseModel):
+    """The store checked against a seal: the seal's findings and every chain's verification."""
+
+    ok: bool
+    sealed_at: str
+    sealed_position: int
+    position: int
+    sealed_cases: int
+    findings: list[SealFinding]
+    verifications: list[Verification]
+
+
+def seal_key_path(settings: Settings) -> Path:
+    """Where the seal signing key is: the setting, or the default (generated on first use)."""
+    path = settings.resolved_seal_key_path
+    if settings.seal_key_path is not None and not path.exists():
+        raise SealError(
+            f"CASETRAIL_SEAL_KEY_PATH is {path}, which does not exist: create an Ed25519 key "
+            "there (openssl genpkey -algorithm ed25519 -out FILE), or unset the setting"
+        )
+    return path
+
+
+def public_key_path(key_path: Path) -> Path:
+    """The public key written beside the private key."""
+    return key_path.parent / PUBLIC_KEY_NAME
+
+
+def load_signing_key(key_path: Path) -> Ed25519PrivateKey:
+    """The Ed25519 private key at `key_path`, generated (mode 0600) if there is none yet.
+
+    The public key is (re)written beside it as `seal-public-key.pem` when missing.
+    """
+    if not key_path.exists():
+        key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        generated = Ed25519PrivateKey.generate()
+        pem = generated.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (ValueError, TypeError) as e:
+        raise SealError(f"{key_path} is not a PEM private key: {e}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SealError(f"{key_path} is not an Ed25519 private key")
+    public = public_key_path(key_path)
+    if not public.exists():
+        public.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file."""
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise SealError(f"cannot read a public key from {path}: {e}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SealError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def _raw_b64(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def seal(records: CaseRecords, key_path: Path) -> dict[str, Any]:
+    """Sign the latest version and hash of every case, and the global position.
+
+    Every chain is verified first: a store that fails verification is not sealed. Cases are
+    sealed as they stood at the position read first, so a case written while sealing is not
+    half-counted (notification ids follow commit order on both stores).
+    """
+    key = load_signing_key(key_path)
+    position = records.recorder.max_notification_id() or 0
+    cases: dict[str, dict[str, Any]] = {}
+    broken = []
+    for case_id in records.index.case_ids():
+        try:
+            verification, tip = _walk(records, case_id, upto=position)
+        except CaseNotFoundError:
+            continue
+        if not verification.ok:
+            broken.append(verification)
+        elif tip is not None:
+            cases[str(case_id)] = {"version": tip.version, "hash": tip.hash}
+    if broken:
+        raise ChainsBroken(broken)
+    document: dict[str, Any] = {
+        "format": SEAL_FORMAT,
+        "sealed_at": format_utc(records.clock()),
+        "position": position,
+        "cases": cases,
+        "public_key": _raw_b64(key.public_key()),
+    }
+    document["signature"] = base64.b64encode(key.sign(canonical(document))).decode("ascii")
+    return document
+
+
+def check_seal(
+    records: CaseRecords,
+    seal_doc: dict[str, Any],
+    public_key: Ed25519PublicKey,
+    *,
+    case_id: UUID | None = None,
+) -> SealCheck:
+    """Check the store against a seal signed by `public_key` (SealError if it is not).
+
+    With `case_id`, only that case (and the global position) is checked.
+    """
+    try:
+        parsed = SealDocument.model_validate(seal_doc)
+    except ValidationError as e:
+        raise SealError(f"not a {SEAL_FORMAT} document: {e.errors()[0]['msg']}") from None
+    if parsed.public_key != _raw_b64(public_key):
+        raise SealError("the seal was signed by another key: its public key is not the one given")
+    body = {name: value for name, value in seal_doc.items() if name != "signature"}
+    try:
+        public_key.verify(base64.b64decode(parsed.signature, validate=True), canonical(body))
+    except (InvalidSignature, ValueError):
+        raise SealError("the seal's signature does not verify: the file was altered") from None
+
+    findings: list[SealFinding] = []
+    position = records.recorder.max_notification_id() or 0
+    if position < parsed.position:
+        findings.append(
+            SealFinding(
+                kind="position",
+                detail=f"the log's position went back: sealed at {parsed.position}, now {position}",
+            )
+        )
+    for sealed_id, sealed in parsed.cases.items():
+        if case_id is None or sealed_id == case_id:
+            finding = _against_seal(records, sealed_id, sealed)
+            if finding is not None:
+                findings.append(finding)
+    if case_id is None:
+        verifications = verify_store(records)
+    else:
+        try:
+            verifications = [verify_case(records, case_id)]
+        except CaseNotFoundError:
+            verifications = []
+            if case_id not in parsed.cases:
+                raise
+    return SealCheck(
+        ok=not findings and all(v.ok for v in verifications),
+        sealed_at=parsed.sealed_at,
+        sealed_position=parsed.position,
+        position=position,
+        sealed_cases=len(parsed.cases),
+        findings=findings,
+        verifications=verifications,
+    )
+
+
+def _against_seal(records: CaseRecords, case_id: UUID, sealed: SealedCase) -> SealFinding | None:
+    try:
+        current = records.current_version(case_id)
+    except CaseNotFoundError:
+        return SealFinding(
+            kind="deleted",
+            case_id=case_id,
+            detail=f"case deleted: sealed at version {sealed.version}, now absent from the log",
+        )
+    if current < sealed.version:
+        return SealFinding(
+            kind="truncated",
+            case_id=case_id,
+            detail=f"case truncated: sealed at version {sealed.version}, now at version {current}",
+        )
+    rows = records.index.case_rows(case_id, gt=sealed.version - 1, lte=sealed.version)
+    stored: object = None
+    if rows:
+        try:
+            stored = _entry(records, rows[0]).get("hash")
+        except _Unreadable:
+            stored = None
+    if stored != sealed.hash:
+        return SealFinding(
+            kind="rewritten",
+            case_id=case_id,
+            detail=f"case rewritten: its hash at version {sealed.version} is not the sealed one",
+        )
+    return None
+
+
+def default_seal_path(settings: Settings, position: int) -> Path:
+    """`<data dir>/seals/seal-<position>.json`, never overwriting an earlier seal."""
+    folder = settings.data_dir / "seals"
+    path = folder / f"seal-{position}.json"
+    n = 2
+    while path.exists():
+        path = folder / f"seal-{position}-{n}.json"
+        n += 1
+    return path
+
+
+# --- the CLI's commands -------------------------------------------------------------------
+
+
+def make_seal(settings: Settings, out: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """`casetrail seal`: seal the store and write the seal file; returns where, and the seal."""
+    key_path = seal_key_path(settings)
+    records = CaseRecords(settings)
+    try:
+        document = seal(records, key_path)
+    finally:
+        records.close()
+    path = out or default_seal_path(settings, document["position"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path, document
+
+
+def read_seal(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise SealError(f"cannot read the seal {path}: {e}") from None
+    if not isinstance(document, dict):
+        raise SealError(f"{path} is not a {SEAL_FORMAT} document")
+    return document
+
+
+def run_verify(
+    settings: Settings,
+    *,
+    case_id: UUID | None = None,
+    seal_path: Path | None = None,
+    public_key_file: Path | None = None,
+) -> tuple[list[str], bool]:
+    """`casetrail verify`: the report's lines, and whether nothing is wrong.
+
+    Raises CaseNotFoundError for an unknown `case_id`, SealError for a seal not to be trusted.
+    """
+    public_key = None
+    if seal_path is not None:
+        key_file = public_key_file or public_key_path(settings.resolved_seal_key_path)
+        if not key_file.exists():
+            raise SealError(f"no public key at {key_file}: pass --public-key FILE")
+        public_key = load_public_key(key_file)
+    records = CaseRecords(settings)
+    try:
+        if seal_path is None or public_key is None:
+            found = [verify_case(records, case_id)] if case_id else verify_store(records)
+            return verification_report(found, every_case=case_id is not None), all(
+                v.ok for v in found
+            )
+        check = check_seal(records, read_seal(seal_path), public_key, case_id=case_id)
+        return seal_report(check, every_case=case_id is not None), check.ok
+    finally:
+        records.close()
+
+
+# --- reports for the CLI ------------------------------------------------------------------
+
+
+def verification_line(v: Verification) -> str:
+    if v.ok:
+        return f"case {v.case_id}: ok ({v.checked} versions)"
+    return f"case {v.case_id}: BROKEN at version {v.first_bad_version}: {v.reason}"
+
+
+def verification_report(verifications: list[Verification], *, every_case: bool) -> list[str]:
+    """One line per broken case (or per case when `every_case`), then a summary."""
+    lines = [verification_line(v) for v in verifications if every_case or not v.ok]
+    broken = sum(not v.ok for v in verifications)
+    versions = sum(v.checked for v in verifications)
+    if broken:
+        lines.append(f"{len(verifications)} case(s) verified: {broken} broken")
+    else:
+        lines.append(
+            f"{len(verifications)} case(s), {versions} version(s) verified: every chain intact"
+        )
+    return lines
+
+
+def seal_report(check: SealCheck, *, every_case: bool) -> list[str]:
+    lines = [
+        f"seal of {check.sealed_at}: signature valid; {check.sealed_cases} case(s) sealed at "
+        f"position {check.sealed_position}; the log is now at position {check.position}"
+    ]
+    lines += [
+        f"finding: case {f.case_id}: {f.detail}" if f.case_id else f"finding: {f.detail}"
+        for f in check.findings
+    ]
+    lines += verification_report(check.verifications, every_case=every_case)
+    if check.findings:
+        lines.append(f"{len(check.findings)} seal finding(s)")
+    else:
+        lines.append("the store holds everything the seal attests")
+    return lines

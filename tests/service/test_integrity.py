@@ -1,0 +1,587 @@
+"""Tamper evidence: `verify` recomputes every chain from the stored rows; a seal catches the rest.
+
+Every tamper goes behind the service's back, straight at the store: the SQLite file through the
+`sqlite3` module (the `stored_events` table), or the PostgreSQL schema through psycopg
+(`<schema>.caserecords_events`). A row's `state` is the library's event as JSON bytes, with the
+entry under "entry". The app stays open while the rows change, so reads it cached (the event
+cache, the aggregate cache) must not hide anything: verification reads the stored rows fresh.
+
+`verify` catches what breaks a chain: a changed payload byte, a deleted middle row, two rows'
+states swapped — each as the first bad version, with its own reason. A chain cannot show what was
+cut off its end, a case deleted whole, or a store rewritten with every hash recomputed:
+`verify` passes for each, and `verify --seal` (public key only) catches each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from domain.envelope import GENESIS, chain_hash
+from service.integrity import (
+    SealError,
+    check_seal,
+    load_public_key,
+    public_key_path,
+    seal,
+    verify_case,
+    verify_store,
+)
+from service.records import CaseRecords
+from service.settings import Settings
+from tests.conftest import POSTGRES_URL, Headers
+from tests.support import append, event, open_case
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTES = ["First visit arranged", "Home visit: Amy seen alone", "Mum rang about Tuesday", "School"]
+VERSIONS = 1 + len(NOTES)
+
+
+# --- the store, behind the service's back --------------------------------------------------
+
+
+class Log:
+    """Direct access to the stored rows of the log."""
+
+    def states(self, case_id: str) -> dict[int, bytes]:
+        raise NotImplementedError
+
+    def set_state(self, case_id: str, version: int, state: bytes) -> None:
+        raise NotImplementedError
+
+    def delete(self, case_id: str, version: int | None = None) -> None:
+        """Delete one row of the case, or (no version) the whole case."""
+        raise NotImplementedError
+
+    # Tampers built on those.
+
+    def change_byte(self, case_id: str, version: int, old: bytes, new: bytes) -> None:
+        state = self.states(case_id)[version]
+        assert state.count(old) == 1 and len(old) == len(new)
+        self.set_state(case_id, version, state.replace(old, new))
+
+    def swap(self, case_id: str, a: int, b: int) -> None:
+        states = self.states(case_id)
+        self.set_state(case_id, a, states[b])
+        self.set_state(case_id, b, states[a])
+
+    def rewrite(self, case_id: str, version: int, change: Callable[[dict[str, Any]], None]) -> None:
+        """Edit one entry, then recompute every hash from there on: a consistent forgery."""
+        states = self.states(case_id)
+        prev = GENESIS if version == 1 else orjson.loads(states[version - 1])["entry"]["hash"]
+        for v in range(version, max(states) + 1):
+            document = orjson.loads(states[v])
+            entry = document["entry"]
+            if v == version:
+                change(entry)
+            entry["hash"] = chain_hash(UUID(case_id), v, entry, prev)
+            prev = entry["hash"]
+            self.set_state(case_id, v, orjson.dumps(document))
+
+
+class SQLiteLog(Log):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=10)
+
+    def states(self, case_id: str) -> dict[int, bytes]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT originator_version, state FROM stored_events WHERE originator_id=?",
+                (UUID(case_id).hex,),
+            ).fetchall()
+        return {version: bytes(state) for version, state in rows}
+
+    def set_state(self, case_id: str, version: int, state: bytes) -> None:
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE stored_events SET state=? WHERE originator_id=? AND originator_version=?",
+                (state, UUID(case_id).hex, version),
+            ).rowcount
+        assert changed == 1
+
+    def delete(self, case_id: str, version: int | None = None) -> None:
+        with self._connect() as db:
+            if version is None:
+                db.execute("DELETE FROM stored_events WHERE originator_id=?", (UUID(case_id).hex,))
+            else:
+                db.execute(
+                    "DELETE FROM stored_events WHERE originator_id=? AND originator_version=?",
+                    (UUID(case_id).hex, version),
+                )
+
+
+class PostgresLog(Log):
+    def __init__(self, schema: str) -> None:
+        self.table = f'"{schema}".caserecords_events'
+
+    def _run(self, statement: str, params: tuple[Any, ...]) -> Any:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            cursor = conn.execute(statement.format(table=self.table), params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else cursor.rowcount
+
+    def states(self, case_id: str) -> dict[int, bytes]:
+        rows = self._run(
+            "SELECT originator_version, state FROM {table} WHERE originator_id=%s",
+            (UUID(case_id),),
+        )
+        return {version: bytes(state) for version, state in rows}
+
+    def set_state(self, case_id: str, version: int, state: bytes) -> None:
+        changed = self._run(
+            "UPDATE {table} SET state=%s WHERE originator_id=%s AND originator_version=%s",
+            (state, UUID(case_id), version),
+        )
+        assert changed == 1
+
+    def delete(self, case_id: str, version: int | None = None) -> None:
+        if version is None:
+            self._run("DELETE FROM {table} WHERE originator_id=%s", (UUID(case_id),))
+        else:
+            self._run(
+                "DELETE FROM {table} WHERE originator_id=%s AND originator_version=%s",
+                (UUID(case_id), version),
+            )
+
+
+@pytest.fixture
+def log(settings: Settings) -> Log:
+    if settings.is_postgres:
+        return PostgresLog(settings.postgres_schema)
+    return SQLiteLog(settings.sqlite_path)
+
+
+@pytest.fixture
+def records(client: TestClient) -> CaseRecords:
+    app_records: CaseRecords = client.app.state.records  # type: ignore[attr-defined]
+    return app_records
+
+
+@pytest.fixture
+def new_case(client: TestClient, headers: Headers) -> Callable[[], str]:
+    """Open a case with five versions: CaseOpened and four case notes, in two batches."""
+
+    def make() -> str:
+        notes = [event("CaseNoteRecorded", data={"kind": "note", "text": text}) for text in NOTES]
+        case_id, _ = open_case(client, headers, *notes[:2])
+        response = append(client, headers, case_id, *notes[2:])
+        assert response.status_code == 201, response.text
+        return case_id
+
+    return make
+
+
+@pytest.fixture
+def case_id(new_case: Callable[[], str], client: TestClient, headers: Headers) -> str:
+    """A five-version case, read once so the app's event cache holds it before any tamper."""
+    made = new_case()
+    assert client.get(f"/cases/{made}/chronology", headers=headers).status_code == 200
+    return made
+
+
+def cli(
+    settings: Settings, *args: str, seal_key: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `casetrail ARGS` in a fresh process, configured like `serve` by the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
+    env["CASETRAIL_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url:
+        env["CASETRAIL_DATABASE_URL"] = settings.database_url
+        env["CASETRAIL_POSTGRES_SCHEMA"] = settings.postgres_schema
+    if seal_key is not None:
+        env["CASETRAIL_SEAL_KEY_PATH"] = str(seal_key)
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+# --- verify: what breaks a chain -------------------------------------------------------------
+
+
+def test_verify_when_untouched_then_every_version_checks(
+    client: TestClient, headers: Headers, records: CaseRecords, case_id: str
+) -> None:
+    # Given a five-version case nobody touched
+    # When it is verified over HTTP and directly
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then every version checks
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "case_id": case_id,
+        "ok": True,
+        "checked": VERSIONS,
+        "first_bad_version": None,
+        "reason": None,
+    }
+    assert verify_case(records, UUID(case_id)).model_dump(mode="json") == response.json()
+
+
+# (tamper, first bad version, reason)
+TAMPERS: dict[str, tuple[Callable[[Log, str], None], int, str]] = {
+    "payload byte changed": (
+        lambda log, case: log.change_byte(case, 3, b"Amy seen alone", b"Amy seen along"),
+        3,
+        "payload or envelope changed at version 3",
+    ),
+    "middle row deleted": (
+        lambda log, case: log.delete(case, 3),
+        3,
+        "version 3 missing",
+    ),
+    "two rows swapped": (
+        lambda log, case: log.swap(case, 2, 4),
+        2,
+        "order broken at version 2: its entry is stored at version 4",
+    ),
+}
+
+
+@pytest.mark.parametrize("tamper", list(TAMPERS))
+def test_verify_when_chain_tampered_then_first_bad_version_and_why(
+    client: TestClient,
+    headers: Headers,
+    records: CaseRecords,
+    log: Log,
+    case_id: str,
+    tamper: str,
+) -> None:
+    # Given a case whose stored rows were tampered with, after the app cached its events
+    change, version, reason = TAMPERS[tamper]
+    change(log, case_id)
+    # When it is verified over HTTP
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then the first bad version is reported, with why
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "case_id": case_id,
+        "ok": False,
+        "checked": version - 1,
+        "first_bad_version": version,
+        "reason": reason,
+    }
+    # And the use case agrees
+    assert verify_case(records, UUID(case_id)).model_dump(mode="json") == response.json()
+
+
+def test_verify_store_when_each_case_tampered_differently_then_three_distinct_reasons(
+    records: CaseRecords, log: Log, new_case: Callable[[], str]
+) -> None:
+    # Given one intact case and three cases each tampered a different way
+    intact = new_case()
+    tampered = {}
+    for name, (change, _, _) in TAMPERS.items():
+        tampered[name] = new_case()
+        change(log, tampered[name])
+    # When the whole store is verified
+    found = {str(v.case_id): v for v in verify_store(records)}
+    # Then every case is reported, the intact one ok
+    assert set(found) == {intact, *tampered.values()}
+    assert found[intact].ok
+    # And each tamper at its first bad version, with its own reason
+    reasons = {name: found[case].reason for name, case in tampered.items()}
+    assert reasons == {name: reason for name, (_, _, reason) in TAMPERS.items()}
+    assert len(set(reasons.values())) == 3
+
+
+def test_verify_when_a_row_is_not_an_entry_then_cannot_be_decoded(
+    records: CaseRecords, log: Log, case_id: str
+) -> None:
+    # Given a row whose state is no longer JSON
+    log.set_state(case_id, 4, b"\x00not json")
+    # When the case is verified
+    verification = verify_case(records, UUID(case_id))
+    # Then version 4 is reported as unreadable
+    assert (verification.ok, verification.first_bad_version) == (False, 4)
+    assert verification.reason == "entry at version 4 cannot be decoded"
+
+
+def test_verify_when_the_first_row_is_deleted_then_version_1_missing(
+    records: CaseRecords, log: Log, case_id: str
+) -> None:
+    # Given a case whose CaseOpened row was deleted
+    log.delete(case_id, 1)
+    # When it is verified
+    verification = verify_case(records, UUID(case_id))
+    # Then version 1 is missing
+    assert (verification.first_bad_version, verification.reason) == (1, "version 1 missing")
+
+
+def test_verify_over_http_when_unknown_case_or_no_token_then_problems(
+    client: TestClient, headers: Headers, case_id: str
+) -> None:
+    # Given an unknown case, and a request without a token
+    unknown = client.get(f"/cases/{uuid.uuid4()}/verify", headers=headers)
+    anonymous = client.get(f"/cases/{case_id}/verify")
+    # Then 404 and 401 problem documents
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+
+
+def test_verify_cli_when_untouched_then_exit_0_and_when_tampered_then_exit_1(
+    settings: Settings, log: Log, case_id: str, new_case: Callable[[], str]
+) -> None:
+    # Given a store with two intact cases
+    other = new_case()
+    # When `casetrail verify` runs on it
+    clean = cli(settings, "verify")
+    # Then it exits 0 and says so
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "2 case(s), 10 version(s) verified: every chain intact" in clean.stdout
+    # When a payload byte of one case is changed
+    log.change_byte(case_id, 2, b"First visit", b"First Visit")
+    broken = cli(settings, "verify")
+    # Then it exits 1, naming the case, the version and why
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert (
+        f"case {case_id}: BROKEN at version 2: payload or envelope changed at version 2"
+        in broken.stdout
+    )
+    assert other not in broken.stdout
+    # And --case checks one case only
+    assert cli(settings, "verify", "--case", other).returncode == 0
+    assert cli(settings, "verify", "--case", case_id).returncode == 1
+    # And an unknown case is an error
+    unknown = cli(settings, "verify", "--case", str(uuid.uuid4()))
+    assert unknown.returncode == 1
+    assert "not found" in unknown.stderr
+
+
+# --- seals: what only a seal can catch -------------------------------------------------------
+
+
+def make_seal(settings: Settings, *extra: str, seal_key: Path | None = None) -> Path:
+    sealed = cli(settings, "seal", *extra, seal_key=seal_key)
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+    path = Path(sealed.stdout.strip())
+    assert path.exists()
+    return path
+
+
+def test_seal_when_made_then_signed_file_under_data_dir_and_key_kept_private(
+    settings: Settings, case_id: str
+) -> None:
+    # Given a store with one case
+    # When it is sealed
+    path = make_seal(settings)
+    # Then the seal is under the data directory, named by the position it sealed
+    document = json.loads(path.read_text())
+    assert path == settings.data_dir / "seals" / f"seal-{document['position']}.json"
+    assert document["format"] == "casetrail-seal/1"
+    assert set(document) == {
+        "format", "sealed_at", "position", "cases", "public_key", "signature",
+    }  # fmt: skip
+    assert document["cases"][case_id]["version"] == VERSIONS
+    # And the signing key was generated, readable by its owner only, its public key beside it
+    key = settings.resolved_seal_key_path
+    assert key == settings.data_dir / "keys" / "seal-signing-key.pem"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert public_key_path(key).exists()
+    # And a second seal at the same position does not overwrite the first
+    again = make_seal(settings)
+    assert again != path and path.exists()
+    # And --out chooses the file
+    chosen = settings.data_dir.parent / "elsewhere" / "my-seal.json"
+    assert make_seal(settings, "--out", str(chosen)) == chosen
+
+
+def test_verify_seal_when_untouched_then_exit_0(settings: Settings, case_id: str) -> None:
+    # Given a sealed store
+    path = make_seal(settings)
+    # When it is checked against its seal
+    checked = cli(settings, "verify", "--seal", str(path))
+    # Then nothing is found
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "signature valid" in checked.stdout
+    assert "the store holds everything the seal attests" in checked.stdout
+
+
+def _rewrite_note(entry: dict[str, Any]) -> None:
+    entry["data"]["text"] = "Home visit: Amy not seen"
+
+
+# (tamper after the seal, finding) — each leaves every chain intact.
+SEAL_ONLY: dict[str, tuple[Callable[[Log, str], None], str]] = {
+    "newest row deleted": (
+        lambda log, case: log.delete(case, VERSIONS),
+        f"case truncated: sealed at version {VERSIONS}, now at version {VERSIONS - 1}",
+    ),
+    "whole case deleted": (
+        lambda log, case: log.delete(case),
+        f"case deleted: sealed at version {VERSIONS}, now absent from the log",
+    ),
+    "every hash rewritten consistently": (
+        lambda log, case: log.rewrite(case, 3, _rewrite_note),
+        f"case rewritten: its hash at version {VERSIONS} is not the sealed one",
+    ),
+}
+
+
+@pytest.mark.parametrize("tamper", list(SEAL_ONLY))
+def test_verify_seal_when_chain_still_valid_then_only_the_seal_catches_it(
+    settings: Settings,
+    log: Log,
+    case_id: str,
+    new_case: Callable[[], str],
+    tamper: str,
+) -> None:
+    # Given a sealed store of two cases (the tampered one is not the newest in the log)
+    new_case_first = case_id
+    later = new_case()
+    path = make_seal(settings)
+    # When one case is tampered with in a way that keeps every chain valid
+    change, finding = SEAL_ONLY[tamper]
+    change(log, new_case_first)
+    # Then plain verify finds nothing
+    plain = cli(settings, "verify")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    # But verify --seal exits 1 with the finding, for that case only
+    checked = cli(settings, "verify", "--seal", str(path))
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"finding: case {new_case_first}: {finding}" in checked.stdout
+    assert later not in checked.stdout
+    assert "1 seal finding(s)" in checked.stdout
+
+
+def test_verify_seal_when_newest_rows_of_the_log_deleted_then_position_went_back(
+    settings: Settings, records: CaseRecords, log: Log, case_id: str
+) -> None:
+    # Given a sealed store whose newest row in the whole log is then deleted
+    path = make_seal(settings)
+    log.delete(case_id, VERSIONS)
+    # When it is checked against the seal (with the public key given explicitly)
+    key = public_key_path(settings.resolved_seal_key_path)
+    check = check_seal(records, json.loads(path.read_text()), load_public_key(key))
+    # Then the case is truncated and the log's position went back
+    assert not check.ok
+    assert [f.kind for f in check.findings] == ["position", "truncated"]
+    assert check.position < check.sealed_position
+    assert all(v.ok for v in check.verifications)
+
+
+def test_verify_seal_when_case_created_after_the_seal_then_not_a_finding(
+    settings: Settings, case_id: str, new_case: Callable[[], str]
+) -> None:
+    # Given a sealed store, and a case opened after the seal
+    path = make_seal(settings)
+    new_case()
+    # When the store is checked against the seal
+    checked = cli(settings, "verify", "--seal", str(path))
+    # Then nothing is found
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_verify_seal_when_a_chain_is_broken_too_then_reported_with_the_findings(
+    settings: Settings, log: Log, case_id: str
+) -> None:
+    # Given a sealed store whose case then has a payload byte changed
+    path = make_seal(settings)
+    log.change_byte(case_id, 3, b"Amy seen alone", b"Amy seen along")
+    # When it is checked against the seal
+    checked = cli(settings, "verify", "--seal", str(path), "--case", case_id)
+    # Then the broken chain is reported (the sealed hash of the newest version still matches)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "BROKEN at version 3: payload or envelope changed at version 3" in checked.stdout
+
+
+def test_verify_seal_when_signed_by_another_key_then_refused(
+    settings: Settings, records: CaseRecords, case_id: str, tmp_path: Path
+) -> None:
+    # Given the store's own seal key, and a seal made with another key
+    make_seal(settings)
+    own_public = public_key_path(settings.resolved_seal_key_path)
+    forger_key = tmp_path / "forger" / "seal-signing-key.pem"
+    forger_key.parent.mkdir()
+    document = seal(records, forger_key)  # the forger's key is generated on first use
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(document))
+    # When it is checked with the store's public key (given, or the default beside the key)
+    for args in (["--public-key", str(own_public)], []):
+        checked = cli(settings, "verify", "--seal", str(forged), *args)
+        # Then it is refused
+        assert checked.returncode == 1, checked.stdout + checked.stderr
+        assert "seal refused: the seal was signed by another key" in checked.stderr
+    # And directly, too
+    with pytest.raises(SealError, match="another key"):
+        check_seal(records, document, load_public_key(own_public))
+    # But with the forger's public key it verifies
+    assert check_seal(records, document, load_public_key(public_key_path(forger_key))).ok
+
+
+def test_verify_seal_when_seal_file_altered_then_refused(settings: Settings, case_id: str) -> None:
+    # Given a seal whose recorded version of a case was lowered to hide a later deletion
+    path = make_seal(settings)
+    document = json.loads(path.read_text())
+    document["cases"][case_id]["version"] = VERSIONS - 1
+    path.write_text(json.dumps(document))
+    # When it is checked
+    checked = cli(settings, "verify", "--seal", str(path))
+    # Then it is refused: the signature no longer verifies
+    assert checked.returncode == 1
+    assert "signature does not verify" in checked.stderr
+
+
+def test_seal_when_a_chain_is_broken_then_refused(
+    settings: Settings, log: Log, case_id: str
+) -> None:
+    # Given a store with a broken chain
+    log.delete(case_id, 2)
+    # When it is sealed
+    sealed = cli(settings, "seal")
+    # Then nothing is sealed: a seal attests an intact store
+    assert sealed.returncode == 1
+    assert f"case {case_id}: BROKEN at version 2: version 2 missing" in sealed.stderr
+    assert not (settings.data_dir / "seals").exists()
+
+
+def test_seal_when_key_path_set_but_missing_then_refused(
+    settings: Settings, case_id: str, tmp_path: Path
+) -> None:
+    # Given CASETRAIL_SEAL_KEY_PATH naming a file that does not exist
+    missing = tmp_path / "offsite" / "seal-key.pem"
+    # When sealing
+    sealed = cli(settings, "seal", seal_key=missing)
+    # Then it is refused rather than silently making a new key there
+    assert sealed.returncode == 1
+    assert "does not exist" in sealed.stderr
+    assert not missing.exists()
+
+
+def test_seal_when_key_path_set_then_that_key_signs(
+    settings: Settings, records: CaseRecords, case_id: str, tmp_path: Path
+) -> None:
+    # Given a seal signing key kept outside the data directory
+    key = tmp_path / "keys-elsewhere" / "seal-signing-key.pem"
+    seal(records, key)  # generates it (as an operator would with openssl genpkey)
+    # When the store is sealed with CASETRAIL_SEAL_KEY_PATH set to it
+    path = make_seal(settings, seal_key=key)
+    # Then the seal verifies with that key's public key only
+    checked = cli(
+        settings, "verify", "--seal", str(path), "--public-key", str(public_key_path(key))
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert not (settings.data_dir / "keys" / "seal-signing-key.pem").exists()

@@ -1,0 +1,97 @@
+"""Retries that race the original request: every copy of a batch answers with its results."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from service.clock import SettableClock
+from service.records import CaseRecords
+from service.settings import Settings
+from tests.support import append, event, open_case
+
+Headers = dict[str, str]
+
+
+def _race(send: Callable[[], Any], copies: int = 6) -> list[Any]:
+    start = threading.Barrier(copies)
+    results: list[Any] = [None] * copies
+
+    def run(i: int) -> None:
+        start.wait()
+        results[i] = send()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_open_case_when_same_batch_sent_concurrently_then_one_created_and_the_rest_replays(
+    client: TestClient, headers: Headers
+) -> None:
+    for _ in range(5):
+        # Given one opening batch, sent six times at once (a client retrying impatiently)
+        batch = {"events": [event("CaseOpened"), event("ContactReceived")]}
+
+        # When
+        responses = _race(lambda b=batch: client.post("/cases", json=b, headers=headers))
+
+        # Then exactly one created it and every other copy is a replay of the same results
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200] * 5 + [201], [r.text for r in responses]
+        assert len({r.text.replace('"replayed":true', '"replayed":false') for r in responses}) == 1
+
+
+def test_append_when_same_if_match_batch_sent_concurrently_then_replays_not_412(
+    client: TestClient, headers: Headers
+) -> None:
+    case_id, _ = open_case(client, headers)
+    for version in range(1, 5):
+        # Given one batch conditioned on the current version, sent six times at once
+        batch = [event("CaseNoteRecorded")]
+        conditioned = {**headers, "If-Match": f'"{version}"'}
+
+        # When
+        responses = _race(lambda b=batch, h=conditioned: append(client, h, case_id, *b))
+
+        # Then one stored it; the copies are replays of it, not precondition failures
+        assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+        assert {r.json()["events"][0]["version"] for r in responses} == {version + 1}
+
+
+def test_replay_when_case_moved_on_then_answers_the_original_version(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a batch that took the case to version 2, and a later append
+    case_id, _ = open_case(client, headers)
+    batch = [event("CaseNoteRecorded")]
+    assert append(client, headers, case_id, *batch).status_code == 201
+    assert append(client, headers, case_id, event("CaseNoteRecorded")).status_code == 201
+
+    # When the first batch is sent again
+    replay = append(client, headers, case_id, *batch)
+
+    # Then the answer is the original one: version 2, ETag "2"
+    assert replay.status_code == 200
+    assert replay.json()["version"] == 2
+    assert replay.headers["ETag"] == '"2"'
+
+
+def test_snapshots_when_interval_zero_then_none_taken(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given an application that snapshots every 2 events, and one configured not to snapshot
+    snapshotting = CaseRecords(settings.model_copy(update={"snapshot_interval": 2}), clock)
+    plain = CaseRecords(settings.model_copy(update={"snapshot_interval": 0}), clock)
+
+    # Then the second has no snapshot store, and the first keeps its own interval
+    assert plain.snapshots is None
+    assert snapshotting.snapshotting_intervals and plain.snapshotting_intervals == {}
+    snapshotting.close()
+    plain.close()
