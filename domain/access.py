@@ -7,13 +7,13 @@ governance leads; the service asks these functions and nothing else.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from domain.catalogue import PostedBy, Significance, catalogue
-from domain.moments import Moment
+from domain.moments import LONDON, Moment, end_of_day, years_after
 from domain.selection import Entry
 from domain.state import CaseState, named_agencies
 
@@ -71,20 +71,23 @@ BREAK_GLASS_ROLES = frozenset({"practitioner", "manager"})
 def decide(
     caller: Caller,
     case_id: str,
-    state: CaseState | None,
+    local_authority: str,
+    state: Callable[[], CaseState],
     *,
     now: datetime,
-    access_period: timedelta,
+    access_years: int,
     emergency: bool = False,
 ) -> Decision:
-    """The view `caller` gets of the case whose state (as known now) is given."""
-    if state is None:
-        return Decision(View.NONE, "no such case")
+    """The view `caller` gets of a case owned by `local_authority`.
+
+    `state` gives the case's state as known now; it is asked for only when the caller is
+    neither a reviewer named in the token nor the owning authority (a fold costs time).
+    """
     if caller.has("reviewer") and ("*" in caller.cases or case_id in caller.cases):
         return Decision(View.FULL, "reviewer of this case")
-    if caller.agency == state.local_authority:
+    if caller.agency == local_authority:
         return Decision(View.FULL, "the owning authority's children's social care")
-    involvement = partner_involvement(state, caller.agency, now=now, access_period=access_period)
+    involvement = partner_involvement(state(), caller.agency, now=now, access_years=access_years)
     if involvement is not None:
         return Decision(View.PARTNER, involvement)
     if emergency and caller.has(*BREAK_GLASS_ROLES):
@@ -93,17 +96,26 @@ def decide(
 
 
 def partner_involvement(
-    state: CaseState, agency: str, *, now: datetime, access_period: timedelta
+    state: CaseState, agency: str, *, now: datetime, access_years: int
 ) -> str | None:
-    """Why `agency` may read the case as a partner now, or None when it may not."""
+    """Why `agency` may read the case as a partner now, or None when it may not.
+
+    A partner keeps access for `access_years` after its involvement ends (to the end of that
+    London day): a closed case must not cut off the school that was part of it.
+    """
     for involvement in state.involved_agencies:
         if involvement.agency != agency:
             continue
         if involvement.involved_to is None:
             return f"involved since {involvement.involved_from}"
-        until = Moment.parse(involvement.involved_to).instant + access_period
+        until = end_of_day(
+            years_after(Moment.parse(involvement.involved_to).london_date, access_years)
+        )
         if now <= until:
-            return f"involved {involvement.involved_from} to {involvement.involved_to}"
+            return (
+                f"involved {involvement.involved_from} to {involvement.involved_to}; "
+                f"access until {until.astimezone(LONDON).date().isoformat()}"
+            )
     return None
 
 
@@ -206,6 +218,20 @@ def shared_with(entries: Iterable[Entry], agency: str) -> set[str]:
 def partner_sees(entry: Entry, agency: str, shared: set[str]) -> bool:
     """A partner's chronology: significant and above, and in full what is its own or shared."""
     return entry.id in shared or entry.significance >= Significance.SIGNIFICANT
+
+
+def redacted_state(state: CaseState, restricted: set[str]) -> CaseState:
+    """A partner's state: open concerns from other agencies' restricted entries as placeholders."""
+    if not restricted:
+        return state
+    concerns = [
+        c.model_copy(update={"description": RESTRICTED}) if c.event_id in restricted else c
+        for c in state.open_concerns
+    ]
+    return state.model_copy(update={"open_concerns": concerns})
+
+
+RESTRICTED = "A restricted entry exists — ask the allocated worker"
 
 
 def is_placeholder(entry: Entry, agency: str) -> bool:

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from domain.access import RESTRICTED, is_placeholder, shared_with
 from domain.calendar import working_days_between
 from domain.catalogue import Significance, catalogue
 from domain.envelope import RecordedEvent
@@ -81,6 +82,7 @@ class ChronologyEntry(BaseModel):
     late_by_days: int
     corrections: list[Correction]
     annotations: list[Annotation]
+    restricted: bool = False
 
     def csv_row(self) -> list[str]:
         return [
@@ -121,9 +123,14 @@ def chronology(
     min_significance: Significance = Significance.SIGNIFICANT,
     agency: str | None = None,
     types: Sequence[str] = (),
+    partner: str | None = None,
 ) -> Chronology:
+    """The chronology; for a `partner` agency, its proportionate view: entries of significance
+    `significant` and above, in full its own and those shared with it, and other agencies'
+    restricted entries as placeholders."""
     entries = select(events, as_of=as_of, known_at=known_at)
     actions = _actions(entries)
+    shared = shared_with(entries, partner) if partner else set()
     lines: list[ChronologyEntry] = []
     for entry in entries:
         if types and entry.type not in types:
@@ -133,7 +140,13 @@ def chronology(
         significance = entry.significance
         if significance < min_significance:
             continue
-        lines.append(_line(len(lines) + 1, entry, significance, actions.get(entry.id)))
+        if partner is None:
+            lines.append(_line(len(lines) + 1, entry, significance, actions.get(entry.id)))
+        elif entry.id in shared or significance >= Significance.SIGNIFICANT:
+            if is_placeholder(entry, partner):
+                lines.append(_placeholder(len(lines) + 1, entry, significance))
+            else:
+                lines.append(_line(len(lines) + 1, entry, significance, actions.get(entry.id)))
     return Chronology(
         case_id=case_id, as_of=format_utc(as_of), known_at=format_utc(known_at), entries=lines
     )
@@ -148,6 +161,31 @@ def _source_agency(entry: Entry) -> str:
         if referrer:
             return str(referrer)
     return entry.agency
+
+
+def _placeholder(seq: int, entry: Entry, significance: Significance) -> ChronologyEntry:
+    """What a partner sees of another agency's restricted entry: its date and type."""
+    return ChronologyEntry.model_construct(
+        seq=seq,
+        event_id=entry.id,
+        type=entry.type,
+        date=display(entry.occurred, entry.precision),
+        occurred_at=entry.occurred.text,
+        occurred_precision=entry.precision.value,
+        headline=RESTRICTED,
+        agency=_source_agency(entry),
+        author=None,
+        source=None,
+        significance=significance.label,
+        significance_assessment=None,
+        action=None,
+        recorded_by={},
+        recorded_at=format_utc(entry.event.recorded_at),
+        late_by_days=late_by_days(entry),
+        corrections=[],
+        annotations=[],
+        restricted=True,
+    )
 
 
 def _line(
@@ -189,6 +227,7 @@ def _line(
             )
             for c in entry.corrections
         ],
+        restricted=entry.event.sensitivity == "restricted",
         annotations=[
             Annotation.model_construct(
                 event_id=a.id,

@@ -89,6 +89,14 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, LONDON).astimezone(UTC)
 
 
+def years_after(day: date, years: int) -> date:
+    """The same calendar day `years` later (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 def end_of_day(day: date) -> datetime:
     """The last instant of a London day: what a date-only `as_of` or `known_at` means."""
     return start_of_day(day + timedelta(days=1)) - timedelta(microseconds=1)

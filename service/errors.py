@@ -66,6 +66,14 @@ class VersionMismatch(CasetrailError):
         self.current = current
 
 
+class Forbidden(CasetrailError):
+    """A request the access policy refuses, with the reason the caller is given."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class StoreBusy(CasetrailError):
     """The append could not win against concurrent writers in time; safe to retry."""
 

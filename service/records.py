@@ -19,6 +19,7 @@ from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
+from domain.access import redacted_state
 from domain.case import Case, CaseRuleBroken
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
@@ -395,6 +396,13 @@ class CaseRecords(Application[UUID]):
             for r in rows
         ]
 
+    def known_events(self, case_id: UUID) -> list[RecordedEvent]:
+        """Every event of the case (none for an unknown case)."""
+        try:
+            return self._all_events(case_id)
+        except CaseNotFoundError:
+            return []
+
     def _all_events(self, case_id: UUID) -> list[RecordedEvent]:
         """Every event of the case: the cached prefix, plus whatever was stored after it."""
         cached = self.event_cache.get(case_id)
@@ -407,15 +415,24 @@ class CaseRecords(Application[UUID]):
         return events
 
     def case_state(
-        self, case_id: UUID, *, as_of: datetime | None = None, known_at: datetime | None = None
+        self,
+        case_id: UUID,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        partner: str | None = None,
     ) -> CaseState:
+        """The state; for a `partner` agency, with other agencies' restricted details withheld."""
         now = self.clock()
+        events = self._all_events(case_id)
         try:
-            return case_state(
-                case_id, self._all_events(case_id), as_of=as_of or now, known_at=known_at or now
-            )
+            state = case_state(case_id, events, as_of=as_of or now, known_at=known_at or now)
         except NothingRecorded:
             raise CaseNotFoundError(case_id) from None
+        if partner is None:
+            return state
+        restricted = {e.id for e in events if e.sensitivity == "restricted" and e.agency != partner}
+        return redacted_state(state, restricted)
 
     def current_version(self, case_id: UUID) -> int:
         version = self._current_version(case_id)
@@ -432,6 +449,7 @@ class CaseRecords(Application[UUID]):
         min_significance: Significance = Significance.SIGNIFICANT,
         agency: str | None = None,
         types: Sequence[str] = (),
+        partner: str | None = None,
     ) -> Chronology:
         now = self.clock()
         events = self._all_events(case_id)
@@ -446,6 +464,7 @@ class CaseRecords(Application[UUID]):
             min_significance=min_significance,
             agency=agency,
             types=types,
+            partner=partner,
         )
 
     def raw_events(
@@ -455,7 +474,10 @@ class CaseRecords(Application[UUID]):
         after_version: int = 0,
         limit: int = 100,
         known_at: datetime | None = None,
+        agency: str | None = None,
     ) -> EventsPage:
+        """A page of the stream after `after_version`; with `agency`, only that agency's entries
+        (the cursor still moves over the versions scanned, so it never skips one)."""
         events = self.events_of(case_id, gt=after_version, limit=limit + 1)
         if not events:
             self.current_version(case_id)  # 404 for an unknown case; an empty page otherwise
@@ -466,7 +488,10 @@ class CaseRecords(Application[UUID]):
             selected = [e for e in events if e.recorded_at <= known_at]
             more = more and len(selected) == len(events)
             events = selected
-        return EventsPage(events, events[-1].version if more and events else None)
+        scanned_to = events[-1].version if more and events else None
+        if agency is not None:
+            events = [e for e in events if e.agency == agency]
+        return EventsPage(events, scanned_to)
 
 
 def _check_unique_ids(entries: list[dict[str, Any]]) -> None:

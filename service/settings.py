@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Reads.
     max_page: int = 1000
 
+    # Access: how long a partner agency keeps access after its involvement ends.
+    partner_access_years: int = Field(default=2, ge=0)
+
     # The library's aggregate cache: appends to a long case reuse its (small) state.
     aggregate_cache_size: int = 10_000
     snapshot_interval: int = 200
@@ -67,6 +70,11 @@ class Settings(BaseSettings):
     @property
     def resolved_seal_key_path(self) -> Path:
         return self.seal_key_path or self.data_dir / "keys" / "seal-signing-key.pem"
+
+    @property
+    def audit_path(self) -> Path:
+        """The embedded access audit's own SQLite file, beside the log's."""
+        return self.data_dir / "audit.db"
 
     @property
     def is_postgres(self) -> bool:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.access import Gatekeeper
 from service.api import cases
 from service.api import integrity as integrity_routes
 from service.api.models import Health, Readiness
@@ -31,6 +32,7 @@ from service.api.problems import (
     store_error_handler,
     validation_handler,
 )
+from service.audit import AuditLog
 from service.auth import TokenService
 from service.clock import Clock, system_clock
 from service.errors import CasetrailError
@@ -138,11 +140,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     settings = settings or Settings()
     records = CaseRecords(settings, clock)
     tokens = TokenService(settings)
+    audit = AuditLog(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         records.close()
+        audit.close()
 
     app = FastAPI(
         title="Casetrail",
@@ -153,6 +157,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.settings = settings
     app.state.records = records
     app.state.tokens = tokens
+    app.state.gate = Gatekeeper(records)
+    app.state.audit = audit
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(CasetrailError, casetrail_error_handler)
     app.add_exception_handler(PersistenceError, store_error_handler)

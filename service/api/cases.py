@@ -7,13 +7,24 @@ import io
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
+from domain.access import READERS, Decision
 from domain.catalogue import Significance, catalogue
 from domain.chronology import CSV_COLUMNS, Chronology
 from domain.state import CaseState
-from service.api.deps import AsOf, Caller, CurrentSettings, IfMatch, KnownAt, Records, etag_matches
+from service.api.deps import (
+    AsOf,
+    Caller,
+    CurrentSettings,
+    Gate,
+    IfMatch,
+    KnownAt,
+    Records,
+    etag_matches,
+)
+from service.api.guard import AuditedRoute, case_access, partner_agency
 from service.api.models import (
     AppendRequest,
     AppendResponse,
@@ -22,10 +33,16 @@ from service.api.models import (
     StoredEvent,
 )
 from service.api.problems import Refusal, responses
-from service.records import AppendResult
+from service.records import AppendResult, derived_case_id
 from service.settings import Settings
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], route_class=AuditedRoute)
+
+StateAccess = Annotated[Decision, Depends(case_access(what="the state"))]
+ChronologyAccess = Annotated[Decision, Depends(case_access(what="the chronology"))]
+EventsAccess = Annotated[
+    Decision, Depends(case_access(roles=READERS | {"integrator"}, what="the raw events"))
+]
 
 
 def _check_batch(settings: Settings, size: int) -> None:
@@ -55,19 +72,25 @@ def _written(result: AppendResult, response: Response) -> AppendResponse:
             "description": "A replay: every event was already stored; the original results",
             "model": AppendResponse,
         },
-        **responses(400, 401, 409, 413, 422, 503),
+        **responses(400, 401, 403, 409, 413, 422, 503),
     },
 )
 def open_case(
     body: OpenCaseRequest,
     caller: Caller,
     records: Records,
+    gate: Gate,
     settings: CurrentSettings,
     response: Response,
 ) -> AppendResponse:
-    """Open a case with `CaseOpened` (and, in the same atomic batch, what follows it)."""
+    """Open a case with `CaseOpened` (and, in the same atomic batch, what follows it).
+
+    Children's social care opens its own cases; any other agency opens one with a referral:
+    `CaseOpened` followed by a `ContactReceived` naming it as the referrer."""
     _check_batch(settings, len(body.events))
-    result = records.open_case(body.case_id, [e.stored_form() for e in body.events], by=caller)
+    events = [e.stored_form() for e in body.events]
+    gate.check_write(caller, body.case_id or derived_case_id(events[0]["id"]), events, opening=True)
+    result = records.open_case(body.case_id, events, by=caller)
     response.headers["Location"] = f"/cases/{result.case_id}"
     return _written(result, response)
 
@@ -82,7 +105,7 @@ def open_case(
             "description": "A replay: every event was already stored; the original results",
             "model": AppendResponse,
         },
-        **responses(400, 401, 404, 409, 412, 413, 422, 503),
+        **responses(400, 401, 403, 404, 409, 412, 413, 422, 503),
     },
 )
 def append_events(
@@ -90,15 +113,18 @@ def append_events(
     body: AppendRequest,
     caller: Caller,
     records: Records,
+    gate: Gate,
     settings: CurrentSettings,
     response: Response,
     if_match: IfMatch = None,
 ) -> AppendResponse:
-    """Append a batch, all or nothing. Without `If-Match`, concurrent appends all succeed."""
+    """Append a batch, all or nothing. Without `If-Match`, concurrent appends all succeed.
+
+    Partner agencies post the types they may, and correct or retract only their own entries."""
     _check_batch(settings, len(body.events))
-    result = records.record(
-        case_id, [e.stored_form() for e in body.events], by=caller, expected=if_match
-    )
+    events = [e.stored_form() for e in body.events]
+    gate.check_write(caller, case_id, events, opening=False)
+    result = records.record(case_id, events, by=caller, expected=if_match)
     return _written(result, response)
 
 
@@ -107,18 +133,20 @@ def append_events(
     operation_id="get_case_state",
     response_model=CaseState,
     summary="The case's state as of a date",
-    responses=responses(304, 401, 404, 422, 503),
+    responses=responses(304, 401, 403, 404, 422, 503),
 )
 def get_case_state(
     case_id: UUID,
     caller: Caller,
+    access: StateAccess,
     records: Records,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> CaseState | Response:
     """Status, episodes, plans, worker, agencies, concerns, last seen and last involvement."""
-    state = records.case_state(case_id, as_of=as_of, known_at=known_at)
+    partner = partner_agency(access, caller)
+    state = records.case_state(case_id, as_of=as_of, known_at=known_at, partner=partner)
     etag = f'W/"{state.version}"'
     if etag_matches(if_none_match, state.version):
         return Response(status_code=304, headers={"ETag": etag})
@@ -135,12 +163,13 @@ def get_case_state(
             "description": "The chronology",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
-        **responses(401, 404, 422, 503),
+        **responses(401, 403, 404, 422, 503),
     },
 )
 def get_chronology(
     case_id: UUID,
     caller: Caller,
+    access: ChronologyAccess,
     records: Records,
     request: Request,
     as_of: AsOf = None,
@@ -153,7 +182,10 @@ def get_chronology(
     types: Annotated[str | None, Query(description="Comma-separated event types")] = None,
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
 ) -> Chronology | Response:
-    """Significant events in the order they happened, with what was done about each."""
+    """Significant events in the order they happened, with what was done about each.
+
+    A partner agency sees entries of significance `significant` and above, and in full its own
+    entries and those shared with it; other agencies' restricted entries are placeholders."""
     wanted = [t.strip() for t in (types or "").split(",") if t.strip()]
     unknown = [t for t in wanted if t not in catalogue]
     if unknown:
@@ -171,6 +203,7 @@ def get_chronology(
         min_significance=Significance.parse(min_significance),
         agency=agency,
         types=wanted,
+        partner=partner_agency(access, caller),
     )
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
@@ -211,20 +244,27 @@ def _csv(chronology: Chronology) -> Response:
     "/cases/{case_id}/events",
     operation_id="list_case_events",
     summary="The case's raw event stream",
-    responses=responses(401, 404, 422, 503),
+    responses=responses(401, 403, 404, 422, 503),
 )
 def list_case_events(
     case_id: UUID,
     caller: Caller,
+    access: EventsAccess,
     records: Records,
     settings: CurrentSettings,
     known_at: KnownAt = None,
     after_version: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 100,
 ) -> EventsPageResponse:
-    """Every stored event with its envelope, hash and global position, in version order."""
+    """Every stored event with its envelope, hash and global position, in version order.
+
+    A partner agency gets its own agency's entries (the cursor still advances past the rest)."""
     page = records.raw_events(
-        case_id, after_version=after_version, limit=min(limit, settings.max_page), known_at=known_at
+        case_id,
+        after_version=after_version,
+        limit=min(limit, settings.max_page),
+        known_at=known_at,
+        agency=partner_agency(access, caller),
     )
     return EventsPageResponse(
         events=[StoredEvent.of(e) for e in page.events], next_after_version=page.next_after_version

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from domain.moments import BadMoment, parse_bound
+from service.access import Gatekeeper
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal
 from service.auth import InvalidToken, KeysUnavailable, TokenService
 from service.principal import Principal
@@ -19,6 +20,11 @@ from service.settings import Settings
 def _records(request: Request) -> CaseRecords:
     records: CaseRecords = request.app.state.records
     return records
+
+
+def _gate(request: Request) -> Gatekeeper:
+    gate: Gatekeeper = request.app.state.gate
+    return gate
 
 
 def _settings(request: Request) -> Settings:
@@ -58,6 +64,7 @@ def _caller(request: Request, authorization: Annotated[str | None, Header()] = N
 
 
 Records = Annotated[CaseRecords, Depends(_records)]
+Gate = Annotated[Gatekeeper, Depends(_gate)]
 CurrentSettings = Annotated[Settings, Depends(_settings)]
 Caller = Annotated[Principal, Depends(_caller)]
 

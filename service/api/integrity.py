@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from service.api.deps import Caller, Records
+from domain.access import Decision
+from service.api.deps import Records
+from service.api.guard import AuditedRoute, case_access
 from service.api.problems import responses
 from service.integrity import Verification, verify_case
 
-router = APIRouter(tags=["integrity"])
+router = APIRouter(tags=["integrity"], route_class=AuditedRoute)
+
+VerifyAccess = Annotated[
+    Decision,
+    Depends(
+        case_access(
+            partners=False, roles=frozenset({"practitioner", "manager", "reviewer"}), what="verify"
+        )
+    ),
+]
 
 
 @router.get(
     "/cases/{case_id}/verify",
     operation_id="verify_case",
     summary="Recompute the case's hash chain",
-    responses=responses(401, 404),
+    responses=responses(401, 403, 404),
 )
-def get_verification(case_id: UUID, caller: Caller, records: Records) -> Verification:
+def get_verification(case_id: UUID, access: VerifyAccess, records: Records) -> Verification:
     """Recompute every version's hash from the stored rows and report the first bad version.
 
     `ok` is false when a version is missing, an entry was changed, or the order was broken;

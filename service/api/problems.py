@@ -17,6 +17,7 @@ from service.errors import (
     CaseNotFoundError,
     CasetrailError,
     EventIdReused,
+    Forbidden,
     InvalidEvents,
     StoreBusy,
     VersionMismatch,
@@ -104,6 +105,8 @@ def _from_error(error: Exception) -> JSONResponse:
         )
     if isinstance(error, CaseNotFoundError):
         return problem_response(404, "case-not-found", "No such case", str(error))
+    if isinstance(error, Forbidden):
+        return problem_response(403, "forbidden", "Not allowed", error.reason)
     if isinstance(error, CaseExistsError):
         return problem_response(409, "case-exists", "The case already exists", str(error))
     if isinstance(error, EventIdReused):
@@ -210,7 +213,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         304: "Not modified",
         400: "Malformed request",
         401: "Missing or invalid bearer token",
-        404: "No such case",
+        403: "The access policy refuses it (the reason is given)",
+        404: "No such case (or one the caller may not see)",
         409: "Conflict: event ids reused, or the case already exists",
         412: "If-Match precondition failed",
         413: "Body or batch too large",

@@ -1,0 +1,125 @@
+"""Every response with case data passes here: the access decision, then the audit of the read.
+
+A case-data route declares a `case_access(...)` dependency (which decides what the caller may
+see and notes what to audit) and is an `AuditedRoute` (which writes the audit record before the
+response leaves, and refuses with 503 when it cannot). A test walks every route of the app and
+fails if one that needs a token lacks either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Header, Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from domain.access import READERS, Decision, View
+from service.access import Gatekeeper
+from service.api.deps import Caller
+from service.api.problems import RETRY_AFTER_UNAVAILABLE, problem_response
+from service.audit import AuditLog, Read
+from service.errors import Forbidden
+from service.principal import Principal
+
+log = logging.getLogger("casetrail.audit")
+
+Purpose = Annotated[
+    str | None,
+    Header(
+        alias="X-Access-Purpose",
+        description="Why the case is read, recorded in the audit. `emergency: <reason>` asks "
+        "for break-glass access (practitioners and managers; audited as such).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """What the audit records about the read a route is answering."""
+
+    who: Principal
+    case_ids: tuple[str, ...]
+    purpose: str | None
+    decision: Decision
+
+
+class UnauditedRead(RuntimeError):
+    """A route answered with case data without declaring its access: a bug, never served."""
+
+
+def case_access(
+    *, partners: bool = True, roles: frozenset[str] = READERS, what: str = "this view"
+) -> Callable[..., Decision]:
+    """A dependency deciding the caller's view of `{case_id}` (404 when it has none)."""
+
+    def dependency(
+        request: Request, case_id: UUID, caller: Caller, purpose: Purpose = None
+    ) -> Decision:
+        if not roles.intersection(caller.roles):
+            raise Forbidden(f"{what} is not for the roles {', '.join(caller.roles)}")
+        gate: Gatekeeper = request.app.state.gate
+        decision = gate.read(caller, case_id, purpose=purpose)
+        if decision.view is View.PARTNER and not partners:
+            raise Forbidden(f"{what} is for the owning authority and reviewers of the case")
+        request.state.audit = AuditNote(caller, (str(case_id),), purpose, decision)
+        return decision
+
+    dependency.audits_case_data = True  # type: ignore[attr-defined]
+    return dependency
+
+
+def is_access_dependency(call: Any) -> bool:
+    return bool(getattr(call, "audits_case_data", False))
+
+
+class AuditedRoute(APIRoute):
+    """A route whose successful reads (304s included) are audited before the response leaves."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        path = self.path
+
+        async def audited(request: Request) -> Response:
+            response = await handler(request)
+            if request.method != "GET" or response.status_code >= 400:
+                return response
+            note: AuditNote | None = getattr(request.state, "audit", None)
+            if note is None:
+                raise UnauditedRead(f"{path} answered without an access decision")
+            audit: AuditLog = request.app.state.audit
+            read = Read(
+                at=request.app.state.records.clock(),
+                who=note.who,
+                method=request.method,
+                route=path,
+                params={**request.path_params, **request.query_params},
+                status=response.status_code,
+                case_ids=note.case_ids,
+                purpose=note.purpose,
+                break_glass=note.decision.break_glass,
+                view=note.decision.view.value,
+            )
+            try:
+                await run_in_threadpool(audit.record, read)
+            except Exception:  # whatever the audit store's failure, the read is not served
+                log.exception("audit write failed for %s", path)
+                return problem_response(
+                    503,
+                    "audit-unavailable",
+                    "The read cannot be audited",
+                    "case data is never served unaudited; retry later",
+                    headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+                )
+            return response
+
+        return audited
+
+
+def partner_agency(decision: Decision, caller: Principal) -> str | None:
+    """The agency whose proportionate view applies, or None for a full view."""
+    return caller.agency if decision.view is View.PARTNER else None

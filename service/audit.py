@@ -1,0 +1,211 @@
+"""The access audit: every read of case data, who made it, why, and what it returned.
+
+It lives in its own store — its own SQLite file beside the log (an audit write must never stall
+an append), or its own tables on PostgreSQL — and never appears in the global feed. Writes are
+audited by the log itself (`recorded_by` on every event); the case audit view merges the two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from domain.moments import format_utc
+from service.principal import Principal
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Read:
+    """One audited response that contained case data."""
+
+    at: datetime
+    who: Principal
+    method: str
+    route: str
+    params: dict[str, Any]
+    status: int
+    case_ids: Sequence[str]
+    purpose: str | None = None
+    break_glass: bool = False
+    view: str = "full"
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "at": format_utc(self.at),
+            "sub": self.who.sub,
+            "name": self.who.name,
+            "agency": self.who.agency,
+            "roles": json.dumps(list(self.who.roles)),
+            "method": self.method,
+            "route": self.route,
+            "params": json.dumps(self.params, sort_keys=True),
+            "status": self.status,
+            "purpose": self.purpose,
+            "break_glass": self.break_glass,
+            "view": self.view,
+        }
+
+
+@dataclass(frozen=True)
+class AuditedRead:
+    """A read as the audit view shows it."""
+
+    at: str
+    sub: str
+    name: str
+    agency: str
+    roles: list[str]
+    method: str
+    route: str
+    params: dict[str, Any]
+    status: int
+    purpose: str | None
+    break_glass: bool
+    view: str
+    case_ids: list[str] = field(default_factory=list)
+
+
+def _tables(metadata: MetaData) -> tuple[Table, Table]:
+    reads = Table(
+        "casetrail_audit_reads",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("at", String(32), nullable=False),
+        Column("sub", String(200), nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("agency", String(80), nullable=False),
+        Column("roles", Text, nullable=False),
+        Column("method", String(10), nullable=False),
+        Column("route", String(200), nullable=False),
+        Column("params", Text, nullable=False),
+        Column("status", Integer, nullable=False),
+        Column("purpose", Text),
+        Column("break_glass", Boolean, nullable=False),
+        Column("view", String(16), nullable=False),
+    )
+    cases = Table(
+        "casetrail_audit_read_cases",
+        metadata,
+        Column("read_id", Integer, ForeignKey(reads.c.id), primary_key=True),
+        Column("case_id", String(36), primary_key=True),
+        Index("casetrail_audit_read_cases_by_case", "case_id", "read_id"),
+    )
+    return reads, cases
+
+
+class AuditLog:
+    """Appends and queries audited reads (SQLAlchemy Core, SQLite file or PostgreSQL tables)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = _engine(settings)
+        self.metadata = MetaData(schema=settings.postgres_schema if settings.is_postgres else None)
+        self.reads, self.cases = _tables(self.metadata)
+        self.metadata.create_all(self.engine)
+
+    def record(self, read: Read) -> None:
+        with self.engine.begin() as conn:
+            key = conn.execute(insert(self.reads).values(**read.as_row())).inserted_primary_key
+            if read.case_ids and key is not None:
+                cases = dict.fromkeys(str(c) for c in read.case_ids)
+                conn.execute(insert(self.cases), [{"read_id": key[0], "case_id": c} for c in cases])
+
+    def reads_of_case(
+        self,
+        case_id: UUID,
+        *,
+        agency: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditedRead]:
+        query = (
+            select(self.reads)
+            .join(self.cases, self.cases.c.read_id == self.reads.c.id)
+            .where(self.cases.c.case_id == str(case_id))
+            .order_by(self.reads.c.id)
+            .limit(limit)
+        )
+        if agency is not None:
+            query = query.where(self.reads.c.agency == agency)
+        if since is not None:
+            query = query.where(self.reads.c.at >= format_utc(since))
+        if until is not None:
+            query = query.where(self.reads.c.at <= format_utc(until))
+        with self.engine.connect() as conn:
+            return [_audited(row._mapping) for row in conn.execute(query)]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _audited(row: Any) -> AuditedRead:
+    return AuditedRead(
+        at=row["at"],
+        sub=row["sub"],
+        name=row["name"],
+        agency=row["agency"],
+        roles=json.loads(row["roles"]),
+        method=row["method"],
+        route=row["route"],
+        params=json.loads(row["params"]),
+        status=row["status"],
+        purpose=row["purpose"],
+        break_glass=bool(row["break_glass"]),
+        view=row["view"],
+    )
+
+
+def _engine(settings: Settings) -> Engine:
+    if settings.is_postgres:
+        env = settings.library_environment()
+        url = URL.create(
+            "postgresql+psycopg",
+            username=env["POSTGRES_USER"] or None,
+            password=env["POSTGRES_PASSWORD"] or None,
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            database=env["POSTGRES_DBNAME"],
+        )
+        return create_engine(
+            url,
+            pool_size=settings.postgres_pool_size,
+            max_overflow=settings.postgres_max_overflow,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": settings.postgres_connect_timeout},
+        )
+    path = settings.audit_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 10})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    return engine
