@@ -58,6 +58,7 @@ class Decision:
 
     view: View
     reason: str
+    basis: str  # reviewer, owner, partner, break-glass, opening or none
     break_glass: bool = False
 
 
@@ -84,15 +85,21 @@ def decide(
     neither a reviewer named in the token nor the owning authority (a fold costs time).
     """
     if caller.has("reviewer") and ("*" in caller.cases or case_id in caller.cases):
-        return Decision(View.FULL, "reviewer of this case")
+        return Decision(View.FULL, "reviewer of this case", "reviewer")
     if caller.agency == local_authority:
-        return Decision(View.FULL, "the owning authority's children's social care")
+        return Decision(View.FULL, "the owning authority's children's social care", "owner")
     involvement = partner_involvement(state(), caller.agency, now=now, access_years=access_years)
     if involvement is not None:
-        return Decision(View.PARTNER, involvement)
+        return Decision(View.PARTNER, involvement, "partner")
     if emergency and caller.has(*BREAK_GLASS_ROLES):
-        return Decision(View.FULL, "break-glass: emergency access", break_glass=True)
-    return Decision(View.NONE, "not involved in this case")
+        return Decision(View.FULL, "break-glass: emergency access", "break-glass", break_glass=True)
+    return Decision(View.NONE, "not involved in this case", "none")
+
+
+def sees_whole_audit(caller: Caller, decision: Decision) -> bool:
+    """The owning authority's managers and the case's reviewers see every audit entry; everyone
+    else sees their own agency's."""
+    return decision.basis == "reviewer" or (decision.basis == "owner" and caller.has("manager"))
 
 
 def partner_involvement(

@@ -67,7 +67,7 @@ class Gatekeeper:
                 return  # not an opening at all: the use case refuses it (422)
             owner = events[0]["data"].get("local_authority")
             view = View.FULL if owner == principal.agency else View.PARTNER
-            decision = Decision(view, "opening a case")
+            decision = Decision(view, "opening a case", "opening")
         else:
             if not stored:
                 raise CaseNotFoundError(case_id)  # type: ignore[arg-type]
@@ -93,7 +93,7 @@ class Gatekeeper:
         emergency: bool,
     ) -> Decision:
         if not events:
-            return Decision(View.NONE, "no such case")
+            return Decision(View.NONE, "no such case", "none")
         return decide(
             caller_of(principal),
             str(case_id),

@@ -11,9 +11,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
+from pydantic import BaseModel
 from sqlalchemy import (
     Boolean,
     Column,
@@ -33,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from domain.envelope import RecordedEvent
 from domain.moments import format_utc
 from service.principal import Principal
 from service.settings import Settings
@@ -209,3 +211,90 @@ def _engine(settings: Settings) -> Engine:
         cursor.close()
 
     return engine
+
+
+class AuditEntry(BaseModel):
+    """One line of a case's audit trail: a write (from the log) or an audited read."""
+
+    kind: Literal["read", "write"]
+    at: str
+    who: dict[str, Any]
+    # Reads.
+    endpoint: str | None = None
+    params: dict[str, Any] | None = None
+    status: int | None = None
+    purpose: str | None = None
+    break_glass: bool = False
+    view: str | None = None
+    # Writes.
+    event_id: str | None = None
+    type: str | None = None
+    version: int | None = None
+    target_event_id: str | None = None
+    author: dict[str, Any] | None = None
+
+
+class AuditTrail(BaseModel):
+    """Who wrote and who read a case, in time order."""
+
+    case_id: UUID
+    entries: list[AuditEntry]
+
+
+def case_audit(
+    events: Sequence[RecordedEvent],
+    audit: AuditLog,
+    case_id: UUID,
+    *,
+    agency: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AuditTrail:
+    """Writes (corrections and retractions with their authors) from the log, reads from the
+    audit store; `agency` keeps one agency's own entries."""
+    entries: list[AuditEntry] = []
+    if kind in (None, "write"):
+        for event in events:
+            author = dict(event.author) if event.author else None
+            if agency is not None and agency not in (
+                event.recorded_by["agency"],
+                (author or {}).get("agency"),
+            ):
+                continue
+            if (since and event.recorded_at < since) or (until and event.recorded_at > until):
+                continue
+            entries.append(
+                AuditEntry(
+                    kind="write",
+                    at=format_utc(event.recorded_at),
+                    who=dict(event.recorded_by),
+                    event_id=event.id,
+                    type=event.type,
+                    version=event.version,
+                    target_event_id=event.targets,
+                    author=author,
+                )
+            )
+    if kind in (None, "read"):
+        for read in audit.reads_of_case(case_id, agency=agency, since=since, until=until):
+            entries.append(
+                AuditEntry(
+                    kind="read",
+                    at=read.at,
+                    who={
+                        "sub": read.sub,
+                        "name": read.name,
+                        "agency": read.agency,
+                        "roles": read.roles,
+                    },
+                    endpoint=f"{read.method} {read.route}",
+                    params=read.params,
+                    status=read.status,
+                    purpose=read.purpose,
+                    break_glass=read.break_glass,
+                    view=read.view,
+                )
+            )
+    entries.sort(key=lambda e: e.at)
+    return AuditTrail(case_id=case_id, entries=entries)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.access import Gatekeeper
-from service.api import cases
+from service.api import audit_routes, cases
 from service.api import integrity as integrity_routes
 from service.api.models import Health, Readiness
 from service.api.problems import (
@@ -167,6 +167,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(cases.router)
     app.include_router(integrity_routes.router)
+    app.include_router(audit_routes.router)
 
     @app.get("/health", operation_id="health", tags=["operations"])
     def health() -> Health:

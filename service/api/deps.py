@@ -106,8 +106,22 @@ def _known_at(
     return _bound("known_at", known_at)
 
 
+def _since(
+    since: Annotated[str | None, Query(description="From this time: " + _DATE_HELP)] = None,
+) -> datetime | None:
+    return _bound("since", since)
+
+
+def _until(
+    until: Annotated[str | None, Query(description="Up to this time: " + _DATE_HELP)] = None,
+) -> datetime | None:
+    return _bound("until", until)
+
+
 AsOf = Annotated[datetime | None, Depends(_as_of)]
 KnownAt = Annotated[datetime | None, Depends(_known_at)]
+Since = Annotated[datetime | None, Depends(_since)]
+Until = Annotated[datetime | None, Depends(_until)]
 
 _ETAG = re.compile(r'^(W/)?"(\d{1,18})"$')
 

@@ -1,0 +1,216 @@
+"""Every read of case data is audited, in its own store; the audit trail and who may see it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import fastapi.routing
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from service.api.guard import AuditedRoute, is_access_dependency
+from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload
+
+Headers = dict[str, str]
+Token = Callable[..., Headers]
+OPEN_PATHS = {"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+SCHOOL = "school:st-marys-primary"
+POLICE = "police:barsetshire"
+
+
+def _routes(app: FastAPI) -> list[APIRoute]:
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iterate is None:  # FastAPI versions that flatten included routers into `app.routes`
+        return [r for r in app.routes if isinstance(r, APIRoute)]
+    return [c.original_route for c in iterate(app.routes) if isinstance(c.original_route, APIRoute)]
+
+
+def _declares_access(dependant: Dependant) -> bool:
+    return any(is_access_dependency(d.call) or _declares_access(d) for d in dependant.dependencies)
+
+
+def test_routes_when_walked_then_every_case_data_route_is_audited(client: TestClient) -> None:
+    # Given every route of the app
+    routes = [r for r in _routes(client.app) if r.path not in OPEN_PATHS]  # type: ignore[arg-type]
+    assert routes
+    for route in routes:
+        # Then it writes its reads to the audit before answering
+        assert isinstance(route, AuditedRoute), f"{route.path} is not an AuditedRoute"
+        # And every read declares the access decision the audit records
+        if "GET" in route.methods:
+            assert _declares_access(route.dependant), f"GET {route.path} declares no access"
+
+
+def _case(client: TestClient, headers: Headers) -> str:
+    case_id, _ = open_case(client, headers)
+    return case_id
+
+
+def _trail(
+    client: TestClient, headers: Headers, case_id: str, **params: Any
+) -> list[dict[str, Any]]:
+    response = client.get(f"/cases/{case_id}/audit", headers=headers, params=params)
+    assert response.status_code == 200, response.text
+    entries: list[dict[str, Any]] = response.json()["entries"]
+    return entries
+
+
+def test_read_when_served_then_audited_with_who_what_and_purpose(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case, and a practitioner reading its chronology with a stated purpose
+    worker = token()
+    case_id = _case(client, worker)
+    client.get(
+        f"/cases/{case_id}/chronology",
+        params={"as_of": "2013-06-01", "known_at": "2026-11-27"},
+        headers={**worker, "X-Access-Purpose": "preparing the strategy discussion"},
+    )
+
+    # When a manager of the owning authority reads the audit trail
+    reads = _trail(client, token(roles=("manager",), sub="m"), case_id, kind="read")
+
+    # Then the read is there: who, the endpoint and its parameters, the purpose
+    read = next(r for r in reads if r["endpoint"] == "GET /cases/{case_id}/chronology")
+    assert read["who"]["sub"] == "ann.worker"
+    assert read["who"]["agency"] == LOCAL_AUTHORITY
+    assert read["params"]["as_of"] == "2013-06-01"
+    assert read["params"]["known_at"] == "2026-11-27"
+    assert read["purpose"] == "preparing the strategy discussion"
+    assert read["break_glass"] is False
+    assert read["view"] == "full"
+
+
+def test_not_modified_when_answered_then_audited(client: TestClient, token: Token) -> None:
+    # Given a state read and its ETag
+    worker = token()
+    case_id = _case(client, worker)
+    etag = client.get(f"/cases/{case_id}", headers=worker).headers["ETag"]
+
+    # When the state is asked for again with If-None-Match
+    again = client.get(f"/cases/{case_id}", headers={**worker, "If-None-Match": etag})
+
+    # Then the 304 is audited too
+    assert again.status_code == 304
+    reads = _trail(client, token(roles=("manager",)), case_id, kind="read")
+    assert [r["status"] for r in reads if r["endpoint"] == "GET /cases/{case_id}"] == [200, 304]
+
+
+def test_break_glass_when_used_then_read_served_and_audited_as_such(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case police are not involved in
+    case_id = _case(client, token())
+    police = token(agency=POLICE, sub="pc")
+
+    # When police read it without, then with, an emergency purpose
+    refused = client.get(f"/cases/{case_id}", headers=police)
+    allowed = client.get(
+        f"/cases/{case_id}",
+        headers={**police, "X-Access-Purpose": "emergency: child missing overnight"},
+    )
+
+    # Then only the emergency read is served, and it is audited as break-glass
+    assert refused.status_code == 404
+    assert allowed.status_code == 200
+    reads = _trail(client, token(roles=("manager",)), case_id, kind="read")
+    glass = [r for r in reads if r["break_glass"]]
+    assert [(r["who"]["agency"], r["purpose"]) for r in glass] == [
+        (POLICE, "emergency: child missing overnight")
+    ]
+
+
+def test_break_glass_when_reason_missing_or_role_not_allowed_then_refused(
+    client: TestClient, token: Token
+) -> None:
+    case_id = _case(client, token())
+    police = token(agency=POLICE, sub="pc")
+    no_reason = client.get(
+        f"/cases/{case_id}", headers={**police, "X-Access-Purpose": "emergency:"}
+    )
+    system = token(agency=POLICE, roles=("system",), sub="sys")
+    by_system = client.get(
+        f"/cases/{case_id}", headers={**system, "X-Access-Purpose": "emergency: test"}
+    )
+    assert no_reason.status_code == 404
+    assert by_system.status_code == 404
+
+
+def test_audit_when_read_by_agencies_then_each_sees_what_it_may(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case a school referred (so the school is involved), read by the school and by CSC
+    worker = token()
+    school = token(agency=SCHOOL, sub="dsl")
+    contact = event(
+        "ContactReceived",
+        data=payload(
+            "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
+        ),
+    )
+    case_id, _ = open_case(client, worker, contact, event("ReferralAccepted", "2013-05-17"))
+    assert (
+        append(client, school, case_id, event("ConcernObserved", "2013-05-20")).status_code == 201
+    )
+    client.get(f"/cases/{case_id}", headers=school)
+    client.get(f"/cases/{case_id}", headers=worker)
+
+    # When each reads the audit trail
+    manager_view = _trail(client, token(roles=("manager",), sub="m"), case_id)
+    school_view = _trail(client, school, case_id)
+    reviewer_view = _trail(
+        client,
+        token(agency="other:inspectorate", roles=("reviewer",), sub="r", cases=[case_id]),
+        case_id,
+    )
+
+    # Then the owning authority's manager and the reviewer see every agency's entries
+    for view in (manager_view, reviewer_view):
+        assert {e["who"]["agency"] for e in view} == {LOCAL_AUTHORITY, SCHOOL}
+        assert {e["kind"] for e in view} == {"read", "write"}
+    # And the school sees only its own writes and reads
+    assert {e["who"]["agency"] for e in school_view} == {SCHOOL}
+    assert {(e["kind"], e.get("type")) for e in school_view} >= {("write", "ConcernObserved")}
+    # And asking for another agency's entries gives the school nothing
+    assert _trail(client, school, case_id, agency=LOCAL_AUTHORITY) == []
+
+
+def test_audit_when_corrections_written_then_listed_with_target_and_author(
+    client: TestClient, token: Token
+) -> None:
+    worker = token()
+    case_id = _case(client, worker)
+    note = event("CaseNoteRecorded")
+    append(client, worker, case_id, note)
+    retraction = event("EntryRetracted", target=note["id"])
+    append(client, worker, case_id, retraction)
+    writes = _trail(client, token(roles=("manager",)), case_id, kind="write")
+    retracted = next(w for w in writes if w["type"] == "EntryRetracted")
+    assert retracted["target_event_id"] == note["id"]
+    assert retracted["who"]["sub"] == "ann.worker"
+
+
+def test_read_when_audit_store_fails_then_refused_with_503(
+    client: TestClient, token: Token, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an audit store that cannot be written
+    worker = token()
+    case_id = _case(client, worker)
+
+    def broken(*_: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(client.app.state.audit, "record", broken)  # type: ignore[attr-defined]
+
+    # When case data is read
+    response = client.get(f"/cases/{case_id}/chronology", headers=worker)
+
+    # Then it is not served unaudited
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "Retry-After" in response.headers
+    assert "Amy" not in response.text
