@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from domain.access import Caller, Decision, Denied, View, check_write, decide
+from domain.access import WRITERS, Caller, Decision, Denied, View, check_write, decide
 from domain.envelope import RecordedEvent
 from domain.state import CaseState, case_state
 from service.errors import CaseNotFoundError, Forbidden
@@ -61,6 +61,8 @@ class Gatekeeper:
         """Refuse (403, with the reason) a batch the caller may not post; 404 for a case it may
         not see."""
         caller = caller_of(principal)
+        if not caller.has(*WRITERS):  # before any lookup: says nothing about the case
+            raise Forbidden(f"the roles {', '.join(principal.roles)} never write")
         stored = self.records.known_events(case_id) if case_id is not None else []
         if opening and not stored:
             if not events or events[0]["type"] != "CaseOpened":
