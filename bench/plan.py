@@ -20,6 +20,8 @@ class Plan:
     cold_rounds: int  # service restarts per view, each giving one cold read per case
     library_long_reads: int  # cold `repository.get` of the long aggregate
     library_long_appends: int  # load-then-append on the long aggregate, no cache
+    audit_reads: int  # warm chronology reads of the 1,000-event case, audited and not, each
+    audit_records: int  # `AuditLog.record` calls in-process, on a fresh audit store
     warmup: int  # untimed calls before each timed loop
 
     @property
@@ -49,6 +51,8 @@ FULL = Plan(
     cold_rounds=3,
     library_long_reads=10,
     library_long_appends=10,
+    audit_reads=200,
+    audit_records=200,
     warmup=3,
 )
 
@@ -62,5 +66,7 @@ QUICK = Plan(
     cold_rounds=1,
     library_long_reads=2,
     library_long_appends=2,
+    audit_reads=10,
+    audit_records=10,
     warmup=1,
 )

@@ -2,7 +2,8 @@
 
 A ratio is the service's median divided by the baseline's median, both measured in the same run:
 above 1 the service takes longer. Nothing here is asserted; a target is printed as PASS or MISS
-for information.
+for information: a time (the service's median under `target_ms`) or a rate (the service's calls
+per second at least `rate_floor` times the baseline's).
 """
 
 from __future__ import annotations
@@ -31,15 +32,29 @@ class Row:
     service: Timing
     baseline_label: str
     baseline: Timing
-    rate: bool = False  # show events/s (appends)
+    rate: bool = False  # show events/s (appends), or `unit`/s
     target_ms: float | None = None
+    unit: str = "events"  # what each sample's `units` count, in the rate column
+    rate_floor: float | None = None  # target: service rate ≥ this fraction of the baseline's
 
     @property
     def ratio(self) -> float:
         return self.service.median_ms / self.baseline.median_ms
 
     @property
+    def rate_ratio(self) -> float:
+        """The service's calls (units) per second over the baseline's: below 1 it does fewer."""
+        baseline = self.baseline.per_second
+        return self.service.per_second / baseline if baseline else 0.0
+
+    @property
     def verdict(self) -> str:
+        if self.rate_floor is not None:
+            met = "PASS" if self.rate_ratio >= self.rate_floor else "MISS"
+            return (
+                f"{met} ({self.rate_ratio:.2f}x the baseline's {self.unit}/s; "
+                f"target ≥{self.rate_floor:g}x)"
+            )
         if self.target_ms is None:
             return ""
         met = "PASS" if self.service.median_ms < self.target_ms else "MISS"
@@ -54,7 +69,10 @@ class Row:
             "baseline_label": self.baseline_label,
             "baseline": self.baseline.as_dict(),
             "ratio": round(self.ratio, 3),
+            "unit": self.unit,
+            "rate_ratio": round(self.rate_ratio, 3),
             "target_ms": self.target_ms,
+            "rate_floor": self.rate_floor,
             "target": self.verdict or None,
         }
 
@@ -106,9 +124,9 @@ def _table(rows: list[Row]) -> list[str]:
                     row.id,
                     row.store,
                     row.measure,
-                    *_figures(row.service, row.rate),
+                    *_figures(row.service, row.rate, row.unit),
                     row.baseline_label,
-                    *_figures(row.baseline, row.rate),
+                    *_figures(row.baseline, row.rate, row.unit),
                     f"{row.ratio:.2f}x",
                     row.verdict,
                 ]
@@ -118,12 +136,15 @@ def _table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def _figures(timing: Timing, rate: bool) -> list[str]:
+def _figures(timing: Timing, rate: bool, unit: str) -> list[str]:
+    per_second = f"{timing.per_second:,.0f}"
+    if unit != "events":  # the column is events/s: name any other unit in the cell
+        per_second += f" {unit}/s"
     return [
         str(timing.n),
         f"{timing.median_ms:.2f}",
         f"{timing.p95_ms:.2f}",
-        f"{timing.per_second:,.0f}" if rate else "",
+        per_second if rate else "",
     ]
 
 

@@ -8,7 +8,10 @@ Per store, each service measure interleaved with its baseline:
    1,000-event case and the long case, vs cold `repository.get` of a library aggregate;
 3. one-event appends to the long case vs appends to the small cases (the service against
    itself), and vs the library's uncached load-then-append; and the first append to the long
-   case after a restart.
+   case after a restart;
+5. warm chronology reads of the 1,000-event case by the service (every read audited) vs the
+   same app without the audit write (`bench/unaudited.py`), served beside it on the same store;
+   and, as a note, `AuditLog.record` alone, in-process on a fresh audit store.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from bench import library, over_http
+from bench import audit_write, library, over_http
 from bench.over_http import VIEWS
 from bench.plan import FULL, QUICK, Plan
 from bench.report import Report, Row, machine
@@ -31,6 +34,7 @@ from bench.stores import Store, postgres_store, postgres_url, postgres_version, 
 from bench.timing import Timing, interleave, merge, repeat
 
 READ_TARGET_MS = 30.0
+AUDITED_READS_FLOOR = 0.5  # audited chronology reads/s at least half the unaudited
 
 
 def progress(message: str) -> None:
@@ -59,9 +63,20 @@ class Context:
         *,
         rate: bool = False,
         target_ms: float | None = None,
+        unit: str = "events",
+        rate_floor: float | None = None,
     ) -> Row:
         return Row(
-            id_, self.store.name, measure, service, baseline_label, baseline, rate, target_ms
+            id_,
+            self.store.name,
+            measure,
+            service,
+            baseline_label,
+            baseline,
+            rate,
+            target_ms,
+            unit,
+            rate_floor,
         )
 
     def say(self, message: str) -> None:
@@ -105,6 +120,7 @@ def run_store(ctx: Context) -> list[Row]:
     with running_service(ctx.env, ctx.log, ctx.token) as service:
         rows += _reads(ctx, service, built, cold.reads)
         rows += _long_appends(ctx, service, built, cold.first_append)
+        rows += _audited_reads(ctx, service, built.read_cases[0])
     return rows
 
 
@@ -266,23 +282,72 @@ def _long_appends(ctx: Context, service: Service, built: Built, first_append: Ti
     ]
 
 
-def _store_run(
-    store_cm: AbstractContextManager[Store], plan: Plan, log: Path, notes: list[str]
-) -> list[Row]:
+def _audited_reads(ctx: Context, service: Service, case: ReadCase) -> list[Row]:
+    plan, view = ctx.plan, "chronology"
+    ctx.say(f"5 — warm chronology reads of the {case.label}-event case, audited and not")
+    with running_service(ctx.env, ctx.log, ctx.token, audited=False) as unaudited:
+        interleave(
+            over_http.reads(service, case.case_id, view, plan.warmup),
+            over_http.reads(unaudited, case.case_id, view, plan.warmup),
+        )
+        audited_reads, unaudited_reads = interleave(
+            over_http.reads(service, case.case_id, view, plan.audit_reads),
+            over_http.reads(unaudited, case.case_id, view, plan.audit_reads),
+        )
+    return [
+        ctx.row(
+            "5",
+            f"GET chronology, {case.label} events, warm, audited (every read writes its "
+            "audit record)",
+            audited_reads,
+            "service without the audit write (`bench/unaudited.py`), interleaved",
+            unaudited_reads,
+            rate=True,
+            unit="reads",
+            rate_floor=AUDITED_READS_FLOOR,
+        )
+    ]
+
+
+def _audit_write_note(name: str, store_cm: AbstractContextManager[Store], plan: Plan) -> str:
+    """The audit write alone, on a fresh store of the same kind."""
+    progress(f"{name}: 5 — `AuditLog.record` in-process on a fresh audit store")
     with store_cm as store:
+        timing = audit_write.record_cost(store.service, plan.audit_records, plan.warmup)
+    where = (
+        "its own SQLite file, WAL, synchronous=FULL"
+        if name == "sqlite"
+        else "its own tables in a fresh schema"
+    )
+    return (
+        f"{name}: the audit write alone — `AuditLog.record` of one chronology read, called "
+        f"in-process on a fresh audit store ({where}): median {timing.median_ms:.2f} ms, "
+        f"p95 {timing.p95_ms:.2f} ms, n {timing.n}."
+    )
+
+
+def _store_run(
+    name: str, store_of: StoreFactory, root: Path, plan: Plan, notes: list[str]
+) -> list[Row]:
+    with store_of(root / name) as store:
         env = store.service_environment()
         app = library.open_library(store.library)
         try:
-            return run_store(Context(store, plan, env, log, mint_token(env), app, notes))
+            context = Context(
+                store, plan, env, root / f"{name}-server.log", mint_token(env), app, notes
+            )
+            rows = run_store(context)
         finally:
             app.close()
+    notes.append(_audit_write_note(name, store_of(root / f"{name}-audit"), plan))
+    return rows
 
 
-StoreFactory = Callable[[], AbstractContextManager[Store]]
+StoreFactory = Callable[[Path], AbstractContextManager[Store]]
 
 
-def _stores(root: Path, use_postgres: bool, notes: list[str]) -> Iterator[tuple[str, StoreFactory]]:
-    yield "sqlite", lambda: sqlite_store(root / "sqlite")
+def _stores(use_postgres: bool, notes: list[str]) -> Iterator[tuple[str, StoreFactory]]:
+    yield "sqlite", sqlite_store
     if not use_postgres:
         notes.append("PostgreSQL: skipped (--no-postgres).")
         return
@@ -291,7 +356,7 @@ def _stores(root: Path, use_postgres: bool, notes: list[str]) -> Iterator[tuple[
     if server_version is None:
         notes.append(f"PostgreSQL: skipped, {url} did not answer ({why}).")
         return
-    yield "postgresql", lambda: postgres_store(root / "postgresql", url)
+    yield "postgresql", lambda root: postgres_store(root, url)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -315,11 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     pg_version = "not measured"
     with tempfile.TemporaryDirectory(prefix="casetrail-bench-") as tmp:
         root = Path(tmp)
-        for name, store in _stores(root, not args.no_postgres, notes):
+        for name, store_of in _stores(not args.no_postgres, notes):
             if name == "postgresql":
                 pg_version = postgres_version(postgres_url())[0] or pg_version
             progress(f"{name}: starting")
-            rows += _store_run(store(), plan, root / f"{name}-server.log", notes)
+            rows += _store_run(name, store_of, root, plan, notes)
     report = Report(machine(pg_version), plan, rows, [*_standing_notes(plan), *notes])
     report.write(args.out)
     print(report.markdown())
@@ -340,5 +405,11 @@ def _standing_notes(plan: Plan) -> list[str]:
         "small case to warm the process; its baseline is the same cold `repository.get` as the "
         "warm row's. Warm read: the service's decoded-event cache already holds the case.",
         "events/s = events per second spent inside the timed calls.",
+        "Row 5: the same warm chronology reads sent, call by call, to `casetrail serve` and to "
+        "the same app whose audit log's `record` does nothing (`bench/unaudited.py`: a bench-only "
+        "ASGI factory served by uvicorn as `serve` serves the real one, on the same store; it "
+        "still decides access and builds the audit record — only the write is gone). Target: "
+        f"audited reads/s at least {AUDITED_READS_FLOOR:g}x the unaudited (reads/s = reads per "
+        "second spent inside the timed calls; the ratio column is still the medians').",
         "Other processes may share the machine: treat small differences as noise.",
     ]

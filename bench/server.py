@@ -1,7 +1,9 @@
 """The service as it runs in production: `casetrail serve` (uvicorn, one worker) in a subprocess.
 
 Requests go over real HTTP on one keep-alive `httpx.Client`, with bodies serialised before the
-clock starts. The token comes from `casetrail token`, with the same data directory.
+clock starts. The token comes from `casetrail token`, with the same data directory. Measure 5's
+baseline is the same app without the audit write (`bench/unaudited.py`), served the same way
+beside it, on the same store.
 """
 
 from __future__ import annotations
@@ -21,6 +23,24 @@ import orjson
 from bench.events import Event, EventStream
 
 CLI = [sys.executable, "-m", "service.cli"]
+REPO = Path(__file__).resolve().parent.parent
+# What `casetrail serve` runs (uvicorn.run of the factory, one worker, log level info with the
+# access log on), with the bench-only factory whose audit records nothing.
+UNAUDITED = [
+    sys.executable,
+    "-m",
+    "uvicorn",
+    "bench.unaudited:create_app",
+    "--factory",
+    "--app-dir",
+    str(REPO),
+    "--host",
+    "127.0.0.1",
+    "--workers",
+    "1",
+    "--log-level",
+    "info",
+]
 AGENCY = "csc:barsetshire"  # the local authority of tests.support's CaseOpened payload
 
 
@@ -104,17 +124,25 @@ def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) ->
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise ServiceError(f"casetrail serve did not start:\n{log.read_text()[-3000:]}")
+    raise ServiceError(f"the service did not start:\n{log.read_text()[-3000:]}")
 
 
 @contextmanager
-def running_service(env: dict[str, str], log: Path, token: str) -> Iterator[Service]:
-    """Start `casetrail serve`, yield a client, and stop the server (SIGTERM) afterwards."""
+def running_service(
+    env: dict[str, str], log: Path, token: str, *, audited: bool = True
+) -> Iterator[Service]:
+    """Start `casetrail serve` (or, `audited=False`, the app of `bench/unaudited.py`), yield a
+    client, and stop the server (SIGTERM) afterwards."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
+    command = (
+        [*CLI, "serve", "--port", str(port), "--workers", "1"]
+        if audited
+        else [*UNAUDITED, "--port", str(port)]
+    )
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port), "--workers", "1"],
+            command,
             env=env,
             stdout=out,
             stderr=out,

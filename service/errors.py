@@ -78,3 +78,16 @@ class StoreBusy(CasetrailError):
     """The append could not win against concurrent writers in time; safe to retry."""
 
     retry_after_seconds = 1
+
+
+class UnreadableEntry(CasetrailError):
+    """A stored event that cannot be decrypted or decoded with this configuration."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a stored event cannot be read with this configuration (encryption key, or damage)"
+        )
+
+
+class UnreadableStore(RuntimeError):
+    """The store cannot be read with this configuration: the service must not start."""

@@ -34,6 +34,8 @@ from service.errors import (
     FieldProblem,
     InvalidEvents,
     StoreBusy,
+    UnreadableEntry,
+    UnreadableStore,
     VersionMismatch,
 )
 from service.principal import Principal
@@ -141,6 +143,7 @@ class CaseRecords(Application[UUID]):
         super().__init__(env)
         self.index: CaseLog = case_log(self.recorder)
         self.event_cache = EventCache(settings.event_cache_size)
+        self._check_key()
 
     # --- writing -------------------------------------------------------------------------
 
@@ -380,12 +383,32 @@ class CaseRecords(Application[UUID]):
 
     def decode(self, state: bytes) -> dict[str, Any]:
         """A stored event's entry, read as plain JSON (the library's own fields are ignored)."""
-        if self.mapper.cipher:
-            state = self.mapper.cipher.decrypt(state)
-        if self.mapper.compressor:
-            state = self.mapper.compressor.decompress(state)
-        entry: dict[str, Any] = orjson.loads(state)["entry"]
+        try:
+            if self.mapper.cipher:
+                state = self.mapper.cipher.decrypt(state)
+            if self.mapper.compressor:
+                state = self.mapper.compressor.decompress(state)
+            entry: dict[str, Any] = orjson.loads(state)["entry"]
+        except (ValueError, KeyError, TypeError) as e:
+            # A wrong or missing encryption key, or a damaged row: never guess at its content.
+            raise UnreadableEntry from e
         return entry
+
+    def _check_key(self) -> None:
+        """Refuse to start on a store the configured key cannot read (or with no key on an
+        encrypted one), before anything is written under the wrong key."""
+        newest = self.recorder.max_notification_id()
+        if not newest:
+            return
+        rows = self.recorder.select_notifications(start=newest, limit=1)
+        try:
+            for row in rows:
+                self.decode(row.state)
+        except UnreadableEntry:
+            raise UnreadableStore(
+                "the newest stored event cannot be read with this configuration: check "
+                "CASETRAIL_ENCRYPTION_KEY (set, and the key the store was written with)"
+            ) from None
 
     def events_of(
         self, case_id: UUID, *, gt: int | None = None, limit: int | None = None

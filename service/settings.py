@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.utils import get_topic
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The library's AES-GCM cipher over the `cryptography` package, "eventsourcing.cryptography:
+# AESCipher" (not its default "eventsourcing.cipher:AESCipher", which needs pycryptodome).
+CIPHER_TOPIC = get_topic(AESCipher)
+GENERATE_KEY_HINT = (
+    'generate one with `openssl rand -base64 32` or `python -c "from eventsourcing.cryptography '
+    'import AESCipher; print(AESCipher.create_key(32))"`'
+)
+
+
+def aes_key_text(text: str) -> str:
+    """`text` stripped if it is a base64 AES key (16, 24 or 32 bytes) or empty; else ValueError.
+
+    The message never contains the key.
+    """
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            f"CASETRAIL_ENCRYPTION_KEY is not valid base64: {GENERATE_KEY_HINT}"
+        ) from None
+    if len(key) not in AESCipher.KEY_SIZES:
+        raise ValueError(
+            f"CASETRAIL_ENCRYPTION_KEY decodes to {len(key)} bytes, but an AES key is 16, 24 "
+            f"or 32 bytes: {GENERATE_KEY_HINT}"
+        )
+    return text
 
 
 class Settings(BaseSettings):
     """Casetrail's configuration, read from the environment by `serve` and every CLI command."""
 
-    model_config = SettingsConfigDict(env_prefix="CASETRAIL_", extra="ignore")
+    # hide_input_in_errors: a refused value (a key, a secret) never appears in the error.
+    model_config = SettingsConfigDict(
+        env_prefix="CASETRAIL_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = Field(
         default="",
@@ -63,6 +100,30 @@ class Settings(BaseSettings):
         "default <data dir>/keys/seal-signing-key.pem, generated on first use",
     )
 
+    # Encryption at rest: the stored events' payloads, with the library's AES-GCM cipher.
+    encryption_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="base64 AES key (16, 24 or 32 bytes) encrypting stored events; "
+        "empty: not encrypted. Keep it off the data directory and the database host",
+    )
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _check_encryption_key(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(aes_key_text(value.get_secret_value()))
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether stored events are encrypted (CASETRAIL_ENCRYPTION_KEY is set)."""
+        return bool(self.cipher_key())
+
+    def cipher_key(self) -> str:
+        """The key for the library's cipher ('' when off), checked again: a copy made with
+        `model_copy(update=...)` is not validated, and may even hold a plain string."""
+        value = self.encryption_key
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return aes_key_text(text)
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'casetrail.db'}"
@@ -107,6 +168,12 @@ class Settings(BaseSettings):
                 SQLITE_DBNAME=str(self.sqlite_path),
                 SQLITE_LOCK_TIMEOUT="10",
             )
+        # Always set, empty when off: the library also reads the process environment, and a
+        # stray CIPHER_KEY there must not switch on a cipher this setting did not ask for.
+        env.update(
+            CIPHER_TOPIC=CIPHER_TOPIC if self.encrypted else "",
+            CIPHER_KEY=self.cipher_key(),
+        )
         return env
 
     @property

@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 # 1: one-event appends to small cases; 2: 100-event appends; 3: one-event appends to a long case
 # (3c: the first after a restart); 4: warm and cold reads of state and chronology for a
-# 1,000-event case and a long case.
-MEASURE_IDS = ("1a", "1b", "2", "3a", "3b", "3c", "4a", "4b", "4c", "4d", "4e", "4f", "4g", "4h")
+# 1,000-event case and a long case; 5: warm chronology reads audited vs without the audit write.
+MEASURE_IDS = ("1a", "1b", "2", "3a", "3b", "3c", *(f"4{c}" for c in "abcdefgh"), "5")
 
 
 @pytest.mark.slow
@@ -47,7 +47,16 @@ def test_bench_quick_run_when_sqlite_only_then_table_has_every_measure(tmp_path:
             MEASURE_IDS
         )
     assert "PostgreSQL: skipped" in markdown
+    # Row 5 reports reads/s on both sides and a verdict against "audited ≥ 0.5x unaudited reads/s"
+    audited = next(line for line in markdown.splitlines() if line.startswith("| 5 | sqlite |"))
+    assert audited.count(" reads/s |") == 2
+    assert "PASS (" in audited or "MISS (" in audited
+    assert "sqlite: the audit write alone" in markdown
     report = json.loads((tmp_path / "results.json").read_text())
     assert sorted(row["id"] for row in report["rows"]) == sorted(MEASURE_IDS)
+    (row_5,) = (row for row in report["rows"] if row["id"] == "5")
+    assert row_5["unit"] == "reads"
+    assert row_5["rate_floor"] == 0.5
+    assert row_5["rate_ratio"] > 0
     machine = set(report["machine"])
     assert {"CPU", "cores", "Python", "eventsourcing", "FastAPI", "SQLite", "date"} <= machine

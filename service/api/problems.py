@@ -20,6 +20,7 @@ from service.errors import (
     Forbidden,
     InvalidEvents,
     StoreBusy,
+    UnreadableEntry,
     VersionMismatch,
 )
 
@@ -121,6 +122,14 @@ def _from_error(error: Exception) -> JSONResponse:
             str(error),
             current_version=error.current,
             expected_version=error.expected,
+        )
+    if isinstance(error, UnreadableEntry):
+        return problem_response(
+            503,
+            "store-unreadable",
+            "Stored records cannot be read",
+            str(error),
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
         )
     if isinstance(error, StoreBusy):
         retry = str(error.retry_after_seconds)
