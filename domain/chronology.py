@@ -6,11 +6,10 @@ See DOMAIN.md §3.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
-
-from pydantic import BaseModel
 
 from domain.access import RESTRICTED, is_placeholder, shared_with
 from domain.calendar import working_days_between
@@ -40,28 +39,32 @@ CSV_COLUMNS = (
 )
 
 
-class SignificanceAssessment(BaseModel):
+@dataclass(slots=True)
+class SignificanceAssessment:
     significance: str
     rationale: str
     event_id: str
     assessed_by: str
 
 
-class Correction(BaseModel):
+@dataclass(slots=True)
+class Correction:
     event_id: str
     reason: str
     recorded_at: str
     recorded_by: str
 
 
-class Annotation(BaseModel):
+@dataclass(slots=True)
+class Annotation:
     event_id: str
     note: str
     recorded_at: str
     recorded_by: str
 
 
-class ChronologyEntry(BaseModel):
+@dataclass(slots=True)
+class ChronologyEntry:
     """One line of the chronology."""
 
     seq: int
@@ -105,7 +108,8 @@ class ChronologyEntry(BaseModel):
         ]
 
 
-class Chronology(BaseModel):
+@dataclass(slots=True)
+class Chronology:
     """A case's chronology as of a date, on what was recorded by `known_at`."""
 
     case_id: UUID
@@ -129,7 +133,8 @@ def chronology(
     `significant` and above, in full its own and those shared with it, and other agencies'
     restricted entries as placeholders."""
     entries = select(events, as_of=as_of, known_at=known_at)
-    actions = _actions(entries)
+    # What was done about an entry, never from a restricted entry the partner may not read.
+    actions = _actions([e for e in entries if not (partner and is_placeholder(e, partner))])
     shared = shared_with(entries, partner) if partner else set()
     lines: list[ChronologyEntry] = []
     for entry in entries:
@@ -165,7 +170,7 @@ def _source_agency(entry: Entry) -> str:
 
 def _placeholder(seq: int, entry: Entry, significance: Significance) -> ChronologyEntry:
     """What a partner sees of another agency's restricted entry: its date and type."""
-    return ChronologyEntry.model_construct(
+    return ChronologyEntry(
         seq=seq,
         event_id=entry.id,
         type=entry.type,
@@ -180,7 +185,7 @@ def _placeholder(seq: int, entry: Entry, significance: Significance) -> Chronolo
         significance_assessment=None,
         action=None,
         recorded_by={},
-        recorded_at=format_utc(entry.event.recorded_at),
+        recorded_at=entry.event.entry["recorded_at"],
         late_by_days=late_by_days(entry),
         corrections=[],
         annotations=[],
@@ -193,8 +198,7 @@ def _line(
 ) -> ChronologyEntry:
     event = entry.event
     assessment = entry.assessment
-    # Built from values already validated when they were written: no need to validate again.
-    return ChronologyEntry.model_construct(
+    return ChronologyEntry(
         seq=seq,
         event_id=entry.id,
         type=entry.type,
@@ -206,7 +210,7 @@ def _line(
         author=dict(event.author) if event.author else None,
         source=dict(event.source) if event.source else None,
         significance=significance.label,
-        significance_assessment=SignificanceAssessment.model_construct(
+        significance_assessment=SignificanceAssessment(
             significance=assessment.data["significance"],
             rationale=assessment.data["rationale"],
             event_id=assessment.id,
@@ -216,23 +220,23 @@ def _line(
         else None,
         action=action,
         recorded_by=dict(event.recorded_by),
-        recorded_at=format_utc(event.recorded_at),
+        recorded_at=event.entry["recorded_at"],
         late_by_days=late_by_days(entry),
         corrections=[
-            Correction.model_construct(
+            Correction(
                 event_id=c.id,
                 reason=c.data["reason"],
-                recorded_at=format_utc(c.recorded_at),
+                recorded_at=c.entry["recorded_at"],
                 recorded_by=c.recorded_by["name"],
             )
             for c in entry.corrections
         ],
         restricted=entry.event.sensitivity == "restricted",
         annotations=[
-            Annotation.model_construct(
+            Annotation(
                 event_id=a.id,
                 note=a.data["note"],
-                recorded_at=format_utc(a.recorded_at),
+                recorded_at=a.entry["recorded_at"],
                 recorded_by=a.recorded_by["name"],
             )
             for a in entry.annotations
