@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.catalogue import PostedBy, Significance, catalogue
+from domain.catalogue import PostedBy, catalogue
+from domain.envelope import RecordedEvent
 from domain.moments import LONDON, Moment, end_of_day, years_after
 from domain.selection import Entry
 from domain.state import CaseState, named_agencies
@@ -148,6 +149,11 @@ def check_write(
         _check_referral(caller, entries)
     for index, entry in enumerate(entries):
         reason = _refusal(caller, owner, entry, target_agencies, opening and index < 2)
+        author = (entry.get("author") or {}).get("agency")
+        if not reason and not owner and author not in (None, caller.agency):
+            # The owning authority may type in what another agency wrote; a partner may not
+            # attribute its entry to another agency.
+            reason = f"an entry posted by {caller.agency} cannot name {author} as its author"
         if reason:
             raise Denied(f"/events/{index}: {reason}")
 
@@ -222,25 +228,13 @@ def shared_with(entries: Iterable[Entry], agency: str) -> set[str]:
     return ids
 
 
-def partner_sees(entry: Entry, agency: str, shared: set[str]) -> bool:
-    """A partner's chronology: significant and above, and in full what is its own or shared."""
-    return entry.id in shared or entry.significance >= Significance.SIGNIFICANT
+def withheld_from(events: Iterable[RecordedEvent], agency: str) -> frozenset[str]:
+    """The entries a partner sees only as "a restricted entry exists": other agencies'
+    restricted entries (their date and type, never their content)."""
+    return frozenset(e.id for e in events if is_withheld(e, agency))
 
 
-def redacted_state(state: CaseState, restricted: set[str]) -> CaseState:
-    """A partner's state: open concerns from other agencies' restricted entries as placeholders."""
-    if not restricted:
-        return state
-    concerns = [
-        c.model_copy(update={"description": RESTRICTED}) if c.event_id in restricted else c
-        for c in state.open_concerns
-    ]
-    return state.model_copy(update={"open_concerns": concerns})
-
-
-RESTRICTED = "A restricted entry exists — ask the allocated worker"
-
-
-def is_placeholder(entry: Entry, agency: str) -> bool:
-    """A restricted entry a partner sees only as "a restricted entry exists": date and type."""
-    return entry.event.sensitivity == "restricted" and entry.agency != agency
+def is_withheld(event: RecordedEvent, agency: str) -> bool:
+    """Another agency's restricted entry: a partner sees "a restricted entry exists", its date
+    and type, never its content."""
+    return event.sensitivity == "restricted" and event.agency != agency

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.access import RESTRICTED, is_placeholder, shared_with
+from domain.access import is_withheld, shared_with
 from domain.calendar import working_days_between
 from domain.catalogue import Significance, catalogue
-from domain.envelope import RecordedEvent
+from domain.envelope import RESTRICTED, RecordedEvent
 from domain.moments import LONDON, display, format_utc
 from domain.selection import Entry, select
 
@@ -134,7 +134,7 @@ def chronology(
     restricted entries as placeholders."""
     entries = select(events, as_of=as_of, known_at=known_at)
     # What was done about an entry, never from a restricted entry the partner may not read.
-    actions = _actions([e for e in entries if not (partner and is_placeholder(e, partner))])
+    actions = _actions([e for e in entries if not (partner and is_withheld(e.event, partner))])
     shared = shared_with(entries, partner) if partner else set()
     lines: list[ChronologyEntry] = []
     for entry in entries:
@@ -148,10 +148,11 @@ def chronology(
         if partner is None:
             lines.append(_line(len(lines) + 1, entry, significance, actions.get(entry.id)))
         elif entry.id in shared or significance >= Significance.SIGNIFICANT:
-            if is_placeholder(entry, partner):
+            if is_withheld(entry.event, partner):
                 lines.append(_placeholder(len(lines) + 1, entry, significance))
             else:
-                lines.append(_line(len(lines) + 1, entry, significance, actions.get(entry.id)))
+                line = _line(len(lines) + 1, entry, significance, actions.get(entry.id), partner)
+                lines.append(line)
     return Chronology(
         case_id=case_id, as_of=format_utc(as_of), known_at=format_utc(known_at), entries=lines
     )
@@ -194,9 +195,19 @@ def _placeholder(seq: int, entry: Entry, significance: Significance) -> Chronolo
 
 
 def _line(
-    seq: int, entry: Entry, significance: Significance, action: str | None
+    seq: int,
+    entry: Entry,
+    significance: Significance,
+    action: str | None,
+    partner: str | None = None,
 ) -> ChronologyEntry:
+    """A full line; for a partner, what other agencies' restricted corrections, annotations
+    and reassessments say about it is withheld (that they exist is not)."""
     event = entry.event
+
+    def said(by: RecordedEvent, text: str) -> str:
+        return RESTRICTED if partner and is_withheld(by, partner) else text
+
     assessment = entry.assessment
     return ChronologyEntry(
         seq=seq,
@@ -212,7 +223,7 @@ def _line(
         significance=significance.label,
         significance_assessment=SignificanceAssessment(
             significance=assessment.data["significance"],
-            rationale=assessment.data["rationale"],
+            rationale=said(assessment, assessment.data["rationale"]),
             event_id=assessment.id,
             assessed_by=assessment.recorded_by["name"],
         )
@@ -225,7 +236,7 @@ def _line(
         corrections=[
             Correction(
                 event_id=c.id,
-                reason=c.data["reason"],
+                reason=said(c, c.data["reason"]),
                 recorded_at=c.entry["recorded_at"],
                 recorded_by=c.recorded_by["name"],
             )
@@ -240,6 +251,7 @@ def _line(
                 recorded_by=a.recorded_by["name"],
             )
             for a in entry.annotations
+            if not (partner and is_withheld(a, partner))
         ],
     )
 

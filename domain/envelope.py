@@ -25,6 +25,9 @@ from domain.moments import Moment, Precision, parse_utc
 
 GENESIS = "0" * 64
 
+# What a partner agency sees of another agency's restricted entry, instead of its content.
+RESTRICTED = "A restricted entry exists — ask the allocated worker"
+
 # The fields the hash covers, fixed forever (DESIGN.md "Tamper evidence"): changing this list
 # would make every stored chain fail verification.
 HASHED_FIELDS = (

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from domain.envelope import RESTRICTED
 from domain.moments import Moment, format_utc
 from domain.selection import Entry, select
 
@@ -158,9 +159,16 @@ class _Agency:
 
 
 def case_state(
-    case_id: UUID, events: Iterable[Any], *, as_of: datetime, known_at: datetime
+    case_id: UUID,
+    events: Iterable[Any],
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    withheld: frozenset[str] = frozenset(),
 ) -> CaseState:
-    """Fold the entries `as_of`/`known_at` select into the case's state."""
+    """Fold the entries `as_of`/`known_at` select into the case's state; the entries in
+    `withheld` (another agency's restricted entries, for a partner) count as what they are and
+    when, never for what they say."""
     events = list(events)
     entries = select(events, as_of=as_of, known_at=known_at)
     if not entries or entries[0].type != "CaseOpened":
@@ -168,7 +176,9 @@ def case_state(
     # The state's version (its ETag) is the case's version as recorded by known_at: a
     # correction or retraction changes what the state says without adding an entry to it.
     version = max(e.version for e in events if e.recorded_at <= known_at)
-    return fold(case_id, entries, as_of=as_of, known_at=known_at, version=version)
+    return fold(
+        case_id, entries, as_of=as_of, known_at=known_at, version=version, withheld=withheld
+    )
 
 
 def fold(
@@ -178,6 +188,7 @@ def fold(
     as_of: datetime,
     known_at: datetime,
     version: int | None = None,
+    withheld: frozenset[str] = frozenset(),
 ) -> CaseState:
     opened = entries[0]
     child = dict(opened.data["child"])
@@ -199,7 +210,10 @@ def fold(
     for entry in entries:
         data, kind, when = entry.data, entry.type, entry.occurred.text
         is_open = bool(episodes) and episodes[-1].closed_at is None
-        if kind == "PersonDetailsChanged":
+        hidden = entry.id in withheld
+        if hidden and kind in ("PersonDetailsChanged", "IdentifierLinked"):
+            pass
+        elif kind == "PersonDetailsChanged":
             child.update({k: v for k, v in data.items() if v is not None and k != "reason"})
         elif kind == "IdentifierLinked":
             identifiers.append(Identifier(scheme=data["scheme"], value=data["value"]))
@@ -214,31 +228,31 @@ def fold(
         elif kind in EPISODE_CLOSERS and is_open:
             episodes[-1].closed_at = when
             episodes[-1].closed_by = _ref(entry)
-            episodes[-1].closure_reason = data.get("reason_code") or (
+            episodes[-1].closure_reason = None if hidden else data.get("reason_code") or (
                 f"transferred to {data['to_local_authority']}"
                 if kind == "CaseTransferred"
                 else None
             )
         if kind in PLAN_STARTS:
-            plans[PLAN_STARTS[kind]] = _plan(PLAN_STARTS[kind], entry)
+            plans[PLAN_STARTS[kind]] = _plan(PLAN_STARTS[kind], entry, hidden)
         elif kind in PLAN_ENDS:
             plans.pop(PLAN_ENDS[kind], None)
         elif kind == "ChildProtectionCategoryChanged" and "child_protection" in plans:
-            plans["child_protection"].category = data["category"]
+            plans["child_protection"].category = None if hidden else data["category"]
         elif kind == "LegalStatusChanged" and "looked_after" in plans:
-            plans["looked_after"].legal_status = data["legal_status"]
+            plans["looked_after"].legal_status = None if hidden else data["legal_status"]
         elif kind == "PlacementChanged" and "looked_after" in plans:
-            plans["looked_after"].placement = dict(data["placement"])
+            plans["looked_after"].placement = None if hidden else dict(data["placement"])
         elif kind == "ContactDecisionMade" and data["outcome"] in ("nfa", "advice", "early_help"):
             awaiting_episode.pop(data["contact_id"], None)
         elif kind == "WorkerAllocated":
-            worker, team = data["worker"], data["team"]
+            worker, team = (RESTRICTED, RESTRICTED) if hidden else (data["worker"], data["team"])
         elif kind == "ConcernObserved" and data.get("follow_up_required", True):
             concerns[entry.id] = OpenConcern(
                 event_id=entry.id,
                 occurred_at=when,
-                category=data["category"],
-                description=data["description"],
+                category="restricted" if hidden else data["category"],
+                description=RESTRICTED if hidden else data["description"],
                 agency=entry.agency,
             )
         elif kind == "ConcernFollowedUp":
@@ -253,7 +267,7 @@ def fold(
             # The owning authority is not a partner: its own staff at a meeting do not make it
             # "involved" from that day (it owns the whole case).
             if agency != local_authority:
-                _involve(agencies, agency, entry)
+                _involve(agencies, agency, entry, hidden)
                 if kind == "ContactReceived" and not is_open:
                     awaiting_episode[data["contact_id"]] = agency
         # CaseOpened folds first whatever its date: only what had happened counts as involvement.
@@ -300,8 +314,8 @@ def _ref(entry: Entry) -> EventRef:
     return EventRef(event_id=entry.id, type=entry.type, date=entry.occurred.text)
 
 
-def _plan(kind: str, entry: Entry) -> Plan:
-    data: Mapping[str, Any] = entry.data
+def _plan(kind: str, entry: Entry, hidden: bool) -> Plan:
+    data: Mapping[str, Any] = {} if hidden else entry.data
     return Plan(
         kind=kind,
         plan_id=data.get("plan_id"),
@@ -313,7 +327,7 @@ def _plan(kind: str, entry: Entry) -> Plan:
     )
 
 
-def _involve(agencies: dict[str, _Agency], agency: str, entry: Entry) -> None:
+def _involve(agencies: dict[str, _Agency], agency: str, entry: Entry, hidden: bool) -> None:
     known = agencies.get(agency)
     if known is None:
         known = agencies[agency] = _Agency(agency=agency, first=entry, last=entry)
@@ -321,8 +335,8 @@ def _involve(agencies: dict[str, _Agency], agency: str, entry: Entry) -> None:
     if entry.type not in known.named_by:
         known.named_by.append(entry.type)
     if entry.type == "AgencyInvolvementStarted":
-        known.role = entry.data.get("role")
-        known.lead_contact = entry.data.get("lead_contact")
+        known.role = None if hidden else entry.data.get("role")
+        known.lead_contact = None if hidden else entry.data.get("lead_contact")
         known.ended = None
         known.started = True
     elif entry.type == "AgencyInvolvementEnded":

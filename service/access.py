@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -73,7 +74,10 @@ class Gatekeeper:
         else:
             if not stored:
                 raise CaseNotFoundError(case_id)  # type: ignore[arg-type]
-            decision = self._decide(principal, stored[0].case_id, stored, emergency=False)
+            # Reviewers never write: a reviewer's claim to the case grants no writing, whatever
+            # other roles its token carries (else it would write as the owning authority).
+            writer = replace(principal, roles=tuple(r for r in principal.roles if r != "reviewer"))
+            decision = self._decide(writer, stored[0].case_id, stored, emergency=False)
             if decision.view is View.NONE:
                 raise CaseNotFoundError(stored[0].case_id)
         # Whose entry each possible target is: stored ones, and those earlier in this batch.

@@ -19,7 +19,7 @@ from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
-from domain.access import redacted_state
+from domain.access import withheld_from
 from domain.case import Case, CaseRuleBroken
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
@@ -448,14 +448,13 @@ class CaseRecords(Application[UUID]):
         """The state; for a `partner` agency, with other agencies' restricted details withheld."""
         now = self.clock()
         events = self._all_events(case_id)
+        withheld = withheld_from(events, partner) if partner else frozenset()
         try:
-            state = case_state(case_id, events, as_of=as_of or now, known_at=known_at or now)
+            return case_state(
+                case_id, events, as_of=as_of or now, known_at=known_at or now, withheld=withheld
+            )
         except NothingRecorded:
             raise CaseNotFoundError(case_id) from None
-        if partner is None:
-            return state
-        restricted = {e.id for e in events if e.sensitivity == "restricted" and e.agency != partner}
-        return redacted_state(state, restricted)
 
     def current_version(self, case_id: UUID) -> int:
         version = self._current_version(case_id)

@@ -19,7 +19,9 @@ VerifyAccess = Annotated[
     Decision,
     Depends(
         case_access(
-            partners=False, roles=frozenset({"practitioner", "manager", "reviewer"}), what="verify"
+            partners=False,
+            roles=frozenset({"practitioner", "manager", "reviewer", "system"}),
+            what="verify",
         )
     ),
 ]

@@ -1,0 +1,991 @@
+"""The access policy against the README's table ("Who may see and write what").
+
+Every endpoint x every kind of caller answers as documented; then the rules the table summarises:
+what partners may post, correct and retract, restricted entries as placeholders, opening by
+referral, the access period after involvement ends (a closed case does not cut partners off),
+the partner's chronology, and who sees which entries of the audit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import fastapi.routing
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from domain.envelope import RESTRICTED
+from service.api.app import create_app
+from service.clock import SettableClock
+from service.records import derived_case_id
+from service.settings import Settings
+from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload
+
+Headers = dict[str, str]
+Token = Callable[..., Headers]
+
+LA = LOCAL_AUTHORITY  # csc:barsetshire owns every case here
+SCHOOL = "school:st-marys-primary"  # referred the open episode: involved now
+HEALTH = "health:barsetshire-gp"  # referred an episode closed in 2025: within its access period
+VCS = "vcs:family-project"  # referred an episode closed in 2014: beyond its access period
+POLICE = "police:barsetshire"  # never named: unrelated
+OTHER_LA = "csc:wessex"
+INSPECTORATE = "other:ofsted"
+EMERGENCY = "emergency: child missing overnight, checking known addresses"
+CHILD_NAME = "Amy Smith"
+OPEN_PATHS = {"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+
+
+# --- the matrix ----------------------------------------------------------------------------------
+
+OPEN = "POST /cases"
+APPEND = "POST /cases/{case_id}/events"
+STATE = "GET /cases/{case_id}"
+CHRONOLOGY = "GET /cases/{case_id}/chronology"
+EVENTS = "GET /cases/{case_id}/events"
+VERIFY = "GET /cases/{case_id}/verify"
+AUDIT = "GET /cases/{case_id}/audit"
+ENDPOINTS = (OPEN, APPEND, STATE, CHRONOLOGY, EVENTS, VERIFY, AUDIT)
+
+THIS_CASE = "<the matrix case>"  # stands for the case's id in a reviewer's `cases` claim
+
+
+@dataclass(frozen=True)
+class Who:
+    agency: str
+    roles: tuple[str, ...]
+    cases: tuple[str, ...] | None = None
+    emergency: bool = False  # sends `X-Access-Purpose: emergency: <reason>`
+
+
+PRINCIPALS: dict[str, Who] = {
+    "csc practitioner": Who(LA, ("practitioner",)),
+    "csc manager": Who(LA, ("manager",)),
+    "csc system": Who(LA, ("system",)),
+    "partner involved": Who(SCHOOL, ("practitioner",)),
+    "partner within period": Who(HEALTH, ("practitioner",)),
+    "partner beyond period": Who(VCS, ("practitioner",)),
+    "unrelated agency": Who(POLICE, ("practitioner",)),
+    "other authority's csc": Who(OTHER_LA, ("practitioner",)),
+    "reviewer of the case": Who(INSPECTORATE, ("reviewer",), cases=(THIS_CASE,)),
+    "reviewer of every case": Who(INSPECTORATE, ("reviewer",), cases=("*",)),
+    "reviewer of other cases": Who(INSPECTORATE, ("reviewer",), cases=(str(uuid.uuid4()),)),
+    "integrator of the authority": Who(LA, ("integrator",)),
+    "integrator elsewhere": Who(POLICE, ("integrator",)),
+    "partner system": Who(SCHOOL, ("system",)),
+    "admin": Who(LA, ("admin",)),
+    "break-glass practitioner": Who(POLICE, ("practitioner",), emergency=True),
+    "break-glass system": Who(POLICE, ("system",), emergency=True),
+}
+
+# The README's table, cell by cell. POST /cases is a referral naming the caller's own agency
+# ("any agency may open a case with a referral"); POST .../events is a CaseNoteRecorded (a type
+# any involved agency may post). Role refusals (403) come before any case lookup; a case the
+# caller may not see answers 404, like an unknown one. Break-glass reads; it never writes (the
+# append is judged without it: 404, as for anyone else), and a `system` cannot break glass.
+_TABLE: dict[str, tuple[int, int, int, int, int, int, int]] = {
+    #                             open append state chron events verify audit
+    "csc practitioner":           (201, 201,   200,  200,  200,   200,   200),
+    "csc manager":                (201, 201,   200,  200,  200,   200,   200),
+    "csc system":                 (201, 201,   200,  200,  200,   200,   200),
+    "partner involved":           (201, 201,   200,  200,  200,   403,   200),
+    "partner within period":      (201, 201,   200,  200,  200,   403,   200),
+    "partner beyond period":      (201, 404,   404,  404,  404,   404,   404),
+    "unrelated agency":           (201, 404,   404,  404,  404,   404,   404),
+    "other authority's csc":      (201, 404,   404,  404,  404,   404,   404),
+    "reviewer of the case":       (403, 403,   200,  200,  200,   200,   200),
+    "reviewer of every case":     (403, 403,   200,  200,  200,   200,   200),
+    "reviewer of other cases":    (403, 403,   404,  404,  404,   404,   404),
+    "integrator of the authority": (403, 403,  403,  403,  200,   403,   403),
+    "integrator elsewhere":       (403, 403,   403,  403,  404,   403,   403),
+    "partner system":             (201, 201,   200,  200,  200,   403,   200),
+    "admin":                      (403, 403,   403,  403,  403,   403,   403),
+    "break-glass practitioner":   (201, 404,   200,  200,  200,   200,   200),
+    "break-glass system":         (201, 404,   404,  404,  404,   404,   404),
+}  # fmt: skip
+
+EXPECTED: dict[tuple[str, str], int] = {
+    (principal, endpoint): status
+    for principal, row in _TABLE.items()
+    for endpoint, status in zip(ENDPOINTS, row, strict=True)
+}
+
+
+def _sub(principal: str) -> str:
+    return principal.replace(" ", "-").replace("'", "")
+
+
+def _headers(token: Token, principal: str, case_id: str) -> Headers:
+    who = PRINCIPALS[principal]
+    cases = [case_id if c == THIS_CASE else c for c in who.cases] if who.cases else None
+    headers = token(
+        agency=who.agency, roles=who.roles, sub=_sub(principal), name=principal, cases=cases
+    )
+    if who.emergency:
+        headers["X-Access-Purpose"] = EMERGENCY
+    return headers
+
+
+def _referrer(agency: str) -> dict[str, str]:
+    return {"name": "Jo Referrer", "agency": agency, "role": "safeguarding lead"}
+
+
+def _contact(occurred_at: str, agency: str, contact_id: str = "C-1") -> dict[str, Any]:
+    data = payload("ContactReceived", referrer=_referrer(agency), contact_id=contact_id)
+    return event("ContactReceived", occurred_at, data=data)
+
+
+def _accepted(occurred_at: str, contact_id: str = "C-1") -> dict[str, Any]:
+    return event(
+        "ReferralAccepted", occurred_at, data=payload("ReferralAccepted", contact_id=contact_id)
+    )
+
+
+def _closed(occurred_at: str, notified: str) -> dict[str, Any]:
+    return event(
+        "CaseClosed", occurred_at, data=payload("CaseClosed", agencies_notified=[notified])
+    )
+
+
+def _request(
+    client: TestClient, endpoint: str, headers: Headers, case_id: str, agency: str
+) -> httpx.Response:
+    if endpoint == OPEN:
+        referral = [event("CaseOpened", "2026-11-25"), _contact("2026-11-25", agency)]
+        return client.post("/cases", json={"events": referral}, headers=headers)
+    if endpoint == APPEND:
+        note = event("CaseNoteRecorded", "2026-11-20")
+        return client.post(f"/cases/{case_id}/events", json={"events": [note]}, headers=headers)
+    path = endpoint.removeprefix("GET ").format(case_id=case_id)
+    return client.get(path, headers=headers)
+
+
+def _endpoints(app: FastAPI) -> set[str]:
+    """Every `METHOD path` the app answers, but the open ones (health, readiness, docs)."""
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iterate is None:  # FastAPI versions that flatten included routers into `app.routes`
+        routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    else:
+        routes = [
+            c.original_route for c in iterate(app.routes) if isinstance(c.original_route, APIRoute)
+        ]
+    return {
+        f"{method} {route.path}"
+        for route in routes
+        if route.path not in OPEN_PATHS
+        for method in sorted(route.methods - {"HEAD"})
+    }
+
+
+def test_matrix_when_routes_walked_then_every_endpoint_and_principal_has_a_documented_answer(
+    client: TestClient,
+) -> None:
+    # Given every endpoint the app answers
+    endpoints = _endpoints(client.app)  # type: ignore[arg-type]
+
+    # Then the matrix covers exactly these (a new endpoint must be added to it)
+    assert endpoints == set(ENDPOINTS), (
+        f"endpoints missing from the access matrix: {sorted(endpoints - set(ENDPOINTS))}; "
+        f"in the matrix but gone from the app: {sorted(set(ENDPOINTS) - endpoints)}"
+    )
+    # And every principal has an answer for every endpoint
+    assert set(_TABLE) == set(PRINCIPALS)
+    assert set(EXPECTED) == {(p, e) for p in PRINCIPALS for e in ENDPOINTS}
+
+
+def _matrix_case(client: TestClient, csc: Headers) -> str:
+    """Three episodes: the VCS referred the first (closed 2014), health the second (closed
+    2025), the school the third (open). Now is 26 November 2026."""
+    case_id, _ = open_case(
+        client,
+        csc,
+        _contact("2013-05-16", VCS, "C-1"),
+        _accepted("2013-05-17", "C-1"),
+        _closed("2014-03-01", VCS),
+        _contact("2025-01-10", HEALTH, "C-2"),
+        _accepted("2025-01-11", "C-2"),
+        _closed("2025-06-30", HEALTH),
+        _contact("2026-10-01", SCHOOL, "C-3"),
+        _accepted("2026-10-02", "C-3"),
+        event("ConcernObserved", "2026-10-05"),
+        occurred_at="2013-05-16",
+    )
+    return case_id
+
+
+def test_matrix_when_every_principal_calls_every_endpoint_then_documented_status(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case with a partner involved now, one whose involvement ended within the access
+    # period, and one whose ended beyond it
+    csc = token()
+    case_id = _matrix_case(client, csc)
+    state = client.get(f"/cases/{case_id}", headers=csc).json()
+    assert {a["agency"]: a["involved_to"] for a in state["involved_agencies"]} == {
+        VCS: "2014-03-01",
+        HEALTH: "2025-06-30",
+        SCHOOL: None,
+    }
+    unknown_case = str(uuid.uuid4())
+
+    # When every principal calls every endpoint
+    wrong: list[str] = []
+    served_reads: set[tuple[str, str]] = set()
+    for (principal, endpoint), expected in EXPECTED.items():
+        headers = _headers(token, principal, case_id)
+        agency = PRINCIPALS[principal].agency
+        response = _request(client, endpoint, headers, case_id, agency)
+
+        # Then each answers as the README's table says
+        if response.status_code != expected:
+            wrong.append(
+                f"{principal} x {endpoint}: {response.status_code}, expected {expected} "
+                f"({response.text[:160]})"
+            )
+            continue
+        if expected >= 400:
+            # And a refusal is a problem document that carries no case data
+            assert response.headers["content-type"] == "application/problem+json"
+            assert CHILD_NAME not in response.text, (principal, endpoint)
+        if expected == 404:
+            # And a forbidden case looks exactly like an unknown one
+            unknown = _request(client, endpoint, headers, unknown_case, agency)
+            assert unknown.status_code == 404
+            assert response.json() == {
+                **unknown.json(),
+                "detail": unknown.json()["detail"].replace(unknown_case, case_id),
+            }, (principal, endpoint)
+        if expected == 200:
+            served_reads.add((_sub(principal), endpoint))
+    assert not wrong, "\n".join(["answers that differ from the README's table:", *wrong])
+
+    # And every read served was audited, break-glass ones as such
+    reads = client.get(
+        f"/cases/{case_id}/audit", params={"kind": "read"}, headers=token(roles=("manager",))
+    ).json()["entries"]
+    audited = {(r["who"]["sub"], r["endpoint"]) for r in reads}
+    assert served_reads <= audited, sorted(served_reads - audited)
+    assert {r["who"]["sub"] for r in reads if r["break_glass"]} == {
+        _sub("break-glass practitioner")
+    }
+
+
+# --- what partners may post ----------------------------------------------------------------------
+
+
+def _referred_case(client: TestClient, csc: Headers, *more: dict[str, Any]) -> str:
+    """A case the school referred, its episode open."""
+    case_id, _ = open_case(
+        client,
+        csc,
+        _contact("2026-10-01", SCHOOL),
+        _accepted("2026-10-02"),
+        *more,
+        occurred_at="2026-10-01",
+    )
+    return case_id
+
+
+def _school(token: Token, roles: tuple[str, ...] = ("practitioner",)) -> Headers:
+    return token(agency=SCHOOL, roles=roles, sub="ann.jones", name="Ann Jones")
+
+
+def _version(client: TestClient, csc: Headers, case_id: str) -> int:
+    return int(client.get(f"/cases/{case_id}", headers=csc).json()["version"])
+
+
+def test_partner_when_posting_a_type_only_csc_posts_then_refused_naming_the_type(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school is involved in
+    csc = token()
+    case_id = _referred_case(client, csc)
+    before = _version(client, csc, case_id)
+
+    # When the school posts a strategy discussion
+    response = append(
+        client, _school(token), case_id, event("StrategyDiscussionHeld", "2026-10-03")
+    )
+
+    # Then it is refused, with a reason naming the type, and nothing is stored
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "StrategyDiscussionHeld" in response.json()["detail"]
+    assert _version(client, csc, case_id) == before
+
+
+def test_partner_when_correcting_entries_then_only_its_own_agencys(
+    client: TestClient, token: Token
+) -> None:
+    # Given a note by children's social care and a note by the school
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    csc_note, school_note = event("CaseNoteRecorded", "2026-10-03"), event("CaseNoteRecorded")
+    assert append(client, csc, case_id, csc_note).status_code == 201
+    assert append(client, school, case_id, school_note).status_code == 201
+
+    # When the school corrects each
+    theirs = append(client, school, case_id, event("EntryCorrected", target=csc_note["id"]))
+    its_own = append(client, school, case_id, event("EntryCorrected", target=school_note["id"]))
+
+    # Then only its own entry may be corrected; the refusal says why
+    assert theirs.status_code == 403, theirs.text
+    assert "correct" in theirs.json()["detail"]
+    assert its_own.status_code == 201, its_own.text
+
+
+def test_partner_when_correcting_an_entry_csc_recorded_as_its_author_then_recorded(
+    client: TestClient, token: Token
+) -> None:
+    # Given a note children's social care recorded for the school (the school is its author)
+    csc = token()
+    case_id = _referred_case(client, csc)
+    note = event("CaseNoteRecorded", author={"name": "Ann Jones", "agency": SCHOOL})
+    assert append(client, csc, case_id, note).status_code == 201
+
+    # When the school corrects it
+    response = append(client, _school(token), case_id, event("EntryCorrected", target=note["id"]))
+
+    # Then it may: the entry is its agency's
+    assert response.status_code == 201, response.text
+
+
+def test_partner_when_retracting_csc_entry_then_refused(client: TestClient, token: Token) -> None:
+    # Given a note by children's social care
+    csc = token()
+    case_id = _referred_case(client, csc)
+    note = event("CaseNoteRecorded", "2026-10-03")
+    assert append(client, csc, case_id, note).status_code == 201
+
+    # When the school retracts it
+    response = append(client, _school(token), case_id, event("EntryRetracted", target=note["id"]))
+
+    # Then it is refused, and the note is still there
+    assert response.status_code == 403, response.text
+    assert "retract" in response.json()["detail"]
+    chronology = client.get(
+        f"/cases/{case_id}/chronology", params={"min_significance": "routine"}, headers=csc
+    ).json()
+    assert note["id"] in {e["event_id"] for e in chronology["entries"]}
+
+
+def test_involvement_started_when_posted_by_partner_then_for_itself_only(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school is involved in
+    school = _school(token)
+    case_id = _referred_case(client, token())
+
+    # When the school records its own involvement, and then police's
+    own = event(
+        "AgencyInvolvementStarted",
+        "2026-10-03",
+        data=payload("AgencyInvolvementStarted", agency=SCHOOL),
+    )
+    other = event(
+        "AgencyInvolvementStarted",
+        "2026-10-03",
+        data=payload("AgencyInvolvementStarted", agency=POLICE),
+    )
+    for_itself = append(client, school, case_id, own)
+    for_police = append(client, school, case_id, other)
+
+    # Then only its own is recorded; the refusal names the type
+    assert for_itself.status_code == 201, for_itself.text
+    assert for_police.status_code == 403, for_police.text
+    assert "AgencyInvolvementStarted" in for_police.json()["detail"]
+
+
+def test_alert_acknowledged_when_posted_then_only_by_owning_authoritys_managers(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case with a contact to acknowledge an alert about
+    csc = token()
+    case_id = _referred_case(client, csc)
+    note = event("CaseNoteRecorded", "2026-10-03")
+    append(client, csc, case_id, note)
+
+    def acknowledgement() -> dict[str, Any]:
+        return event("AlertAcknowledged", "2026-10-04", target=note["id"])
+
+    # When a CSC practitioner, a school manager and a CSC manager acknowledge it
+    by_practitioner = append(client, csc, case_id, acknowledgement())
+    by_partner_manager = append(client, _school(token, ("manager",)), case_id, acknowledgement())
+    by_manager = append(client, token(roles=("manager",), sub="m"), case_id, acknowledgement())
+
+    # Then only the owning authority's manager may
+    assert by_practitioner.status_code == 403, by_practitioner.text
+    assert "AlertAcknowledged" in by_practitioner.json()["detail"]
+    assert by_partner_manager.status_code == 403, by_partner_manager.text
+    assert by_manager.status_code == 201, by_manager.text
+
+
+def test_reviewer_with_a_writer_role_when_posting_then_writes_only_as_its_own_agency(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case; a school practitioner, and an inspector with a practitioner role, each also
+    # a reviewer of the case
+    csc = token()
+    case_id = _referred_case(client, csc)
+    school_reviewer = token(
+        agency=SCHOOL, roles=("practitioner", "reviewer"), sub="sr", cases=[case_id]
+    )
+    inspector = token(
+        agency=INSPECTORATE, roles=("practitioner", "reviewer"), sub="in", cases=[case_id]
+    )
+    before = _version(client, csc, case_id)
+
+    # When each posts a type only children's social care posts
+    by_school = append(client, school_reviewer, case_id, event("StrategyDiscussionHeld"))
+    by_inspector = append(client, inspector, case_id, event("StrategyDiscussionHeld"))
+
+    # Then the reviewer role grants no writing: the school writes as a partner, the inspectorate
+    # (not involved) not at all, and nothing is stored; both may still read the case
+    assert by_school.status_code == 403, by_school.text
+    assert by_inspector.status_code == 404, by_inspector.text
+    assert _version(client, csc, case_id) == before
+    assert client.get(f"/cases/{case_id}", headers=inspector).status_code == 200
+
+
+def test_csc_manager_who_is_also_a_reviewer_when_posting_then_writes_as_owner(
+    client: TestClient, token: Token
+) -> None:
+    # Given the owning authority's manager, whose token also makes it a reviewer of the case
+    csc = token()
+    case_id = _referred_case(client, csc)
+    manager = token(roles=("manager", "reviewer"), sub="m", cases=[case_id])
+
+    # When it records a strategy discussion
+    response = append(client, manager, case_id, event("StrategyDiscussionHeld", "2026-10-03"))
+
+    # Then it is recorded: the reviewer role takes nothing from the owner's rights
+    assert response.status_code == 201, response.text
+
+
+# --- restricted entries --------------------------------------------------------------------------
+
+SECRET = "Burn marks on the back of Amy's hand, ZX-4471"
+SECRET_LOCATION = "back of the right hand, ZX-4472"
+SECRET_EXPLANATION = "Said her uncle did it, ZX-4473"
+
+
+def _restricted_concern(agency: str) -> dict[str, Any]:
+    return event(
+        "ConcernObserved",
+        "2026-10-05",
+        data=payload(
+            "ConcernObserved",
+            description=SECRET,
+            body_location=SECRET_LOCATION,
+            explanation_given=SECRET_EXPLANATION,
+        ),
+        sensitivity="restricted",
+        author={"name": "Sam Patel", "role": "social worker", "agency": agency},
+        source={"system": "mosaic", "reference": "ZX-4474"},
+    )
+
+
+def _entry(chronology: dict[str, Any], event_id: str) -> dict[str, Any]:
+    found = [e for e in chronology["entries"] if e["event_id"] == event_id]
+    assert len(found) == 1, chronology
+    return found[0]
+
+
+def test_restricted_csc_entry_when_partner_reads_chronology_then_placeholder_only(
+    client: TestClient, token: Token
+) -> None:
+    # Given a restricted concern recorded by children's social care
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    concern = _restricted_concern(LA)
+    assert append(client, csc, case_id, concern).status_code == 201
+
+    # When the school reads the chronology (JSON and CSV)
+    response = client.get(f"/cases/{case_id}/chronology", headers=school)
+    as_csv = client.get(f"/cases/{case_id}/chronology", params={"format": "csv"}, headers=school)
+
+    # Then the entry is there, never silently dropped: its date and type, nothing more
+    assert response.status_code == 200
+    line = _entry(response.json(), concern["id"])
+    assert line["headline"] == RESTRICTED == "A restricted entry exists — ask the allocated worker"
+    assert line["restricted"] is True
+    assert line["type"] == "ConcernObserved"
+    assert line["date"] == "5 October 2026"
+    assert line["occurred_at"] == "2026-10-05"
+    assert line["author"] is None
+    assert line["source"] is None
+    assert line["action"] is None
+    assert line["annotations"] == line["corrections"] == []
+    # And none of its payload is anywhere in the response
+    for text in (SECRET, SECRET_LOCATION, SECRET_EXPLANATION, "ZX-4474", "Sam Patel"):
+        assert text not in response.text
+        assert text not in as_csv.text
+    # While children's social care reads it in full
+    full = client.get(f"/cases/{case_id}/chronology", headers=csc)
+    assert SECRET_LOCATION in _entry(full.json(), concern["id"])["headline"]
+    assert _entry(full.json(), concern["id"])["author"]["name"] == "Sam Patel"
+
+
+def test_restricted_csc_entry_when_partner_reads_raw_events_then_not_included(
+    client: TestClient, token: Token
+) -> None:
+    # Given a restricted concern recorded by children's social care
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    concern = _restricted_concern(LA)
+    append(client, csc, case_id, concern)
+    own = event("CaseNoteRecorded", "2026-10-06")
+    append(client, school, case_id, own)
+
+    # When the school reads the raw events
+    response = client.get(f"/cases/{case_id}/events", headers=school)
+
+    # Then it gets its own agency's entries only
+    assert response.status_code == 200
+    ids = [e["id"] for e in response.json()["events"]]
+    assert ids == [own["id"]]
+    assert SECRET not in response.text
+
+
+def test_restricted_csc_concern_when_partner_reads_state_then_description_withheld(
+    client: TestClient, token: Token
+) -> None:
+    # Given an open restricted concern recorded by children's social care
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    concern = _restricted_concern(LA)
+    append(client, csc, case_id, concern)
+
+    # When the school and children's social care read the state
+    as_partner = client.get(f"/cases/{case_id}", headers=school)
+    as_owner = client.get(f"/cases/{case_id}", headers=csc).json()
+
+    # Then the school sees that the concern is open, not what it says
+    assert as_partner.status_code == 200
+    (open_concern,) = as_partner.json()["open_concerns"]
+    assert open_concern["event_id"] == concern["id"]
+    assert open_concern["description"] == RESTRICTED
+    assert SECRET not in as_partner.text
+    assert [c["description"] for c in as_owner["open_concerns"]] == [SECRET]
+
+
+def test_partner_own_restricted_entry_when_read_by_it_then_shown_in_full(
+    client: TestClient, token: Token
+) -> None:
+    # Given a restricted concern the school recorded, and health also involved
+    csc, school = token(), _school(token)
+    health = token(agency=HEALTH, sub="gp")
+    involved = event(
+        "AgencyInvolvementStarted",
+        "2026-10-02",
+        data=payload("AgencyInvolvementStarted", agency=HEALTH),
+    )
+    case_id = _referred_case(client, csc, involved)
+    concern = _restricted_concern(SCHOOL)
+    assert append(client, school, case_id, concern).status_code == 201
+
+    # When the school reads its chronology, state and raw events
+    chronology = client.get(f"/cases/{case_id}/chronology", headers=school)
+    state = client.get(f"/cases/{case_id}", headers=school).json()
+    raw = client.get(f"/cases/{case_id}/events", headers=school).json()
+
+    # Then its own entry is shown in full, marked restricted
+    line = _entry(chronology.json(), concern["id"])
+    assert line["headline"] != RESTRICTED
+    assert line["restricted"] is True
+    assert line["author"]["name"] == "Sam Patel"
+    assert SECRET_LOCATION in line["headline"]
+    assert [c["description"] for c in state["open_concerns"]] == [SECRET]
+    assert [e["id"] for e in raw["events"]] == [concern["id"]]
+    # While to another partner it is a placeholder
+    to_health = client.get(f"/cases/{case_id}/chronology", headers=health)
+    assert _entry(to_health.json(), concern["id"])["headline"] == RESTRICTED
+    assert SECRET_LOCATION not in to_health.text
+
+
+def test_restricted_csc_follow_up_when_partner_reads_its_concern_then_action_withheld(
+    client: TestClient, token: Token
+) -> None:
+    # Given the school's concern, followed up by children's social care in a restricted entry
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    concern = event("ConcernObserved", "2026-10-05")
+    append(client, school, case_id, concern)
+    follow_up = event(
+        "ConcernFollowedUp",
+        "2026-10-06",
+        data=payload(
+            "ConcernFollowedUp", concern["id"], action="Moved to a refuge, ZX-5501", outcome="Safe"
+        ),
+        sensitivity="restricted",
+    )
+    assert append(client, csc, case_id, follow_up).status_code == 201
+
+    # When the school and children's social care read the chronology
+    as_partner = client.get(f"/cases/{case_id}/chronology", headers=school)
+    as_owner = client.get(f"/cases/{case_id}/chronology", headers=csc)
+
+    # Then the restricted follow-up's words never reach the school, even as its concern's action
+    assert _entry(as_partner.json(), concern["id"])["headline"] != RESTRICTED
+    assert "ZX-5501" not in as_partner.text
+    assert "ZX-5501" in _entry(as_owner.json(), concern["id"])["action"]
+
+
+# --- opening a case ------------------------------------------------------------------------------
+
+
+def test_partner_when_opening_with_a_referral_naming_itself_then_opened_and_readable(
+    client: TestClient, token: Token
+) -> None:
+    # Given a police officer with a referral of its own
+    police = token(agency=POLICE, sub="pc")
+    opened = event("CaseOpened", "2026-11-25")
+
+    # When it opens a case with CaseOpened and the ContactReceived naming police
+    response = client.post(
+        "/cases", json={"events": [opened, _contact("2026-11-25", POLICE)]}, headers=police
+    )
+
+    # Then the case is opened, owned by the local authority, and police may read it as involved
+    assert response.status_code == 201, response.text
+    case_id = response.json()["case_id"]
+    state = client.get(f"/cases/{case_id}", headers=police)
+    assert state.status_code == 200
+    assert state.json()["local_authority"] == LA
+    assert [a["agency"] for a in state.json()["involved_agencies"]] == [POLICE]
+    assert client.get(f"/cases/{case_id}/chronology", headers=police).status_code == 200
+    assert client.get(f"/cases/{case_id}", headers=token()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("batch", "says"),
+    [
+        pytest.param(["CaseOpened"], "referral", id="case-opened-only"),
+        pytest.param(["CaseOpened", "ConcernObserved"], "referral", id="no-contact"),
+        pytest.param(["CaseOpened", "contact-from-school"], POLICE, id="referral-names-another"),
+        pytest.param(
+            ["CaseOpened", "ContactReceived", "StrategyDiscussionHeld"],
+            "StrategyDiscussionHeld",
+            id="csc-type-after-referral",
+        ),
+    ],
+)
+def test_partner_when_opening_without_its_own_referral_then_refused(
+    client: TestClient, token: Token, batch: list[str], says: str
+) -> None:
+    # Given a police officer's batch that is not (only) a referral by police
+    police = token(agency=POLICE, sub="pc")
+    events = [
+        _contact("2026-11-25", POLICE)
+        if kind == "ContactReceived"
+        else _contact("2026-11-25", SCHOOL)
+        if kind == "contact-from-school"
+        else event(kind, "2026-11-25")
+        for kind in batch
+    ]
+
+    # When it tries to open a case with it
+    response = client.post("/cases", json={"events": events}, headers=police)
+
+    # Then it is refused with the reason, and no case exists
+    assert response.status_code == 403, response.text
+    assert says in response.json()["detail"]
+    case_id = derived_case_id(events[0]["id"])
+    assert client.get(f"/cases/{case_id}", headers=token()).status_code == 404
+
+
+def test_owning_csc_when_opening_without_a_referral_then_opened(
+    client: TestClient, token: Token
+) -> None:
+    # Given children's social care of the authority the case will belong to
+    csc = token()
+
+    # When it opens a case with CaseOpened alone
+    response = client.post("/cases", json={"events": [event("CaseOpened")]}, headers=csc)
+
+    # Then the case is opened
+    assert response.status_code == 201, response.text
+    assert client.get(f"/cases/{response.json()['case_id']}", headers=csc).status_code == 200
+
+
+# --- a closed case and the access period ---------------------------------------------------------
+
+
+def _closed_case(client: TestClient, csc: Headers, closed_on: str) -> str:
+    """A case the school referred into its last episode, closed on `closed_on`."""
+    case_id, _ = open_case(
+        client,
+        csc,
+        _contact("2024-03-01", SCHOOL),
+        _accepted("2024-03-02"),
+        event("ConcernObserved", "2024-03-05"),
+        _closed(closed_on, SCHOOL),
+        occurred_at="2024-03-01",
+    )
+    return case_id
+
+
+def test_closed_case_when_partner_was_in_its_last_episode_then_still_readable(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case closed in January 2025, the school involved in its last episode
+    case_id = _closed_case(client, token(), "2025-01-15")
+    school = _school(token)
+
+    # When the school reads it in November 2026
+    state = client.get(f"/cases/{case_id}", headers=school)
+    chronology = client.get(f"/cases/{case_id}/chronology", headers=school)
+
+    # Then it may: closing the case did not cut the school off
+    assert state.status_code == 200
+    assert state.json()["status"] == "closed"
+    assert state.json()["involved_agencies"][0]["involved_to"] == "2025-01-15"
+    assert chronology.status_code == 200
+    assert "CaseClosed" in {e["type"] for e in chronology.json()["entries"]}
+
+
+def test_closed_case_when_clock_passes_closure_plus_access_period_then_partner_refused(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given a case closed on 15 January 2025, the school involved in its last episode
+    case_id = _closed_case(client, token(), "2025-01-15")
+    school = _school(token)
+
+    # When the clock reaches the last minute of 15 January 2027, then the next day
+    clock.set(datetime(2027, 1, 15, 23, 59, tzinfo=UTC))
+    last_day = [client.get(f"/cases/{case_id}{p}", headers=school) for p in ("", "/chronology")]
+    clock.set(datetime(2027, 1, 16, 0, 0, 1, tzinfo=UTC))
+    after = [client.get(f"/cases/{case_id}{p}", headers=school) for p in ("", "/chronology")]
+    write = append(client, school, case_id, event("CaseNoteRecorded", "2027-01-16"))
+
+    # Then it reads to the end of the day two years after its involvement ended, and then is
+    # answered as anyone else: 404
+    assert [r.status_code for r in last_day] == [200, 200]
+    assert [r.status_code for r in after] == [404, 404]
+    assert write.status_code == 404
+    # While children's social care still reads it
+    assert client.get(f"/cases/{case_id}", headers=token()).status_code == 200
+
+
+def test_closed_case_when_access_period_is_zero_then_partner_refused_day_after_closure(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given an app whose partners keep no access after their involvement ends
+    clock.set(datetime(2026, 11, 20, 18, 0, tzinfo=UTC))
+    app = create_app(settings.model_copy(update={"partner_access_years": 0}), clock)
+    with TestClient(app) as client:
+
+        def token(agency: str, sub: str) -> Headers:
+            jwt = app.state.tokens.mint(
+                sub=sub, name=sub, agency=agency, roles=["practitioner"], cases=None
+            )
+            return {"Authorization": f"Bearer {jwt}"}
+
+        school = token(SCHOOL, "ann.jones")
+        case_id, _ = open_case(
+            client,
+            token(LA, "ann.worker"),
+            _contact("2026-11-01", SCHOOL),
+            _accepted("2026-11-02"),
+            _closed("2026-11-20", SCHOOL),
+            occurred_at="2026-11-01",
+        )
+
+        # When the school reads on the day of closure, then the day after
+        same_day = client.get(f"/cases/{case_id}", headers=school)
+        clock.set(datetime(2026, 11, 21, 0, 0, 1, tzinfo=UTC))
+        next_day = client.get(f"/cases/{case_id}", headers=school)
+
+    # Then it reads to the end of the closure day, and not after
+    assert same_day.status_code == 200
+    assert next_day.status_code == 404
+
+
+# --- the partner's chronology --------------------------------------------------------------------
+
+
+def _ids(client: TestClient, headers: Headers, case_id: str, **params: str) -> set[str]:
+    response = client.get(f"/cases/{case_id}/chronology", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return {e["event_id"] for e in response.json()["entries"]}
+
+
+def test_partner_chronology_when_routine_notes_posted_then_sees_its_own_not_cscs(
+    client: TestClient, token: Token
+) -> None:
+    # Given a routine note by the school, a routine note by children's social care, and a
+    # significant concern by children's social care
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    school_note = event("CaseNoteRecorded", "2026-10-03")
+    csc_note = event("CaseNoteRecorded", "2026-10-04")
+    csc_concern = event("ConcernObserved", "2026-10-05")
+    append(client, school, case_id, school_note)
+    append(client, csc, case_id, csc_note, csc_concern)
+
+    # When the school reads the chronology, by default and asking for routine entries too
+    default = _ids(client, school, case_id)
+    routine = _ids(client, school, case_id, min_significance="routine")
+
+    # Then by default it sees the significant entries (routine ones are left out for every
+    # reader by default); asking for routine ones adds its own note, never CSC's
+    assert csc_concern["id"] in default
+    assert not {school_note["id"], csc_note["id"]} & default
+    assert {school_note["id"], csc_concern["id"]} <= routine
+    assert csc_note["id"] not in routine
+    # While children's social care sees both notes when it asks for routine entries
+    assert {school_note["id"], csc_note["id"]} <= _ids(
+        client, csc, case_id, min_significance="routine"
+    )
+
+
+def test_partner_chronology_when_entries_shared_with_it_then_shown_in_full_even_if_routine(
+    client: TestClient, token: Token
+) -> None:
+    # Given routine entries by children's social care: minutes circulated to the school,
+    # information shared with it and the concern that information is about (both reassessed as
+    # routine); and minutes circulated only to health
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    concern = event("ConcernObserved", "2026-10-03")
+    shared = event(
+        "InformationShared",
+        "2026-10-04",
+        data=payload(
+            "InformationShared",
+            concern["id"],
+            **{"with": [{"agency": SCHOOL}]},
+            summary="Concern history for the core group",
+        ),
+    )
+    to_school = event(
+        "MinutesCirculated",
+        "2026-10-05",
+        data=payload(
+            "MinutesCirculated",
+            recipients=[{"name": "Ann Jones", "agency": SCHOOL, "role": "DSL"}],
+            channel="secure email",
+        ),
+    )
+    to_health = event(
+        "MinutesCirculated",
+        "2026-10-05",
+        data=payload("MinutesCirculated", recipients=[{"name": "Dr Ruth Green", "agency": HEALTH}]),
+    )
+    routine = [
+        event(
+            "SignificanceAssessed",
+            "2026-10-06",
+            data=payload(
+                "SignificanceAssessed", target, significance="routine", rationale="Background"
+            ),
+        )
+        for target in (concern["id"], shared["id"])
+    ]
+    assert append(client, csc, case_id, concern, shared, to_school, to_health).status_code == 201
+    assert append(client, csc, case_id, *routine).status_code == 201
+
+    # When the school and children's social care read the chronology, routine entries included
+    response = client.get(
+        f"/cases/{case_id}/chronology", params={"min_significance": "routine"}, headers=school
+    )
+    full = client.get(
+        f"/cases/{case_id}/chronology", params={"min_significance": "routine"}, headers=csc
+    )
+
+    # Then what was shared with it is there in full, whatever its significance: the same line
+    # children's social care reads
+    entries = {e["event_id"]: e for e in response.json()["entries"]}
+    owners = {e["event_id"]: e for e in full.json()["entries"]}
+    for item in (concern, shared, to_school):
+        line = entries[item["id"]]
+        assert line["significance"] == "routine"
+        assert {**line, "seq": None} == {**owners[item["id"]], "seq": None}
+    # And what was not shared with it, routine, is not
+    assert to_health["id"] not in entries
+
+
+# --- the audit's own visibility ------------------------------------------------------------------
+
+
+def _audited_case(client: TestClient, token: Token) -> str:
+    """A case the school referred; the school wrote and read, CSC read, police broke glass."""
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    assert (
+        append(client, school, case_id, event("ConcernObserved", "2026-10-05")).status_code == 201
+    )
+    assert client.get(f"/cases/{case_id}", headers=school).status_code == 200
+    assert client.get(f"/cases/{case_id}/chronology", headers=csc).status_code == 200
+    glass = {**token(agency=POLICE, sub="pc.lee"), "X-Access-Purpose": EMERGENCY}
+    assert client.get(f"/cases/{case_id}/chronology", headers=glass).status_code == 200
+    return case_id
+
+
+def _trail(client: TestClient, headers: Headers, case_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/cases/{case_id}/audit", headers=headers)
+    assert response.status_code == 200, response.text
+    entries: list[dict[str, Any]] = response.json()["entries"]
+    return entries
+
+
+def test_audit_when_read_by_csc_practitioner_then_only_csc_entries(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case written and read by children's social care, the school and police
+    case_id = _audited_case(client, token)
+
+    # When a CSC practitioner (not a manager) reads the audit
+    trail = _trail(client, token(sub="bo.worker"), case_id)
+
+    # Then it sees its own agency's writes and reads, nobody else's
+    assert {e["who"]["agency"] for e in trail} == {LA}
+    assert {e["kind"] for e in trail} == {"read", "write"}
+    assert not any(e["break_glass"] for e in trail)
+
+
+def test_audit_when_read_by_partner_then_only_its_own_entries(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case written and read by children's social care, the school and police
+    case_id = _audited_case(client, token)
+
+    # When the school reads the audit, and asks for CSC's entries
+    trail = _trail(client, _school(token), case_id)
+    response = client.get(f"/cases/{case_id}/audit", params={"agency": LA}, headers=_school(token))
+
+    # Then it sees only its own agency's write and reads
+    assert {e["who"]["agency"] for e in trail} == {SCHOOL}
+    assert [e["type"] for e in trail if e["kind"] == "write"] == ["ConcernObserved"]
+    assert {e["endpoint"] for e in trail if e["kind"] == "read"} >= {"GET /cases/{case_id}"}
+    assert response.status_code == 200
+    assert response.json()["entries"] == []
+
+
+def test_audit_when_break_glass_read_then_owning_managers_see_it_as_such(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case police read by breaking glass
+    case_id = _audited_case(client, token)
+
+    # When the owning authority's manager reads the audit
+    trail = _trail(client, token(roles=("manager",), sub="m"), case_id)
+
+    # Then the break-glass read is there, with its reason, and no other read is flagged
+    reads = [e for e in trail if e["kind"] == "read"]
+    (glass,) = [e for e in reads if e["break_glass"]]
+    assert glass["who"]["agency"] == POLICE
+    assert glass["who"]["sub"] == "pc.lee"
+    assert glass["endpoint"] == "GET /cases/{case_id}/chronology"
+    assert glass["purpose"] == EMERGENCY
+    assert glass["view"] == "full"
+    assert {e["who"]["agency"] for e in reads if not e["break_glass"]} == {LA, SCHOOL}
+    # And the school's own audit does not show it
+    assert not any(e["break_glass"] for e in _trail(client, _school(token), case_id))
