@@ -87,13 +87,17 @@ def decide(
     """
     if caller.has("reviewer") and ("*" in caller.cases or case_id in caller.cases):
         return Decision(View.FULL, "reviewer of this case", "reviewer")
+    if not caller.roles - {"reviewer"}:
+        # A reviewer reads the cases its token names, whatever its agency.
+        return Decision(View.NONE, "not a case this reviewer is given", "none")
     if caller.agency == local_authority:
         return Decision(View.FULL, "the owning authority's children's social care", "owner")
     involvement = partner_involvement(state(), caller.agency, now=now, access_years=access_years)
+    if emergency and caller.has(*BREAK_GLASS_ROLES):
+        # An emergency may need the whole case, also for a partner with its proportionate view.
+        return Decision(View.FULL, "break-glass: emergency access", "break-glass", break_glass=True)
     if involvement is not None:
         return Decision(View.PARTNER, involvement, "partner")
-    if emergency and caller.has(*BREAK_GLASS_ROLES):
-        return Decision(View.FULL, "break-glass: emergency access", "break-glass", break_glass=True)
     return Decision(View.NONE, "not involved in this case", "none")
 
 
@@ -187,6 +191,11 @@ def _refusal(
         )
     if owner:
         return None
+    if entry["type"] == "ContactReceived":
+        # Naming a referrer makes it involved: a partner refers only as itself.
+        referrer = entry["data"].get("referrer", {}).get("agency")
+        if referrer != caller.agency:
+            return f"a referral posted by {caller.agency} must name it as the referrer"
     if referral or rule is PostedBy.ANY:
         return None
     if rule is PostedBy.SELF_OR_CSC:
@@ -231,7 +240,22 @@ def shared_with(entries: Iterable[Entry], agency: str) -> set[str]:
 def withheld_from(events: Iterable[RecordedEvent], agency: str) -> frozenset[str]:
     """The entries a partner sees only as "a restricted entry exists": other agencies'
     restricted entries (their date and type, never their content)."""
-    return frozenset(e.id for e in events if is_withheld(e, agency))
+    withheld: set[str] = set()
+    for event in events:
+        if is_withheld(event, agency):
+            withheld.add(event.id)
+            if event.type == "EntryCorrected":
+                # A restricted correction makes what it corrected restricted too.
+                withheld.add(str(event.data["target_event_id"]))
+    return frozenset(withheld)
+
+
+def entry_withheld(entry: Entry, agency: str) -> bool:
+    """An entry a partner sees only as a placeholder: another agency's restricted entry, or one
+    another agency corrected in a restricted correction."""
+    return is_withheld(entry.event, agency) or any(
+        is_withheld(c, agency) for c in entry.corrections
+    )
 
 
 def is_withheld(event: RecordedEvent, agency: str) -> bool:

@@ -1,8 +1,8 @@
 """The Case aggregate: one child's lifelong record, the stream every view is folded from.
 
-Its state is kept deliberately small (the owning authority, the last hash, the last recording
-time): the library deep-copies a cached aggregate on every load, so a case with 10,000 events
-must cost no more to append to than a new one. Event ids for idempotency live in a side table
+Its state is kept deliberately small (the opening's id, the owning authority, the last hash and
+recording time): the library deep-copies a cached aggregate on every load, so a case with 10,000
+events must cost no more to append to than a new one. Event ids for idempotency live in a side table
 written in the same transaction as the events (see `service.store`).
 
 The stored event classes are named by their module path forever: `domain.case:Case.Opened` and
@@ -46,6 +46,7 @@ class Case(Aggregate):
             aggregate._remember(self.entry)
 
     def __init__(self, entry: dict[str, Any]) -> None:
+        self.opened_id: str = entry["id"]
         self.local_authority: str = entry["data"]["local_authority"]
         self.last_hash: str = GENESIS
         self.last_recorded_at: str = ""
@@ -54,6 +55,10 @@ class Case(Aggregate):
     def _remember(self, entry: dict[str, Any]) -> None:
         self.last_hash = entry["hash"]
         self.last_recorded_at = entry["recorded_at"]
+        data = entry["data"]
+        if entry["type"] == "EntryCorrected" and str(data["target_event_id"]) == self.opened_id:
+            # The owning authority is the corrected opening's: access follows the record.
+            self.local_authority = data["data"]["local_authority"]
 
     @classmethod
     def open(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.access import is_withheld, shared_with
+from domain.access import entry_withheld, is_withheld, shared_with
 from domain.calendar import working_days_between
 from domain.catalogue import Significance, catalogue
 from domain.envelope import RESTRICTED, RecordedEvent
@@ -133,26 +133,31 @@ def chronology(
     `significant` and above, in full its own and those shared with it, and other agencies'
     restricted entries as placeholders."""
     entries = select(events, as_of=as_of, known_at=known_at)
+    hidden = {e.id for e in entries if partner and entry_withheld(e, partner)}
     # What was done about an entry, never from a restricted entry the partner may not read.
-    actions = _actions([e for e in entries if not (partner and is_withheld(e.event, partner))])
+    actions = _actions([e for e in entries if e.id not in hidden])
     shared = shared_with(entries, partner) if partner else set()
     lines: list[ChronologyEntry] = []
     for entry in entries:
+        withheld = entry.id in hidden
         if types and entry.type not in types:
             continue
-        if agency and _source_agency(entry) != agency:
+        # A placeholder says nothing its payload decides: not the source agency, not the
+        # significance (a bruising concern is critical, a neglect one significant).
+        source = entry.agency if withheld else _source_agency(entry)
+        if agency and source != agency:
             continue
-        significance = entry.significance
+        significance = catalogue[entry.type].significance if withheld else entry.significance
         if significance < min_significance:
             continue
-        if partner is None:
-            lines.append(_line(len(lines) + 1, entry, significance, actions.get(entry.id)))
-        elif entry.id in shared or significance >= Significance.SIGNIFICANT:
-            if is_withheld(entry.event, partner):
-                lines.append(_placeholder(len(lines) + 1, entry, significance))
-            else:
-                line = _line(len(lines) + 1, entry, significance, actions.get(entry.id), partner)
-                lines.append(line)
+        proportionate = entry.id in shared or significance >= Significance.SIGNIFICANT
+        if partner is not None and not proportionate:
+            continue
+        seq = len(lines) + 1
+        if withheld:
+            lines.append(_placeholder(seq, entry, significance))
+        else:
+            lines.append(_line(seq, entry, significance, actions.get(entry.id), partner))
     return Chronology(
         case_id=case_id, as_of=format_utc(as_of), known_at=format_utc(known_at), entries=lines
     )
@@ -179,7 +184,7 @@ def _placeholder(seq: int, entry: Entry, significance: Significance) -> Chronolo
         occurred_at=entry.occurred.text,
         occurred_precision=entry.precision.value,
         headline=RESTRICTED,
-        agency=_source_agency(entry),
+        agency=entry.agency,
         author=None,
         source=None,
         significance=significance.label,

@@ -76,6 +76,9 @@ def client_digest(entry: Mapping[str, Any]) -> str:
     several times faster than the pure-Python canonicaliser, which the chain hash keeps.
     """
     body = {name: entry.get(name) for name in CLIENT_FIELDS}
+    # Only the agency that recorded an event can replay it: another agency resending its id
+    # (seen on a restricted placeholder) learns nothing about its content.
+    body["recorded_by_agency"] = (entry.get("recorded_by") or {}).get("agency")
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

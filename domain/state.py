@@ -191,7 +191,8 @@ def fold(
     withheld: frozenset[str] = frozenset(),
 ) -> CaseState:
     opened = entries[0]
-    child = dict(opened.data["child"])
+    # A restricted correction of the opening (a new identity, say) hides the child's details.
+    child = {"name": RESTRICTED} if opened.id in withheld else dict(opened.data["child"])
     local_authority: str = opened.data["local_authority"]
     identifiers: list[Identifier] = []
     episodes: list[Episode] = []
@@ -228,10 +229,15 @@ def fold(
         elif kind in EPISODE_CLOSERS and is_open:
             episodes[-1].closed_at = when
             episodes[-1].closed_by = _ref(entry)
-            episodes[-1].closure_reason = None if hidden else data.get("reason_code") or (
-                f"transferred to {data['to_local_authority']}"
-                if kind == "CaseTransferred"
-                else None
+            episodes[-1].closure_reason = (
+                None
+                if hidden
+                else data.get("reason_code")
+                or (
+                    f"transferred to {data['to_local_authority']}"
+                    if kind == "CaseTransferred"
+                    else None
+                )
             )
         if kind in PLAN_STARTS:
             plans[PLAN_STARTS[kind]] = _plan(PLAN_STARTS[kind], entry, hidden)
@@ -263,7 +269,8 @@ def fold(
                 seen_alone = when
         elif kind == "ChildsVoiceRecorded":
             voice = when
-        for agency in named_agencies(entry):
+        # An agency named only in what a partner may not read is not shown to it.
+        for agency in () if hidden else named_agencies(entry):
             # The owning authority is not a partner: its own staff at a meeting do not make it
             # "involved" from that day (it owns the whole case).
             if agency != local_authority:

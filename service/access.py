@@ -10,11 +10,10 @@ from typing import Any
 from uuid import UUID
 
 from domain.access import WRITERS, Caller, Decision, Denied, View, check_write, decide
-from domain.envelope import RecordedEvent
 from domain.state import CaseState, case_state
 from service.errors import CaseNotFoundError, Forbidden
 from service.principal import Principal
-from service.records import CaseRecords
+from service.records import CaseRecords, derived_case_id
 
 EMERGENCY = "emergency:"
 
@@ -32,6 +31,12 @@ def is_emergency(purpose: str | None) -> bool:
     return bool(purpose[len(EMERGENCY) :].strip())
 
 
+def _check_writer(principal: Principal) -> None:
+    """Before any lookup, so a refusal says nothing about the case."""
+    if not caller_of(principal).has(*WRITERS):
+        raise Forbidden(f"the roles {', '.join(principal.roles)} never write")
+
+
 class Gatekeeper:
     """Decides what each caller may read and write of a case, at request time."""
 
@@ -45,16 +50,29 @@ class Gatekeeper:
 
     def read(self, principal: Principal, case_id: UUID, *, purpose: str | None) -> Decision:
         """The caller's view of the case; an unknown case and a forbidden one are both 404."""
-        events = self.records.known_events(case_id)
-        decision = self._decide(principal, case_id, events, emergency=is_emergency(purpose))
+        decision = self._decide(principal, case_id, emergency=is_emergency(purpose))
         if decision.view is View.NONE:
             raise CaseNotFoundError(case_id)
         return decision
 
+    def check_open(
+        self, principal: Principal, case_id: UUID | None, events: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """`POST /cases`: as `check_write`; an agency opening by referral takes the case id
+        derived from its CaseOpened (choosing one could probe for cases it may not see)."""
+        _check_writer(principal)
+        if not events or events[0]["type"] != "CaseOpened":
+            return  # not an opening at all: the use case refuses it (422)
+        derived = derived_case_id(events[0]["id"])
+        owner = events[0]["data"].get("local_authority") == principal.agency
+        if case_id not in (None, derived) and not owner:
+            raise Forbidden("a case opened by referral takes its id from the CaseOpened event")
+        self.check_write(principal, case_id or derived, events, opening=True)
+
     def check_write(
         self,
         principal: Principal,
-        case_id: UUID | None,
+        case_id: UUID,
         events: Sequence[Mapping[str, Any]],
         *,
         opening: bool,
@@ -62,25 +80,22 @@ class Gatekeeper:
         """Refuse (403, with the reason) a batch the caller may not post; 404 for a case it may
         not see."""
         caller = caller_of(principal)
-        if not caller.has(*WRITERS):  # before any lookup: says nothing about the case
-            raise Forbidden(f"the roles {', '.join(principal.roles)} never write")
-        stored = self.records.known_events(case_id) if case_id is not None else []
-        if opening and not stored:
-            if not events or events[0]["type"] != "CaseOpened":
-                return  # not an opening at all: the use case refuses it (422)
+        _check_writer(principal)
+        exists = self.records.case_facts(case_id) is not None
+        if opening and not exists:
             owner = events[0]["data"].get("local_authority")
             view = View.FULL if owner == principal.agency else View.PARTNER
             decision = Decision(view, "opening a case", "opening")
         else:
-            if not stored:
-                raise CaseNotFoundError(case_id)  # type: ignore[arg-type]
             # Reviewers never write: a reviewer's claim to the case grants no writing, whatever
             # other roles its token carries (else it would write as the owning authority).
             writer = replace(principal, roles=tuple(r for r in principal.roles if r != "reviewer"))
-            decision = self._decide(writer, stored[0].case_id, stored, emergency=False)
+            decision = self._decide(writer, case_id, emergency=False)
             if decision.view is View.NONE:
-                raise CaseNotFoundError(stored[0].case_id)
-        # Whose entry each possible target is: stored ones, and those earlier in this batch.
+                raise CaseNotFoundError(case_id)
+        # Whose entry each possible target is (a partner corrects only its own): stored ones,
+        # and those earlier in this batch. The owning authority corrects any.
+        stored = self.records.known_events(case_id) if decision.view is View.PARTNER else []
         targets = {e.id: e.agency for e in stored}
         for event in events:
             author = event.get("author") or {}
@@ -90,37 +105,34 @@ class Gatekeeper:
         except Denied as e:
             raise Forbidden(e.reason) from None
 
-    def _decide(
-        self,
-        principal: Principal,
-        case_id: UUID,
-        events: Sequence[RecordedEvent],
-        *,
-        emergency: bool,
-    ) -> Decision:
-        if not events:
+    def _decide(self, principal: Principal, case_id: UUID, *, emergency: bool) -> Decision:
+        """Cheap for the owning authority and reviewers (the case's small aggregate says who
+        owns it); a partner's involvement needs the case's state, cached by version."""
+        facts = self.records.case_facts(case_id)
+        if facts is None:
             return Decision(View.NONE, "no such case", "none")
+        owner, version = facts
         return decide(
             caller_of(principal),
             str(case_id),
-            str(events[0].data["local_authority"]),
-            lambda: self._state(case_id, events),
+            owner,
+            lambda: self._state(case_id, version),
             now=self.records.clock(),
             access_years=self.access_years,
             emergency=emergency,
         )
 
-    def _state(self, case_id: UUID, events: Sequence[RecordedEvent]) -> CaseState:
-        version = events[-1].version
+    def _state(self, case_id: UUID, version: int) -> CaseState:
         with self._lock:
             cached = self._states.get(case_id)
         if cached is not None and cached[0] == version:
             return cached[1]
+        events = self.records.known_events(case_id)
         # Judged on everything that had happened by now, as recorded so far.
         now = self.records.clock()
         state = case_state(case_id, events, as_of=now, known_at=max(now, events[-1].recorded_at))
         with self._lock:
-            self._states[case_id] = (version, state)
+            self._states[case_id] = (events[-1].version, state)
             self._states.move_to_end(case_id)
             while len(self._states) > 1024:
                 self._states.popitem(last=False)

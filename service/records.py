@@ -317,7 +317,9 @@ class CaseRecords(Application[UUID]):
             raise EventIdReused("event ids already used in another case", elsewhere)
         changed = [s.event_id for s, e in pairs if s.digest != client_digest(e)]
         if changed:
-            raise EventIdReused("event ids already stored with different content", changed)
+            raise EventIdReused(
+                "event ids already stored with different content, or by another agency", changed
+            )
         if len(stored) != len(entries):
             raise EventIdReused(
                 "the batch mixes events already stored with new ones: resend only the new ones",
@@ -455,6 +457,15 @@ class CaseRecords(Application[UUID]):
             )
         except NothingRecorded:
             raise CaseNotFoundError(case_id) from None
+
+    def case_facts(self, case_id: UUID) -> tuple[str, int] | None:
+        """The owning authority and version of a case, from its small cached aggregate (no
+        decoding of its events); None for an unknown case."""
+        try:
+            case = self._load(case_id)
+        except CaseNotFoundError:
+            return None
+        return case.local_authority, case.version
 
     def current_version(self, case_id: UUID) -> int:
         version = self._current_version(case_id)

@@ -34,7 +34,7 @@ from service.api.models import (
     StoredEvent,
 )
 from service.api.problems import Refusal, responses
-from service.records import AppendResult, derived_case_id
+from service.records import AppendResult
 from service.settings import Settings
 
 router = APIRouter(tags=["cases"], route_class=AuditedRoute)
@@ -90,7 +90,7 @@ def open_case(
     `CaseOpened` followed by a `ContactReceived` naming it as the referrer."""
     _check_batch(settings, len(body.events))
     events = [e.stored_form() for e in body.events]
-    gate.check_write(caller, body.case_id or derived_case_id(events[0]["id"]), events, opening=True)
+    gate.check_open(caller, body.case_id, events)
     result = records.open_case(body.case_id, events, by=caller)
     response.headers["Location"] = f"/cases/{result.case_id}"
     return _written(result, response)

@@ -26,7 +26,7 @@ RECORDED_BY = {
 
 # What a case keeps: the library's bookkeeping and the three attributes domain/case.py names.
 LIBRARY_ATTRIBUTES = {"_id", "_version", "_created_on", "_modified_on", "_pending_events"}
-CASE_ATTRIBUTES = {"local_authority", "last_hash", "last_recorded_at"}
+CASE_ATTRIBUTES = {"opened_id", "local_authority", "last_hash", "last_recorded_at"}
 
 
 def entry(kind: str, occurred_at: str = "2024-05-01", **data: Any) -> dict[str, Any]:
@@ -267,7 +267,7 @@ def test_state_when_case_is_long_then_it_keeps_only_the_named_attributes() -> No
     short.collect_events()
     events = long.collect_events()
 
-    # Then both keep only the library's bookkeeping and the three attributes of domain/case.py
+    # Then both keep only the library's bookkeeping and the four attributes of domain/case.py
     for case in (short, long, replayed(events)):
         assert set(vars(case)) == LIBRARY_ATTRIBUTES | CASE_ATTRIBUTES
         assert all(isinstance(getattr(case, name), str) for name in CASE_ATTRIBUTES)

@@ -1,0 +1,194 @@
+"""Edges of the access policy: claims that do not stretch, referrals that name only oneself,
+replays that reveal nothing, placeholders that say nothing, ownership that follows the record."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload
+
+Headers = dict[str, str]
+Token = Callable[..., Headers]
+SCHOOL = "school:st-marys-primary"
+RESTRICTED = {"sensitivity": "restricted"}
+
+
+def _school_case(client: TestClient, csc: Headers) -> str:
+    referral = payload(
+        "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
+    )
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ContactReceived", "2026-10-01", data=referral),
+        event("ReferralAccepted", "2026-10-02"),
+        occurred_at="2026-10-01",
+    )
+    return case_id
+
+
+def test_reviewer_when_case_not_in_claim_then_404_whatever_its_agency(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case, and reviewer-only tokens of the owning authority and of an involved partner
+    case_id = _school_case(client, token())
+    owner_reviewer = token(roles=("reviewer",), sub="r1", cases=[str(uuid.uuid4())])
+    partner_reviewer = token(agency=SCHOOL, roles=("reviewer",), sub="r2", cases=[])
+
+    # When they read it
+    # Then their agency gives them nothing: a reviewer reads the cases its token names
+    assert client.get(f"/cases/{case_id}", headers=owner_reviewer).status_code == 404
+    assert client.get(f"/cases/{case_id}", headers=partner_reviewer).status_code == 404
+
+
+def test_contact_when_partner_names_another_referrer_then_403(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school is involved in
+    case_id = _school_case(client, token())
+    school = token(agency=SCHOOL, sub="dsl")
+    other = payload("ContactReceived", referrer={"name": "X", "agency": "vcs:anyone", "role": "r"})
+
+    # When the school posts a contact naming another agency as the referrer
+    response = append(client, school, case_id, event("ContactReceived", "2026-10-05", data=other))
+
+    # Then it is refused, and that agency gains no access
+    assert response.status_code == 403
+    assert (
+        client.get(f"/cases/{case_id}", headers=token(agency="vcs:anyone", sub="v")).status_code
+        == 404
+    )
+
+
+def test_replay_when_another_agency_resends_an_id_then_409_whatever_the_content(
+    client: TestClient, token: Token
+) -> None:
+    # Given a restricted CSC note whose id the school can see on its placeholder
+    csc = token()
+    case_id = _school_case(client, csc)
+    note = event("CaseNoteRecorded", "2026-10-05", **RESTRICTED)
+    assert append(client, csc, case_id, note).status_code == 201
+
+    # When the school resends that id with exactly the right content, and with a wrong guess
+    school = token(agency=SCHOOL, sub="dsl")
+    right = append(client, school, case_id, note)
+    wrong = append(client, school, case_id, {**note, "data": {"kind": "x", "text": "guess"}})
+
+    # Then both answers are the same refusal: nothing confirms a guess
+    assert (right.status_code, wrong.status_code) == (409, 409)
+    assert right.json()["detail"] == wrong.json()["detail"]
+
+
+def test_placeholder_when_restricted_concern_then_type_default_significance_and_writer_agency(
+    client: TestClient, token: Token
+) -> None:
+    # Given restricted CSC concerns of bruising (critical) and neglect (significant)
+    csc = token()
+    case_id = _school_case(client, csc)
+    bruising = event("ConcernObserved", "2026-10-05", data=payload("ConcernObserved"), **RESTRICTED)
+    neglect = event(
+        "ConcernObserved",
+        "2026-10-06",
+        data=payload("ConcernObserved", category="neglect"),
+        **RESTRICTED,
+    )
+    append(client, csc, case_id, bruising, neglect)
+
+    # When the school reads the chronology
+    entries = client.get(
+        f"/cases/{case_id}/chronology", headers=token(agency=SCHOOL, sub="d")
+    ).json()["entries"]
+
+    # Then both placeholders carry the type's default significance and the writer's agency
+    lines = {e["event_id"]: e for e in entries}
+    assert {lines[bruising["id"]]["significance"], lines[neglect["id"]]["significance"]} == {
+        "significant"
+    }
+    assert lines[bruising["id"]]["agency"] == LOCAL_AUTHORITY
+
+
+def test_correction_when_restricted_then_partner_sees_a_placeholder_not_the_correction(
+    client: TestClient, token: Token
+) -> None:
+    # Given a normal CSC concern, then a restricted correction of its description
+    csc = token()
+    case_id = _school_case(client, csc)
+    concern = event("ConcernObserved", "2026-10-05")
+    append(client, csc, case_id, concern)
+    corrected = payload("ConcernObserved", description="SECRET-CORRECTED")
+    correction = payload("EntryCorrected", concern["id"], data=corrected)
+    append(
+        client, csc, case_id, event("EntryCorrected", "2026-10-06", data=correction, **RESTRICTED)
+    )
+
+    # When the school reads the state and the chronology
+    school = token(agency=SCHOOL, sub="dsl")
+    state = client.get(f"/cases/{case_id}", headers=school)
+    chronology = client.get(f"/cases/{case_id}/chronology", headers=school)
+
+    # Then the corrected text reaches it nowhere
+    assert "SECRET-CORRECTED" not in state.text
+    assert "SECRET-CORRECTED" not in chronology.text
+
+
+def test_owner_when_case_opening_corrected_then_access_follows_the_record(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case opened for Barsetshire, whose opening is corrected to Wessex
+    csc = token()
+    case_id, opened = open_case(client, csc)
+    moved = {**opened["data"], "local_authority": "csc:wessex"}
+    correction = payload("EntryCorrected", opened["id"], data=moved)
+    assert append(client, csc, case_id, event("EntryCorrected", data=correction)).status_code == 201
+
+    # When each authority reads it
+    wessex = client.get(f"/cases/{case_id}", headers=token(agency="csc:wessex", sub="w"))
+    barsetshire = client.get(f"/cases/{case_id}", headers=csc)
+
+    # Then the corrected owner reads it, and the other no longer does
+    assert wessex.status_code == 200
+    assert barsetshire.status_code == 404
+
+
+def test_open_when_partner_chooses_case_id_then_403(client: TestClient, token: Token) -> None:
+    # Given a school's referral with a case id of its choosing
+    school = token(agency=SCHOOL, sub="dsl")
+    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
+    batch = [event("CaseOpened"), event("ContactReceived", data=referral)]
+
+    # When it opens the case with that id, and without one
+    chosen = client.post(
+        "/cases", json={"case_id": str(uuid.uuid4()), "events": batch}, headers=school
+    )
+    derived = client.post("/cases", json={"events": batch}, headers=school)
+
+    # Then only the derived id is allowed
+    assert chosen.status_code == 403
+    assert derived.status_code == 201
+
+
+def test_break_glass_when_partner_in_emergency_then_full_view_audited(
+    client: TestClient, token: Token
+) -> None:
+    # Given a routine CSC note the school's proportionate view leaves out
+    csc = token()
+    case_id = _school_case(client, csc)
+    note = event("CaseNoteRecorded", "2026-10-05")
+    append(client, csc, case_id, note)
+    school = token(agency=SCHOOL, sub="dsl")
+    params = {"min_significance": "routine"}
+
+    # When the school reads normally, then in an emergency
+    usual = client.get(f"/cases/{case_id}/chronology", headers=school, params=params)
+    glass = client.get(
+        f"/cases/{case_id}/chronology",
+        headers={**school, "X-Access-Purpose": "emergency: child missing"},
+        params=params,
+    )
+
+    # Then only the emergency read shows the whole case
+    assert note["id"] not in usual.text
+    assert note["id"] in glass.text
