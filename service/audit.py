@@ -235,10 +235,11 @@ class AuditEntry(BaseModel):
 
 
 class AuditTrail(BaseModel):
-    """Who wrote and who read a case, in time order."""
+    """Who wrote and who read a case, in time order, a page at a time."""
 
     case_id: UUID
     entries: list[AuditEntry]
+    next_since: str | None = None  # ask again with since=next_since for the next page
 
 
 def case_audit(
@@ -250,9 +251,12 @@ def case_audit(
     kind: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    limit: int = 1000,
 ) -> AuditTrail:
     """Writes (corrections and retractions with their authors) from the log, reads from the
-    audit store; `agency` keeps one agency's own entries."""
+    audit store; `agency` keeps one agency's own entries. At most `limit` entries, oldest first:
+    `next_since` continues (entries at exactly that time may appear on both pages, none is
+    skipped)."""
     entries: list[AuditEntry] = []
     if kind in (None, "write"):
         for event in events:
@@ -277,7 +281,10 @@ def case_audit(
                 )
             )
     if kind in (None, "read"):
-        for read in audit.reads_of_case(case_id, agency=agency, since=since, until=until):
+        reads = audit.reads_of_case(
+            case_id, agency=agency, since=since, until=until, limit=limit + 1
+        )
+        for read in reads:
             entries.append(
                 AuditEntry(
                     kind="read",
@@ -297,4 +304,7 @@ def case_audit(
                 )
             )
     entries.sort(key=lambda e: e.at)
-    return AuditTrail(case_id=case_id, entries=entries)
+    if len(entries) <= limit:
+        return AuditTrail(case_id=case_id, entries=entries)
+    page = entries[:limit]
+    return AuditTrail(case_id=case_id, entries=page, next_since=page[-1].at)

@@ -35,6 +35,7 @@ def get_case_audit(
     agency: Annotated[str | None, Query(description="Only this agency's entries")] = None,
     since: Since = None,
     until: Until = None,
+    limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 1000,
 ) -> AuditTrail:
     """Writes (with corrections, retractions and their authors) and audited reads, in time order.
 
@@ -52,4 +53,5 @@ def get_case_audit(
         kind=kind,
         since=since,
         until=until,
+        limit=min(limit, 1000),
     )

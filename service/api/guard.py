@@ -78,7 +78,8 @@ def is_access_dependency(call: Any) -> bool:
 
 
 class AuditedRoute(APIRoute):
-    """A route whose successful reads (304s included) are audited before the response leaves."""
+    """A route whose successful reads (304s included) are audited before the response leaves:
+    every GET, and any other method whose route declared an access decision."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -86,18 +87,21 @@ class AuditedRoute(APIRoute):
 
         async def audited(request: Request) -> Response:
             response = await handler(request)
-            if request.method != "GET" or response.status_code >= 400:
-                return response
             note: AuditNote | None = getattr(request.state, "audit", None)
+            if response.status_code >= 400 or (note is None and request.method != "GET"):
+                return response  # a refusal, or a write (the log itself records every write)
             if note is None:
                 raise UnauditedRead(f"{path} answered without an access decision")
+            params: dict[str, Any] = {**request.path_params, **request.query_params}
+            if response.media_type and "json" not in response.media_type:
+                params["representation"] = response.media_type  # e.g. CSV asked for by Accept
             audit: AuditLog = request.app.state.audit
             read = Read(
                 at=request.app.state.records.clock(),
                 who=note.who,
                 method=request.method,
                 route=path,
-                params={**request.path_params, **request.query_params},
+                params=params,
                 status=response.status_code,
                 case_ids=note.case_ids,
                 purpose=note.purpose,

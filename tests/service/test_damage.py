@@ -1,0 +1,44 @@
+"""One damaged row does not take the service down: it starts, the damaged case answers 503,
+verification names the row, and every other case reads as before."""
+
+from __future__ import annotations
+
+import sqlite3
+from uuid import UUID
+
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.clock import SettableClock
+from service.integrity import verify_case
+from service.settings import Settings
+from tests.support import event, open_case
+
+
+def test_restart_when_newest_row_damaged_then_starts_and_that_case_answers_503(
+    tmp_path: object, clock: SettableClock
+) -> None:
+    # Given two cases on SQLite, the newest row of the second damaged on disk
+    settings = Settings(data_dir=tmp_path / "data")  # type: ignore[operator]
+    app = create_app(settings, clock)
+    with TestClient(app) as client:
+        headers = {"Authorization": "Bearer " + app.state.tokens.mint(
+            sub="a", name="A", agency="csc:barsetshire", roles=["practitioner"]
+        )}  # fmt: skip
+        healthy, _ = open_case(client, headers)
+        damaged, _ = open_case(client, headers, event("CaseNoteRecorded"))
+    with sqlite3.connect(settings.sqlite_path) as db:
+        newest = "(SELECT MAX(rowid) FROM stored_events)"
+        db.execute(f"UPDATE stored_events SET state = X'00' WHERE rowid = {newest}")
+
+    # When the service restarts
+    restarted = create_app(settings, clock)
+    with TestClient(restarted) as client:
+        # Then it starts; the damaged case answers a 503 problem and the other reads as before
+        assert client.get(f"/cases/{healthy}", headers=headers).status_code == 200
+        response = client.get(f"/cases/{damaged}", headers=headers)
+        assert response.status_code == 503
+        assert response.json()["type"] == "urn:casetrail:problem:store-unreadable"
+        # And verification names the damaged version
+        result = verify_case(restarted.state.records, UUID(damaged))
+        assert (result.ok, result.first_bad_version) == (False, 2)
