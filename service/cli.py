@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from projections import cli as projections_cli
 from service.settings import Settings
 
 app = typer.Typer(help="Casetrail: an event-sourced case record service.", no_args_is_help=True)
@@ -191,6 +192,9 @@ def seal_store(
         f"sealed {len(document['cases'])} case(s) at position {document['position']}", err=True
     )
     typer.echo(str(path))
+
+
+app.add_typer(projections_cli.app, name="projections", help="Cross-case read models.")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,316 @@
+"""The case list read model (`GET /cases`): one row per case, with its identifiers and agencies.
+
+A case's state depends on its whole stream (corrections, retractions, business-time order), so
+when events of a case arrive its rows are recomputed from the case's events up to the newest one
+in the page: once per case per page, and always from exactly the log up to the model's position.
+The fold sees everything recorded, whenever it happened (`HORIZON` for both time axes), so a row is
+a function of the log alone: an incremental run and a rebuild from the log give the same rows.
+
+Each row also holds what a partner agency may see of the searchable fields (`partner_*`, and
+`partner_visible` on identifiers): the fold with every restricted entry withheld. That is
+conservative for a partner that wrote a restricted entry itself; its per-case views show it all.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    insert,
+)
+
+from domain.envelope import RecordedEvent
+from domain.moments import Moment, format_utc
+from domain.state import CaseState, case_state
+from projections.model import LogReader, ReadModel, case_id_of, recorded_event
+
+CASES = "casetrail_cases"
+IDENTIFIERS = "casetrail_case_identifiers"
+AGENCIES = "casetrail_case_agencies"
+
+# Both time axes of the fold: everything recorded, whenever it happened.
+HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class CaseTables:
+    cases: Table
+    identifiers: Table
+    agencies: Table
+
+    def all(self) -> tuple[Table, Table, Table]:
+        return (self.cases, self.identifiers, self.agencies)
+
+
+def case_tables(metadata: MetaData, suffix: str = "") -> CaseTables:
+    """The case list's tables (and their indexes) named with `suffix`."""
+    cases = Table(
+        CASES + suffix,
+        metadata,
+        Column("case_id", String(36), nullable=False),
+        Column("created_position", BigInteger, nullable=False),
+        Column("local_authority", String(200), nullable=False),
+        Column("child_name", Text),
+        Column("child_name_key", Text),
+        Column("date_of_birth", String(10)),
+        Column("status", String(16), nullable=False),
+        Column("plan", String(24), nullable=False),
+        Column("allocated_worker", Text),
+        Column("team", Text),
+        # What a partner agency sees: the fold with every restricted entry withheld.
+        Column("partner_child_name", Text),
+        Column("partner_child_name_key", Text),
+        Column("partner_date_of_birth", String(10)),
+        Column("partner_allocated_worker", Text),
+        Column("partner_team", Text),
+        Column("last_activity", String(32), nullable=False),
+        Column("version", Integer, nullable=False),
+        PrimaryKeyConstraint("case_id", name=f"{CASES}_pkey{suffix}"),
+        Index(f"{CASES}_by_created{suffix}", "created_position", unique=True),
+        Index(f"{CASES}_by_activity{suffix}", "last_activity", "created_position"),
+        Index(f"{CASES}_by_authority{suffix}", "local_authority", "created_position"),
+        Index(f"{CASES}_by_dob{suffix}", "date_of_birth"),
+        Index(f"{CASES}_by_worker{suffix}", "allocated_worker"),
+        Index(f"{CASES}_by_team{suffix}", "team"),
+    )
+    identifiers = Table(
+        IDENTIFIERS + suffix,
+        metadata,
+        Column("case_id", String(36), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("scheme", String(100), nullable=False),
+        Column("value", Text, nullable=False),
+        Column("value_key", Text, nullable=False),
+        Column("partner_visible", Boolean, nullable=False),
+        PrimaryKeyConstraint("case_id", "seq", name=f"{IDENTIFIERS}_pkey{suffix}"),
+        Index(f"{IDENTIFIERS}_by_value{suffix}", "scheme", "value_key"),
+    )
+    agencies = Table(
+        AGENCIES + suffix,
+        metadata,
+        Column("case_id", String(36), nullable=False),
+        Column("agency", String(200), nullable=False),
+        Column("involved_from", String(40), nullable=False),
+        Column("involved_to", String(40)),
+        # The London date the involvement ended (null: ongoing), for partner access.
+        Column("involved_to_date", String(10)),
+        PrimaryKeyConstraint("case_id", "agency", name=f"{AGENCIES}_pkey{suffix}"),
+        Index(f"{AGENCIES}_by_agency{suffix}", "agency", "case_id"),
+    )
+    return CaseTables(cases, identifiers, agencies)
+
+
+def name_key(name: str) -> str:
+    """The searchable form of a name (case-insensitive substring search)."""
+    return name.casefold()
+
+
+def identifier_key(value: str) -> str:
+    """The searchable form of an identifier: no whitespace, upper case ("943 476 5919")."""
+    return "".join(value.split()).upper()
+
+
+@dataclass(frozen=True)
+class CaseRows:
+    """A case's rows in the three tables."""
+
+    case: dict[str, Any]
+    identifiers: list[dict[str, Any]]
+    agencies: list[dict[str, Any]]
+
+
+def case_rows(case_id: UUID, events: Sequence[RecordedEvent]) -> CaseRows:
+    """The rows of a case from its events (versions 1..n)."""
+    full = case_state(case_id, events, as_of=HORIZON, known_at=HORIZON)
+    restricted = frozenset(e.id for e in events if e.sensitivity == "restricted")
+    partner = (
+        case_state(case_id, events, as_of=HORIZON, known_at=HORIZON, withheld=restricted)
+        if restricted
+        else full
+    )
+    key = str(case_id)
+    name, partner_name = _text(full.child.get("name")), _text(partner.child.get("name"))
+    created = events[0].position
+    if created is None:  # never: rows read from the log carry their position
+        raise ValueError(f"case {key}: its first event has no position")
+    case = {
+        "case_id": key,
+        "created_position": created,
+        "local_authority": full.local_authority,
+        "child_name": name,
+        "child_name_key": name_key(name) if name is not None else None,
+        "date_of_birth": _text(full.child.get("date_of_birth")),
+        "status": full.status,
+        "plan": full.plan,
+        "allocated_worker": full.allocated_worker,
+        "team": full.team,
+        "partner_child_name": partner_name,
+        "partner_child_name_key": name_key(partner_name) if partner_name is not None else None,
+        "partner_date_of_birth": _text(partner.child.get("date_of_birth")),
+        "partner_allocated_worker": partner.allocated_worker,
+        "partner_team": partner.team,
+        "last_activity": format_utc(max(e.recorded_at for e in events)),
+        "version": full.version,
+    }
+    return CaseRows(case, _identifiers(key, full, partner), _agencies(key, full))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _identifiers(key: str, full: CaseState, partner: CaseState) -> list[dict[str, Any]]:
+    shown: dict[tuple[str, str], int] = {}
+    for ident in partner.identifiers:
+        shown[(ident.scheme, ident.value)] = shown.get((ident.scheme, ident.value), 0) + 1
+    rows = []
+    for seq, ident in enumerate(full.identifiers, start=1):
+        pair = (ident.scheme, ident.value)
+        visible = shown.get(pair, 0) > 0
+        if visible:
+            shown[pair] -= 1
+        rows.append(
+            {
+                "case_id": key,
+                "seq": seq,
+                "scheme": ident.scheme,
+                "value": ident.value,
+                "value_key": identifier_key(ident.value),
+                "partner_visible": visible,
+            }
+        )
+    return rows
+
+
+def _agencies(key: str, full: CaseState) -> list[dict[str, Any]]:
+    return [
+        {
+            "case_id": key,
+            "agency": involvement.agency,
+            "involved_from": involvement.involved_from,
+            "involved_to": involvement.involved_to,
+            "involved_to_date": (
+                Moment.parse(involvement.involved_to).london_date.isoformat()
+                if involvement.involved_to
+                else None
+            ),
+        }
+        for involvement in full.involved_agencies
+    ]
+
+
+class EventCache:
+    """Decoded events of recently applied cases, bounded by the number of events held.
+
+    Holds only what the log says (never projection state), so a rolled-back batch leaves
+    nothing wrong in it. Each list is a true prefix of its case: versions 1..n.
+    """
+
+    def __init__(self, max_events: int = 20_000) -> None:
+        self.max_events = max_events
+        self._cases: OrderedDict[UUID, list[RecordedEvent]] = OrderedDict()
+        self._held = 0
+
+    def events(
+        self, case_id: UUID, page: Sequence[RecordedEvent], log: LogReader
+    ) -> list[RecordedEvent]:
+        """The case's events up to the page's newest, from the cache where it can."""
+        first, last = page[0].version, page[-1].version
+        cached = self._take(case_id)
+        contiguous = [e.version for e in page] == list(range(first, last + 1))
+        if contiguous and len(cached) >= first - 1:
+            events = [*cached[: first - 1], *page]
+        else:
+            events = log.events_of(case_id, limit=last)
+        if [e.version for e in events] != list(range(1, last + 1)):
+            raise ValueError(f"case {case_id}: the log is missing versions up to {last}")
+        self._put(case_id, events)
+        return events
+
+    def _take(self, case_id: UUID) -> list[RecordedEvent]:
+        events = self._cases.pop(case_id, [])
+        self._held -= len(events)
+        return events
+
+    def _put(self, case_id: UUID, events: list[RecordedEvent]) -> None:
+        if len(events) > self.max_events:
+            return
+        self._cases[case_id] = events
+        self._held += len(events)
+        while self._held > self.max_events:
+            _, evicted = self._cases.popitem(last=False)
+            self._held -= len(evicted)
+
+
+class CaseList(ReadModel[CaseTables]):
+    """The case list: rows recomputed per touched case, once per page."""
+
+    name = "cases"
+
+    def __init__(self, *, cache_events: int = 20_000) -> None:
+        self.cache = EventCache(cache_events)
+
+    def define(self, metadata: MetaData, suffix: str = "") -> CaseTables:
+        return case_tables(metadata, suffix)
+
+    def table_list(self, tables: CaseTables) -> Sequence[Table]:
+        return tables.all()
+
+    def apply(
+        self,
+        conn: Connection,
+        tables: CaseTables,
+        notifications: Sequence[Notification],
+        log: LogReader,
+    ) -> None:
+        pages: dict[UUID, list[RecordedEvent]] = {}
+        for notification in notifications:
+            pages.setdefault(case_id_of(notification), []).append(recorded_event(log, notification))
+        rows = [
+            case_rows(case_id, self.cache.events(case_id, page, log))
+            for case_id, page in pages.items()
+        ]
+        self.write(conn, tables, rows)
+
+    def write(self, conn: Connection, tables: CaseTables, rows: Sequence[CaseRows]) -> None:
+        """Replace the touched cases' rows."""
+        for chunk in _chunks([r.case["case_id"] for r in rows], _CHUNK):
+            for table in (tables.identifiers, tables.agencies, tables.cases):
+                conn.execute(table.delete().where(table.c.case_id.in_(chunk)))
+        _insert(conn, tables.cases, [r.case for r in rows])
+        _insert(conn, tables.identifiers, [i for r in rows for i in r.identifiers])
+        _insert(conn, tables.agencies, [a for r in rows for a in r.agencies])
+
+
+def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(table), rows)
+
+
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

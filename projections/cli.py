@@ -1,0 +1,143 @@
+"""`casetrail projections run | status | rebuild [NAME]`: a Typer sub-app for the main CLI.
+
+Mount it with `app.add_typer(projections.cli.app, name="projections")`. Every command reads the
+same settings as `casetrail serve`. The service is imported inside the commands only, so the
+`projections` package itself never depends on `service` (DESIGN.md "Layout").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from projections.rebuild import DEFAULT_REBUILD_PAGE, RebuildInProgress, rebuild
+from projections.registry import default_models, model_named, model_names
+from projections.runner import DEFAULT_PAGE_SIZE, Runner, status
+
+if TYPE_CHECKING:
+    from service.records import CaseRecords
+    from service.settings import Settings
+
+app = typer.Typer(
+    name="projections",
+    help="Cross-case read models: keep them current, report their lag, rebuild them.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+
+def _open() -> tuple[Settings, CaseRecords]:
+    from service.records import CaseRecords
+    from service.settings import Settings
+
+    settings = Settings()
+    return settings, CaseRecords(settings)
+
+
+@app.command()
+def run(
+    poll_interval: Annotated[
+        float, typer.Option(help="Seconds between polls of the log when current")
+    ] = 0.5,
+    page_size: Annotated[int, typer.Option(help="Events per transaction")] = DEFAULT_PAGE_SIZE,
+    once: Annotated[bool, typer.Option(help="Catch up once and exit")] = False,
+) -> None:
+    """Keep the read models current; leads each model no other runner leads (and takes over
+    when its leader stops). Stops cleanly on SIGINT or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings, records = _open()
+    try:
+        with Runner(settings, records, default_models(), page_size=page_size) as runner:
+            if once:
+                applied = runner.run_once()
+                console.print(f"applied {applied} events; leading: {sorted(runner.leading)}")
+                return
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            console.print(f"projection runner started (models: {', '.join(runner.models)})")
+            runner.run_forever(stop, poll_interval)
+            console.print("projection runner stopped")
+    finally:
+        records.close()
+
+
+@app.command("status")
+def status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Each read model's position, the log's newest position, the lag, and whether a runner
+    leads it."""
+    settings, records = _open()
+    try:
+        report = status(settings, records, model_names())
+    finally:
+        records.close()
+    if as_json:
+        typer.echo(json.dumps([asdict(s) for s in report], indent=2))
+        return
+    table = Table("model", "position", "log position", "lag", "runner")
+    for s in report:
+        runner = "running" if s.running else "none"
+        position = str(s.position) if s.started else "never run"
+        table.add_row(s.name, position, str(s.log_position), str(s.lag), runner)
+    Console().print(table)
+
+
+@app.command("rebuild")
+def rebuild_command(
+    name: Annotated[
+        str | None, typer.Argument(help="The read model to rebuild (default: every one)")
+    ] = None,
+    page_size: Annotated[int, typer.Option(help="Events per transaction")] = DEFAULT_REBUILD_PAGE,
+) -> None:
+    """Rebuild read models from the log into new tables, then swap them in; the live tables
+    keep serving (and a running runner keeps them current) until the swap."""
+    names = [name] if name else model_names()
+    for each in names:
+        try:
+            model_named(each)
+        except KeyError:
+            raise typer.BadParameter(
+                f"no read model {each!r}; known: {', '.join(model_names())}"
+            ) from None
+    settings, records = _open()
+    try:
+        for each in names:
+            _rebuild_one(settings, records, each, page_size)
+    except RebuildInProgress as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        records.close()
+
+
+def _rebuild_one(settings: Settings, records: CaseRecords, name: str, page_size: int) -> None:
+    columns = (
+        TextColumn(f"rebuilding {name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("positions"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(name, total=None)
+
+        def report(position: int, target: int) -> None:
+            bar.update(task, completed=position, total=max(target, 1))
+
+        result = rebuild(settings, records, model_named(name), page_size=page_size, progress=report)
+    rate = result.events / result.seconds if result.seconds else 0.0
+    console.print(
+        f"{name}: rebuilt at position {result.position} "
+        f"({result.events} events in {result.seconds:.1f} s, {rate:,.0f} events/s)"
+    )

@@ -1,0 +1,232 @@
+"""The projection runner: follows the global log and keeps each read model current, exactly once.
+
+For each read model it leads, the runner repeats, in one write transaction of the read-model
+store: lock the model's tracking row, read the next page of the log after its position
+(`select_notifications(position, page_size, inclusive_of_start=False)`), apply the page to the
+model's tables, and move the position to the page's last notification id (compare-and-set on the
+old position). Rows and position commit together or not at all, so an event is applied exactly
+once whatever dies when. Ids left by rolled-back inserts on PostgreSQL are never waited for: a page
+is whatever exists after the position, and the library's commit-ordered inserts mean nothing can
+later appear behind it.
+
+Leadership: one runner per model at a time, elected per model with `projections.locks` (a file
+lock on SQLite, a session advisory lock on PostgreSQL), tried again at every round, so when the
+leader dies or closes another runner takes over within one poll interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder
+
+from projections.locks import LeaderLock, is_held_elsewhere, leader_lock
+from projections.model import AnyModel, LogReader
+from projections.store import ReadModelStore, StoreSettings
+
+logger = logging.getLogger("casetrail.projections")
+
+DEFAULT_PAGE_SIZE = 500
+
+
+class PositionMoved(RuntimeError):
+    """The model's position changed under a batch (another writer): the batch is rolled back."""
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """A read model's progress along the log."""
+
+    name: str
+    position: int  # the last notification id applied (0: none yet)
+    log_position: int  # the log's newest notification id
+    lag: int  # log_position - position: ids, including any gaps rolled-back inserts left
+    running: bool | None  # a runner holds the model's lock (None: not asked)
+    started: bool = True  # False: no runner has ever initialised the model
+
+
+def log_position(recorder: ApplicationRecorder) -> int:
+    """The newest notification id in the log (0 when empty)."""
+    return int(recorder.max_notification_id() or 0)
+
+
+def status(
+    settings: StoreSettings,
+    log: LogReader,
+    names: Iterable[str],
+    *,
+    store: ReadModelStore | None = None,
+    probe_locks: bool = True,
+) -> list[ModelStatus]:
+    """Each model's position, the log's newest position and the lag (`casetrail projections
+    status`); with `probe_locks`, whether some runner currently leads it."""
+    own = store is None
+    store = store or ReadModelStore(settings)
+    try:
+        newest = log_position(log.recorder)
+        positions = store.positions()
+        return [
+            ModelStatus(
+                name=name,
+                position=positions.get(name, 0),
+                log_position=newest,
+                lag=max(0, newest - positions.get(name, 0)),
+                running=is_held_elsewhere(settings, name) if probe_locks else None,
+                started=name in positions,
+            )
+            for name in names
+        ]
+    finally:
+        if own:
+            store.close()
+
+
+class Runner:
+    """Keeps `models` current from the log of `log` (a `CaseRecords`), leading those it can."""
+
+    def __init__(
+        self,
+        settings: StoreSettings,
+        log: LogReader,
+        models: Sequence[AnyModel],
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        store: ReadModelStore | None = None,
+    ) -> None:
+        names = [m.name for m in models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"read model names must be unique: {names}")
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.settings = settings
+        self.log = log
+        self.page_size = page_size
+        self._owns_store = store is None
+        self.store = store or ReadModelStore(settings)
+        self.models = {m.name: m for m in models}
+        self.tables: dict[str, Any] = {m.name: self.store.ensure(m) for m in models}
+        self.locks: dict[str, LeaderLock] = {m.name: leader_lock(settings, m.name) for m in models}
+        self._closed = False
+
+    # --- leadership -----------------------------------------------------------------------
+
+    def is_leader(self, name: str) -> bool:
+        """Whether this runner held the model's lock at its last attempt."""
+        return self.locks[name].held
+
+    @property
+    def leading(self) -> frozenset[str]:
+        return frozenset(name for name, lock in self.locks.items() if lock.held)
+
+    def elect(self) -> frozenset[str]:
+        """Try every model's lock (non-blocking); the models this runner now leads."""
+        for lock in self.locks.values():
+            lock.try_acquire()
+        return self.leading
+
+    # --- running --------------------------------------------------------------------------
+
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Catch every model this runner leads up with the log; the number of events applied.
+
+        A model led by another runner is left alone (0 events for it).
+        """
+        if self._closed:
+            raise RuntimeError("the runner is closed")
+        applied = 0
+        for name in self.elect():
+            applied += self.catch_up(name, stop)
+        return applied
+
+    def catch_up(self, name: str, stop: threading.Event | None = None) -> int:
+        """Apply pages to one model until the log has no more (or `stop` is set)."""
+        applied = 0
+        while stop is None or not stop.is_set():
+            count = self.apply_page(name)
+            applied += count
+            if count < self.page_size:
+                break
+        return applied
+
+    def apply_page(self, name: str) -> int:
+        """Apply the next page of the log to one model, with its position, in one transaction;
+        the number of events applied (0: already current)."""
+        model, tables = self.models[name], self.tables[name]
+        recorder = self.log.recorder
+        if log_position(recorder) <= (self.store.current(name) or 0):
+            return 0  # current: no write transaction, no write lock taken
+        with self.store.begin_write() as conn:
+            position = self.store.position(conn, name, for_update=True)
+            if position is None:
+                raise RuntimeError(f"read model {name!r} has no tracking row")
+            notifications = recorder.select_notifications(
+                position, self.page_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            model.apply(conn, tables, notifications, self.log)
+            if not self.store.advance(conn, name, position, notifications[-1].id):
+                raise PositionMoved(name)
+        return len(notifications)
+
+    def run_forever(
+        self,
+        stop: threading.Event,
+        poll_interval: float = 0.5,
+        *,
+        max_backoff: float = 10.0,
+    ) -> None:
+        """Poll until `stop` is set: catch up, then wait `poll_interval` (bounded) for more.
+
+        A failing round (the store unreachable, a model raising) is logged and retried after a
+        growing delay, at most `max_backoff` seconds; the failed batch was rolled back.
+        """
+        delay = poll_interval
+        while not stop.is_set():
+            try:
+                applied = self.run_once(stop)
+            except Exception:
+                logger.exception("projection round failed; retrying in %.1f s", delay)
+                stop.wait(delay)
+                delay = min(max_backoff, max(poll_interval, delay * 2))
+                continue
+            delay = poll_interval
+            if applied == 0:
+                stop.wait(poll_interval)
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def status(self, *, probe_locks: bool = False) -> list[ModelStatus]:
+        """Each model's position and lag; `running` is True where this runner leads it, and
+        with `probe_locks` also where another runner does."""
+        report = status(self.settings, self.log, self.models, store=self.store, probe_locks=False)
+        return [
+            ModelStatus(
+                s.name,
+                s.position,
+                s.log_position,
+                s.lag,
+                self.locks[s.name].held
+                or (is_held_elsewhere(self.settings, s.name) if probe_locks else False),
+                s.started,
+            )
+            for s in report
+        ]
+
+    def close(self) -> None:
+        """Release every lock (another runner takes over) and the store's connections."""
+        self._closed = True
+        for lock in self.locks.values():
+            lock.release()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

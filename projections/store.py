@@ -1,0 +1,292 @@
+"""Where the read models live: their own SQLite file, or tables in the settings' PostgreSQL schema.
+
+On SQLite the read models never share the log's file (one writer per file: a rebuild must never
+stall an append): they live in `<data dir>/read_models.db`, in WAL mode so readers keep serving
+while the runner writes. Every write transaction starts with `BEGIN IMMEDIATE`, so two writers
+queue on the file lock instead of failing half-way through.
+
+The `tracking` table holds each read model's position in the global log. The runner updates it in
+the same transaction as the model's rows, with a compare-and-set on the old position, so an event
+is applied exactly once even if the process dies mid-batch or two writers race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from projections.model import ReadModel
+
+TRACKING_TABLE = "casetrail_projection_tracking"
+READ_MODELS_FILE = "read_models.db"
+_WRITE = "casetrail_write"
+
+T = TypeVar("T")
+
+
+class StoreSettings(Protocol):
+    """The settings the read-model store reads (`service.settings.Settings` satisfies it)."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def is_postgres(self) -> bool: ...
+
+    @property
+    def postgres_schema(self) -> str: ...
+
+    @property
+    def postgres_pool_size(self) -> int: ...
+
+    @property
+    def postgres_max_overflow(self) -> int: ...
+
+    @property
+    def postgres_connect_timeout(self) -> int: ...
+
+    def library_environment(self) -> dict[str, str]: ...
+
+
+def read_models_path(settings: StoreSettings) -> Path:
+    """The read models' own SQLite file."""
+    return settings.data_dir / READ_MODELS_FILE
+
+
+def postgres_params(settings: StoreSettings) -> dict[str, Any]:
+    """psycopg connection parameters for the settings' database (as the log connects to it)."""
+    env = settings.library_environment()
+    params: dict[str, Any] = {
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "dbname": env["POSTGRES_DBNAME"],
+        "connect_timeout": settings.postgres_connect_timeout,
+    }
+    if env["POSTGRES_USER"]:
+        params["user"] = env["POSTGRES_USER"]
+    if env["POSTGRES_PASSWORD"]:
+        params["password"] = env["POSTGRES_PASSWORD"]
+    return params
+
+
+def stable_key(*parts: str) -> int:
+    """A signed 64-bit key from text, the same in every process (advisory locks)."""
+    digest = hashlib.blake2b(":".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _postgres_engine(settings: StoreSettings) -> Engine:
+    params = postgres_params(settings)
+    url = URL.create(
+        "postgresql+psycopg",
+        username=params.get("user"),
+        password=params.get("password"),
+        host=params["host"],
+        port=params["port"],
+        database=params["dbname"],
+    )
+    return create_engine(
+        url,
+        pool_size=settings.postgres_pool_size,
+        max_overflow=settings.postgres_max_overflow,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": settings.postgres_connect_timeout},
+    )
+
+
+def _sqlite_engine(path: Path) -> Engine:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (the driver's implicit BEGIN would
+        # leave DDL outside the transaction and take the write lock only at the first insert).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL may lose the newest commits on power loss, but rows and position
+        # are lost together: the runner then simply applies those events again.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class ReadModelStore:
+    """The read models' engine, metadata (in the settings' schema on PostgreSQL) and tracking."""
+
+    def __init__(self, settings: StoreSettings, *, path: Path | None = None) -> None:
+        self.is_postgres = settings.is_postgres
+        self.schema: str | None = settings.postgres_schema if settings.is_postgres else None
+        self.engine = (
+            _postgres_engine(settings)
+            if settings.is_postgres
+            else _sqlite_engine(path or read_models_path(settings))
+        )
+        self._writer = self.engine.execution_options(**{_WRITE: True})
+        self._reader = (
+            self.engine.execution_options(isolation_level="REPEATABLE READ")
+            if self.is_postgres
+            else self.engine
+        )
+        self.metadata = MetaData(schema=self.schema)
+        self.tracking = Table(
+            TRACKING_TABLE,
+            self.metadata,
+            Column("model", String(200), nullable=False),
+            Column("position", BigInteger, nullable=False),
+            PrimaryKeyConstraint("model", name=f"{TRACKING_TABLE}_pkey"),
+        )
+        self._models: dict[str, Any] = {}
+        with self.begin_write() as conn:
+            self.ddl_lock(conn)
+            self.tracking.create(conn, checkfirst=True)
+
+    def tables(self, model: ReadModel[T]) -> T:
+        """The model's live tables (defined once per store)."""
+        if model.name not in self._models:
+            self._models[model.name] = model.define(self.metadata)
+        tables: T = self._models[model.name]
+        return tables
+
+    def ensure(self, model: ReadModel[T]) -> T:
+        """Create the model's live tables and tracking row if missing; a model never started
+        starts from an empty set of tables at position 0."""
+        tables = self.tables(model)
+        with self.begin_write() as conn:
+            self.ddl_lock(conn)
+            started = self.position(conn, model.name) is not None
+            for table in model.table_list(tables):
+                table.create(conn, checkfirst=True)
+            if not started:
+                for table in reversed(model.table_list(tables)):
+                    conn.execute(table.delete())
+                self.start_tracking(conn, model.name)
+        return tables
+
+    def new_metadata(self) -> MetaData:
+        """A separate metadata in the same schema (for a rebuild's suffixed tables)."""
+        return MetaData(schema=self.schema)
+
+    @contextmanager
+    def begin_write(self) -> Iterator[Connection]:
+        """A write transaction (`BEGIN IMMEDIATE` on SQLite): commits on success, rolls back on
+        any exception."""
+        with self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def begin_read(self) -> Iterator[Connection]:
+        """A read transaction: one snapshot for all its queries (REPEATABLE READ on PostgreSQL;
+        a deferred transaction in WAL mode on SQLite)."""
+        with self._reader.connect() as conn, conn.begin():
+            yield conn
+
+    def ddl_lock(self, conn: Connection) -> None:
+        """Serialise schema changes between processes for this transaction (PostgreSQL; on
+        SQLite `BEGIN IMMEDIATE` already does)."""
+        if self.is_postgres:
+            key = stable_key("casetrail", "projections-ddl", self.schema or "")
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    # --- tracking -------------------------------------------------------------------------
+
+    def position(self, conn: Connection, model: str, *, for_update: bool = False) -> int | None:
+        """The model's last applied position; None when the model was never started."""
+        query = select(self.tracking.c.position).where(self.tracking.c.model == model)
+        if for_update:
+            query = query.with_for_update()
+        value = conn.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def current(self, model: str) -> int | None:
+        """The model's position now (None: never started)."""
+        with self.begin_read() as conn:
+            return self.position(conn, model)
+
+    def wait_for(
+        self, model: str, position: int, *, timeout: float, interval: float = 0.05
+    ) -> tuple[bool, int]:
+        """Wait up to `timeout` seconds for the model to reach `position` (`X-Min-Position`):
+        (reached, the position last seen). Blocking: call it from a worker thread."""
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.current(model) or 0
+            if current >= position:
+                return True, current
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, current
+            time.sleep(min(interval, left))
+
+    def positions(self) -> dict[str, int]:
+        with self.begin_read() as conn:
+            rows = conn.execute(select(self.tracking.c.model, self.tracking.c.position))
+            return {str(model): int(position) for model, position in rows}
+
+    def start_tracking(self, conn: Connection, model: str, position: int = 0) -> None:
+        """Insert the model's tracking row unless it exists."""
+        dialect = postgresql if self.is_postgres else sqlite
+        statement = dialect.insert(self.tracking).values(model=model, position=position)
+        conn.execute(statement.on_conflict_do_nothing(index_elements=["model"]))
+
+    def advance(self, conn: Connection, model: str, old: int, new: int) -> bool:
+        """Move the model from `old` to `new`; False (nothing changed) if it is not at `old`."""
+        result = conn.execute(
+            update(self.tracking)
+            .where(self.tracking.c.model == model, self.tracking.c.position == old)
+            .values(position=new)
+        )
+        return result.rowcount == 1
+
+    def set_position(self, conn: Connection, model: str, position: int) -> None:
+        """Set the model's position whatever it was (a rebuild's swap)."""
+        self.start_tracking(conn, model, position)
+        conn.execute(
+            update(self.tracking).where(self.tracking.c.model == model).values(position=position)
+        )
+
+    def forget(self, conn: Connection, model: str) -> None:
+        conn.execute(self.tracking.delete().where(self.tracking.c.model == model))
+
+    def has_table(self, conn: Connection, name: str) -> bool:
+        return bool(conn.dialect.has_table(conn, name, schema=self.schema))
+
+    def qualified(self, name: str) -> str:
+        """A table or index name, quoted and schema-qualified, for raw DDL."""
+        quote = self.engine.dialect.identifier_preparer.quote
+        return f"{quote(self.schema)}.{quote(name)}" if self.schema else quote(name)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,58 @@
+"""`casetrail projections run | status | rebuild`, on the sub-app the main CLI mounts."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from projections.cli import app
+from service.clock import SettableClock
+from service.records import CaseRecords
+from service.settings import Settings
+from tests.projections.support import open_case
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    return {
+        "CASETRAIL_DATA_DIR": str(settings.data_dir),
+        "CASETRAIL_DATABASE_URL": settings.database_url,
+        "CASETRAIL_POSTGRES_SCHEMA": settings.postgres_schema,
+    }
+
+
+def test_cli_when_run_once_status_and_rebuild_then_reports_progress(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given three cases in the log
+    records = CaseRecords(settings, clock)
+    for name in ("Amy", "Ben", "Cara"):
+        open_case(records, name)
+    newest = records.recorder.max_notification_id()
+    records.close()
+    cli, env = CliRunner(), environment(settings)
+
+    # Then status shows the case list never run, the whole log behind
+    shown = cli.invoke(app, ["status", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    [before] = json.loads(shown.stdout)
+    assert (before["name"], before["started"], before["lag"]) == ("cases", False, newest)
+
+    # When the runner catches up once, then status shows no lag
+    ran = cli.invoke(app, ["run", "--once"], env=env)
+    assert ran.exit_code == 0, ran.output
+    [after] = json.loads(cli.invoke(app, ["status", "--json"], env=env).stdout)
+    assert (after["position"], after["lag"], after["running"]) == (newest, 0, False)
+
+    # And a rebuild swaps in the same position; the table form names the model
+    rebuilt = cli.invoke(app, ["rebuild", "cases"], env=env)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert f"rebuilt at position {newest}" in rebuilt.output
+    table = cli.invoke(app, ["status"], env=env)
+    assert table.exit_code == 0 and "cases" in table.stdout
+
+
+def test_cli_when_rebuild_unknown_model_then_usage_error(settings: Settings) -> None:
+    result = CliRunner().invoke(app, ["rebuild", "nope"], env=environment(settings))
+    assert result.exit_code == 2
+    assert "no read model 'nope'" in result.output
