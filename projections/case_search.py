@@ -64,7 +64,8 @@ class Visibility:
         """The visibility `domain.access.decide` would grant, case by case, now."""
         reviewer = caller.has("reviewer")
         return cls(
-            agency=caller.agency,
+            # A reviewer-only token reads the cases it names, whatever its agency.
+            agency=caller.agency if caller.roles - {"reviewer"} else None,
             partner_cutoff=partner_cutoff(now, access_years),
             case_ids=frozenset(_case_key(c) for c in caller.cases - {"*"})
             if reviewer

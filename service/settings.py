@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     # Reads.
     max_page: int = 1000
 
+    # Read models: the runner inside `serve` (one leader across workers and processes), how often
+    # it polls the log, and how long a request's X-Min-Position may wait for it.
+    projections_in_process: bool = True
+    projection_poll_seconds: float = Field(default=0.5, gt=0, le=10)
+    projection_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+
     # Access: how long a partner agency keeps access after its involvement ends.
     partner_access_years: int = Field(default=2, ge=0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing, suppress
 from typing import Any
@@ -16,8 +17,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projections.case_search import CaseSearch
+from projections.registry import default_models
+from projections.runner import Runner
+from projections.store import ReadModelStore
 from service.access import Gatekeeper
-from service.api import audit_routes, cases
+from service.api import audit_routes, cases, list_routes
 from service.api import integrity as integrity_routes
 from service.api.models import Health, Readiness
 from service.api.problems import (
@@ -141,10 +146,29 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     records = CaseRecords(settings, clock)
     tokens = TokenService(settings)
     audit = AuditLog(settings)
+    read_models = ReadModelStore(settings)
+    case_search = CaseSearch(read_models)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The read models' runner: every worker starts one, the lock elects one leader, and a
+        # follower takes over within a poll if the leader's process dies.
+        stop = threading.Event()
+        runner = Runner(settings, records, default_models(), store=read_models)
+        thread = threading.Thread(
+            target=runner.run_forever,
+            args=(stop, settings.projection_poll_seconds),
+            name="casetrail-projections",
+            daemon=True,
+        )
+        if settings.projections_in_process:
+            thread.start()
         yield
+        stop.set()
+        if thread.is_alive():
+            thread.join(timeout=10)
+        runner.close()
+        read_models.close()
         records.close()
         audit.close()
 
@@ -159,6 +183,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.tokens = tokens
     app.state.gate = Gatekeeper(records)
     app.state.audit = audit
+    app.state.case_search = case_search
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(CasetrailError, casetrail_error_handler)
     app.add_exception_handler(PersistenceError, store_error_handler)
@@ -168,6 +193,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(cases.router)
     app.include_router(integrity_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(list_routes.router)
 
     @app.get("/health", operation_id="health", tags=["operations"])
     def health() -> Health:

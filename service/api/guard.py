@@ -73,6 +73,21 @@ def case_access(
     return dependency
 
 
+def list_access(*, roles: frozenset[str] = READERS) -> Callable[..., Decision]:
+    """A dependency for a cross-case read: the route filters by the caller's access and names
+    the cases its page returned in `request.state.audit`."""
+
+    def dependency(request: Request, caller: Caller, purpose: Purpose = None) -> Decision:
+        if not roles.intersection(caller.roles):
+            raise Forbidden(f"this list is not for the roles {', '.join(caller.roles)}")
+        decision = Decision(View.FULL, "filtered to the caller's access", "list")
+        request.state.audit = AuditNote(caller, (), purpose, decision)
+        return decision
+
+    dependency.audits_case_data = True  # type: ignore[attr-defined]
+    return dependency
+
+
 def is_access_dependency(call: Any) -> bool:
     return bool(getattr(call, "audits_case_data", False))
 

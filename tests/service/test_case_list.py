@@ -1,0 +1,127 @@
+"""`GET /cases` over HTTP: the case list read model, kept current by the runner inside the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.support import append, event, payload
+
+Headers = dict[str, str]
+Token = Callable[..., Headers]
+SCHOOL = "school:st-marys-primary"
+
+
+def _open(
+    client: TestClient, headers: Headers, name: str, *more: dict[str, Any]
+) -> tuple[str, int]:
+    opened = event(
+        "CaseOpened",
+        data=payload("CaseOpened", child={**payload("CaseOpened")["child"], "name": name}),
+    )
+    response = client.post("/cases", json={"events": [opened, *more]}, headers=headers)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["case_id"], body["events"][-1]["position"]
+
+
+def _list(client: TestClient, headers: Headers, position: int, **params: Any) -> Any:
+    return client.get("/cases", headers={**headers, "X-Min-Position": str(position)}, params=params)
+
+
+def test_list_when_cases_opened_then_found_by_name_with_projection_position(
+    client: TestClient, token: Token
+) -> None:
+    # Given two cases
+    csc = token()
+    amy, _ = _open(client, csc, "Amy Smith")
+    _, position = _open(client, csc, "Ben Jones")
+
+    # When the list is searched by part of a name, waiting for the read model to catch up
+    response = _list(client, csc, position, q="smi")
+
+    # Then only the matching case comes back, with the model's position
+    assert response.status_code == 200, response.text
+    assert [c["case_id"] for c in response.json()["cases"]] == [amy]
+    assert int(response.headers["X-Projection-Position"]) >= position
+
+
+def test_list_when_paged_then_every_case_exactly_once(client: TestClient, token: Token) -> None:
+    csc = token()
+    opened = [_open(client, csc, f"Child {i}") for i in range(5)]
+    position = opened[-1][1]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = _list(client, csc, position, **params).json()
+        seen += [c["case_id"] for c in body["cases"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [case_id for case_id, _ in opened]
+
+
+def test_list_when_other_agency_then_sees_only_cases_it_is_involved_in(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school referred, and one it has nothing to do with
+    csc, school = token(), token(agency=SCHOOL, sub="dsl")
+    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
+    referred, _ = _open(
+        client,
+        csc,
+        "Amy Smith",
+        event("ContactReceived", "2026-11-01", data=referral),
+        event("ReferralAccepted", "2026-11-02"),
+    )
+    _, position = _open(client, csc, "Ben Jones")
+
+    # When each lists the cases
+    by_school = _list(client, school, position).json()["cases"]
+    by_police = _list(client, token(agency="police:barsetshire", sub="pc"), position).json()[
+        "cases"
+    ]
+
+    # Then the school sees its one case, in the partner view; police see none
+    assert [(c["case_id"], c["view"]) for c in by_school] == [(referred, "partner")]
+    assert by_police == []
+
+
+def test_list_when_read_then_audited_with_the_cases_returned(
+    client: TestClient, token: Token
+) -> None:
+    csc = token()
+    case_id, position = _open(client, csc, "Amy Smith")
+    assert _list(client, csc, position).status_code == 200
+    trail = client.get(
+        f"/cases/{case_id}/audit",
+        headers=token(roles=("manager",), sub="m"),
+        params={"kind": "read"},
+    )
+    assert [e["endpoint"] for e in trail.json()["entries"]] == ["GET /cases"]
+
+
+def test_list_when_model_cannot_reach_min_position_then_503_retry_after(
+    client: TestClient, token: Token
+) -> None:
+    response = client.get("/cases", headers={**token(), "X-Min-Position": "999999"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json()["type"] == "urn:casetrail:problem:projection-behind"
+
+
+def test_list_when_admin_or_bad_cursor_then_refused(client: TestClient, token: Token) -> None:
+    assert client.get("/cases", headers=token(roles=("admin",), sub="a")).status_code == 403
+    assert client.get("/cases", headers=token(), params={"cursor": "nonsense"}).status_code == 400
+
+
+def test_list_when_case_changes_then_row_follows(client: TestClient, token: Token) -> None:
+    csc = token()
+    case_id, _ = _open(client, csc, "Amy Smith")
+    written = append(client, csc, case_id, event("ReferralAccepted", "2026-11-02"))
+    position = written.json()["events"][-1]["position"]
+    [row] = _list(client, csc, position, status="open").json()["cases"]
+    assert row["case_id"] == case_id
