@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -67,6 +68,21 @@ def clock() -> SettableClock:
 def client(settings: Settings, clock: SettableClock) -> Iterator[TestClient]:
     with TestClient(create_app(settings, clock)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def start_app(settings: Settings, clock: SettableClock) -> Iterator[Callable[..., TestClient]]:
+    """Start another app on the test's store (a restart, or changed settings); closed after."""
+    started: list[TestClient] = []
+
+    def start(**changes: Any) -> TestClient:
+        client = TestClient(create_app(settings.model_copy(update=changes), clock))
+        started.append(client)
+        return client.__enter__()
+
+    yield start
+    for client in started:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from service.api.app import create_app
 from service.auth import local_jwks_path, local_signing_key_path
-from service.clock import SettableClock
 from service.settings import Settings
 from tests.support import event
 
@@ -131,21 +129,6 @@ def guarded_routes(client: TestClient) -> list[tuple[str, str]]:
         concrete = re.sub(r"\{([^}:]+)(?::[^}]*)?\}", value, path)
         requests.extend((method, concrete) for method in sorted(methods - {"HEAD", "OPTIONS"}))
     return requests
-
-
-@pytest.fixture
-def start_app(settings: Settings, clock: SettableClock) -> Iterator[Callable[..., TestClient]]:
-    """Start an app on the test's store with changed settings; closed afterwards."""
-    started: list[TestClient] = []
-
-    def start(**changes: Any) -> TestClient:
-        client = TestClient(create_app(settings.model_copy(update=changes), clock))
-        started.append(client)
-        return client.__enter__()
-
-    yield start
-    for client in started:
-        client.__exit__(None, None, None)
 
 
 # --- which endpoints need a token ---------------------------------------------------------

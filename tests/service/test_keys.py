@@ -7,7 +7,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from service.api.app import create_app
 from service.auth import (
     TokenService,
     ensure_local_keys,
     local_jwks_path,
     local_signing_key_path,
 )
-from service.clock import SettableClock
 from service.settings import Settings
 from tests.support import event
 
@@ -76,21 +74,6 @@ def write_jwks(path: Path, key: ed25519.Ed25519PrivateKey, kid: str) -> None:
     jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
     jwk.update(kid=kid, use="sig", alg="EdDSA")
     path.write_text(json.dumps({"keys": [jwk]}))
-
-
-@pytest.fixture
-def start_app(settings: Settings, clock: SettableClock) -> Iterator[Callable[..., TestClient]]:
-    """Start an app on the test's store with changed settings; closed afterwards."""
-    started: list[TestClient] = []
-
-    def start(**changes: Any) -> TestClient:
-        client = TestClient(create_app(settings.model_copy(update=changes), clock))
-        started.append(client)
-        return client.__enter__()
-
-    yield start
-    for client in started:
-        client.__exit__(None, None, None)
 
 
 # --- a JWKS that goes bad ------------------------------------------------------------------

@@ -115,21 +115,6 @@ def recorded_stamp(clock: SettableClock) -> str:
     return clock().astimezone(UTC).strftime(RECORDED_AT)
 
 
-@pytest.fixture
-def second_app(settings: Settings, clock: SettableClock) -> Iterator[Callable[..., TestClient]]:
-    """Start another app on the same store (a restart, or different limits); closed afterwards."""
-    started: list[Any] = []
-
-    def start(**changes: Any) -> TestClient:
-        client = TestClient(create_app(settings.model_copy(update=changes), clock))
-        started.append(client)
-        return client.__enter__()
-
-    yield start
-    for client in started:
-        client.__exit__(None, None, None)
-
-
 # --- every type of the catalogue ----------------------------------------------------------
 #
 # One app per store for the whole catalogue (each test opens its own case), so that walking every
@@ -468,7 +453,7 @@ def test_append_when_replayed_after_later_appends_then_original_results(
 def test_replay_when_app_restarted_then_200_with_original_results(
     client: TestClient,
     headers: Headers,
-    second_app: Callable[..., TestClient],
+    start_app: Callable[..., TestClient],
 ) -> None:
     # Given
     opened = event("CaseOpened")
@@ -479,7 +464,7 @@ def test_replay_when_app_restarted_then_200_with_original_results(
     assert first.status_code == 201, first.text
 
     # When
-    restarted = second_app()
+    restarted = start_app()
     again = append(restarted, headers, case_id, *batch)
     reopened = restarted.post("/cases", json={"events": [opened]}, headers=headers)
 
@@ -664,11 +649,11 @@ def test_if_match_when_not_understood_then_400_and_nothing_stored(
 
 
 def test_append_when_many_threads_append_without_if_match_then_all_stored_once_in_order(
-    headers: Headers, second_app: Callable[..., TestClient]
+    headers: Headers, start_app: Callable[..., TestClient]
 ) -> None:
     # Given
     # A generous retry budget: this pins "every append wins eventually", not how fast.
-    client = second_app(append_retry_seconds=60)
+    client = start_app(append_retry_seconds=60)
     case_id, opened = open_case(client, headers)
     threads, per_thread = 8, 10
     batches = [[note(f"thread {t} note {n}") for n in range(per_thread)] for t in range(threads)]
@@ -873,10 +858,10 @@ def test_correction_when_target_earlier_in_same_batch_then_accepted(
 
 
 def test_batch_when_over_event_limit_then_413_and_nothing_stored(
-    headers: Headers, second_app: Callable[..., TestClient]
+    headers: Headers, start_app: Callable[..., TestClient]
 ) -> None:
     # Given
-    small = second_app(max_batch_events=3)
+    small = start_app(max_batch_events=3)
     opened = event("CaseOpened")
     case_id = small.post("/cases", json={"events": [opened]}, headers=headers).json()["case_id"]
 
@@ -895,10 +880,10 @@ def test_batch_when_over_event_limit_then_413_and_nothing_stored(
 
 
 def test_body_when_over_byte_limit_then_413_and_nothing_stored(
-    headers: Headers, second_app: Callable[..., TestClient]
+    headers: Headers, start_app: Callable[..., TestClient]
 ) -> None:
     # Given
-    small = second_app(max_body_bytes=4096)
+    small = start_app(max_body_bytes=4096)
     case_id = small.post("/cases", json={"events": [event("CaseOpened")]}, headers=headers).json()[
         "case_id"
     ]
@@ -917,10 +902,10 @@ def test_body_when_over_byte_limit_then_413_and_nothing_stored(
 
 
 def test_body_when_streamed_over_byte_limit_without_length_then_413_and_nothing_stored(
-    headers: Headers, second_app: Callable[..., TestClient]
+    headers: Headers, start_app: Callable[..., TestClient]
 ) -> None:
     # Given
-    small = second_app(max_body_bytes=4096)
+    small = start_app(max_body_bytes=4096)
     case_id = small.post("/cases", json={"events": [event("CaseOpened")]}, headers=headers).json()[
         "case_id"
     ]
