@@ -59,7 +59,7 @@ class Decision:
 
     view: View
     reason: str
-    basis: str  # reviewer, owner, partner, break-glass, opening or none
+    basis: str  # reviewer, owner, partner, break-glass, opening, list or none
     break_glass: bool = False
 
 
