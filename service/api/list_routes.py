@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from domain.access import READERS, Decision, View
+from domain.access import READERS, Decision
 from projections.case_search import BadCursor, CaseFilters, CaseSearch, CaseSummary, Visibility
 from service.access import caller_of
 from service.api.deps import Caller, CurrentSettings, Records
@@ -116,6 +116,3 @@ def list_cases(
     request.state.audit = AuditNote(caller, tuple(page.case_ids), purpose, access)
     response.headers["X-Projection-Position"] = str(page.position)
     return CaseListResponse(cases=page.cases, next_cursor=page.next_cursor)
-
-
-__all__ = ["View", "router"]
