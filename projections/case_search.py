@@ -17,6 +17,7 @@ partner may not see.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -346,15 +347,18 @@ def _page(query: Any, tables: CaseTables, sort: Sort, after: str | None) -> Any:
     return query.order_by(cases.c.last_activity.desc(), cases.c.created_position.desc())
 
 
+_POSITION = re.compile(r"[0-9]{1,18}")
+
+
 def _created_cursor(text: str) -> int:
-    if not text.isdigit():
+    if not _POSITION.fullmatch(text):
         raise BadCursor("a cursor of the creation-ordered list is a position (digits)")
     return int(text)
 
 
 def _activity_cursor(text: str) -> tuple[str, int]:
     activity, sep, position = text.rpartition("|")
-    if not sep or not position.isdigit() or not activity:
+    if not sep or not _POSITION.fullmatch(position) or not activity:
         raise BadCursor("a cursor of the last_activity list is <last_activity>|<position>")
     return activity, int(position)
 

@@ -140,7 +140,13 @@ class CaseRows:
 def case_rows(case_id: UUID, events: Sequence[RecordedEvent]) -> CaseRows:
     """The rows of a case from its events (versions 1..n)."""
     full = case_state(case_id, events, as_of=HORIZON, known_at=HORIZON)
-    restricted = frozenset(e.id for e in events if e.sensitivity == "restricted")
+    # Everything restricted (and what a restricted correction corrected): the partner view.
+    restricted = frozenset(
+        id_
+        for e in events
+        if e.sensitivity == "restricted"
+        for id_ in (e.id, *([str(e.data["target_event_id"])] if e.type == "EntryCorrected" else []))
+    )
     partner = (
         case_state(case_id, events, as_of=HORIZON, known_at=HORIZON, withheld=restricted)
         if restricted

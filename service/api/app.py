@@ -163,14 +163,17 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         )
         if settings.projections_in_process:
             thread.start()
-        yield
-        stop.set()
-        if thread.is_alive():
-            thread.join(timeout=10)
-        runner.close()
-        read_models.close()
-        records.close()
-        audit.close()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join(timeout=10)
+            if not thread.is_alive():  # never close stores under a page still being applied
+                runner.close()
+                read_models.close()
+            records.close()
+            audit.close()
 
     app = FastAPI(
         title="Casetrail",

@@ -28,6 +28,7 @@ class CaseListResponse(BaseModel):
 async def wait_for_position(
     request: Request,
     settings: CurrentSettings,
+    access: ListAccess,  # authenticated and allowed first: nobody else may wait or see positions
     min_position: Annotated[
         int | None,
         Header(
@@ -78,7 +79,10 @@ def list_cases(
     q: Annotated[str | None, Query(description="Child's name, case-insensitive substring")] = None,
     dob: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
     identifier: Annotated[
-        str | None, Query(description="scheme:value, e.g. nhs_number:9990001234")
+        str | None,
+        Query(
+            pattern=r"^\s*[^:\s][^:]*:\s*\S", description="scheme:value, e.g. nhs_number:9990001234"
+        ),
     ] = None,
     status: Annotated[Literal["contact", "open", "closed"] | None, Query()] = None,
     plan: Annotated[

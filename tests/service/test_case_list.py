@@ -125,3 +125,62 @@ def test_list_when_case_changes_then_row_follows(client: TestClient, token: Toke
     position = written.json()["events"][-1]["position"]
     [row] = _list(client, csc, position, status="open").json()["cases"]
     assert row["case_id"] == case_id
+
+
+def test_list_when_odd_query_values_then_4xx_never_500(client: TestClient, token: Token) -> None:
+    csc = token()
+    for params in (
+        {"identifier": "nocolon"},
+        {"identifier": " :x"},
+        {"cursor": "99999999999999999999999999"},
+        {"cursor": "²"},
+        {"sort": "last_activity", "cursor": "x|99999999999999999999999"},
+        {"sort": "last_activity", "cursor": "x|²"},
+    ):
+        response = client.get("/cases", headers=csc, params=params)
+        assert 400 <= response.status_code < 500, (params, response.status_code)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_list_when_waiting_without_a_token_or_role_then_refused_at_once(
+    client: TestClient, token: Token
+) -> None:
+    # An unauthenticated or refused caller never waits, nor learns the model's position
+    anonymous = client.get("/cases", headers={"X-Min-Position": "1000000"})
+    admin = client.get(
+        "/cases", headers={**token(roles=("admin",), sub="a"), "X-Min-Position": "1000000"}
+    )
+    assert anonymous.status_code == 401
+    assert admin.status_code == 403
+    assert "X-Projection-Position" not in anonymous.headers
+
+
+def test_list_when_restricted_correction_then_partner_row_shows_none_of_it(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school referred; CSC allocates a worker, then corrects it restrictedly
+    csc, school = token(), token(agency=SCHOOL, sub="dsl")
+    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
+    case_id, _ = _open(
+        client, csc, "Amy Smith", event("ContactReceived", "2026-11-01", data=referral),
+        event("ReferralAccepted", "2026-11-02"),
+    )  # fmt: skip
+    allocated = event("WorkerAllocated", "2026-11-03")
+    append(client, csc, case_id, allocated)
+    secret = payload("WorkerAllocated", worker="SECRET-WORKER", team="SECRET-TEAM")
+    correction = payload("EntryCorrected", allocated["id"], data=secret)
+    written = append(
+        client,
+        csc,
+        case_id,
+        event("EntryCorrected", "2026-11-04", data=correction, sensitivity="restricted"),
+    )
+    position = written.json()["events"][-1]["position"]
+
+    # When the school lists and searches the cases
+    listed = _list(client, school, position)
+    searched = _list(client, school, position, worker="SECRET-WORKER")
+
+    # Then the corrected worker is nowhere, and the search does not match on it
+    assert "SECRET" not in listed.text
+    assert searched.json()["cases"] == []
