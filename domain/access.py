@@ -237,9 +237,10 @@ def shared_with(entries: Iterable[Entry], agency: str) -> set[str]:
     return ids
 
 
-def withheld_from(events: Iterable[RecordedEvent], agency: str) -> frozenset[str]:
+def withheld_from(events: Iterable[RecordedEvent], agency: str | None) -> frozenset[str]:
     """The entries a partner sees only as "a restricted entry exists": other agencies'
-    restricted entries (their date and type, never their content)."""
+    restricted entries (their date and type, never their content). With no agency, every
+    restricted entry (what any partner may be shown, as the case list needs)."""
     withheld: set[str] = set()
     for event in events:
         if is_withheld(event, agency):
@@ -258,7 +259,7 @@ def entry_withheld(entry: Entry, agency: str) -> bool:
     )
 
 
-def is_withheld(event: RecordedEvent, agency: str) -> bool:
-    """Another agency's restricted entry: a partner sees "a restricted entry exists", its date
-    and type, never its content."""
+def is_withheld(event: RecordedEvent, agency: str | None) -> bool:
+    """Another agency's restricted entry (with no agency: any restricted entry): a partner sees
+    "a restricted entry exists", its date and type, never its content."""
     return event.sensitivity == "restricted" and event.agency != agency

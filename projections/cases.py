@@ -36,6 +36,7 @@ from sqlalchemy import (
     insert,
 )
 
+from domain.access import withheld_from
 from domain.envelope import RecordedEvent
 from domain.moments import Moment, format_utc
 from domain.state import CaseState, case_state
@@ -140,13 +141,7 @@ class CaseRows:
 def case_rows(case_id: UUID, events: Sequence[RecordedEvent]) -> CaseRows:
     """The rows of a case from its events (versions 1..n)."""
     full = case_state(case_id, events, as_of=HORIZON, known_at=HORIZON)
-    # Everything restricted (and what a restricted correction corrected): the partner view.
-    restricted = frozenset(
-        id_
-        for e in events
-        if e.sensitivity == "restricted"
-        for id_ in (e.id, *([str(e.data["target_event_id"])] if e.type == "EntryCorrected" else []))
-    )
+    restricted = withheld_from(events, None)
     partner = (
         case_state(case_id, events, as_of=HORIZON, known_at=HORIZON, withheld=restricted)
         if restricted
