@@ -7,6 +7,9 @@ import json
 import uuid
 from typing import Any
 
+import fastapi.routing
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from tests.examples import VALID_PAYLOADS
@@ -67,3 +70,23 @@ def append(
     return client.post(
         f"/cases/{case_id}/events", json={"events": list(events)}, headers=headers, **kwargs
     )
+
+
+def app_routes(app: FastAPI) -> list[APIRoute]:
+    """Every FastAPI route of the app, included routers flattened."""
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iterate is None:  # FastAPI versions that flatten included routers into `app.routes`
+        return [r for r in app.routes if isinstance(r, APIRoute)]
+    return [c.original_route for c in iterate(app.routes) if isinstance(c.original_route, APIRoute)]
+
+
+def school_referred_case(client: TestClient, csc: dict[str, str], school: str) -> str:
+    """A case opened on `school`'s referral, its episode still open: the school is involved."""
+    referral = payload(
+        "ContactReceived", referrer={"name": "Mrs Jones", "agency": school, "role": "DSL"}
+    )
+    contact = event("ContactReceived", "2026-10-01", data=referral)
+    case_id, _ = open_case(
+        client, csc, contact, event("ReferralAccepted", "2026-10-02"), occurred_at="2026-10-01"
+    )
+    return case_id

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload
+from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload, school_referred_case
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
@@ -17,17 +17,7 @@ RESTRICTED = {"sensitivity": "restricted"}
 
 
 def _school_case(client: TestClient, csc: Headers) -> str:
-    referral = payload(
-        "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
-    )
-    case_id, _ = open_case(
-        client,
-        csc,
-        event("ContactReceived", "2026-10-01", data=referral),
-        event("ReferralAccepted", "2026-10-02"),
-        occurred_at="2026-10-01",
-    )
-    return case_id
+    return school_referred_case(client, csc, SCHOOL)
 
 
 def test_reviewer_when_case_not_in_claim_then_404_whatever_its_agency(

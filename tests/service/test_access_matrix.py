@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import fastapi.routing
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from domain.envelope import RESTRICTED
@@ -26,7 +24,7 @@ from service.api.app import create_app
 from service.clock import SettableClock
 from service.records import derived_case_id
 from service.settings import Settings
-from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload
+from tests.support import LOCAL_AUTHORITY, app_routes, append, event, open_case, payload
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
@@ -170,16 +168,9 @@ def _request(
 
 def _endpoints(app: FastAPI) -> set[str]:
     """Every `METHOD path` the app answers, but the open ones (health, readiness, docs)."""
-    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
-    if iterate is None:  # FastAPI versions that flatten included routers into `app.routes`
-        routes = [r for r in app.routes if isinstance(r, APIRoute)]
-    else:
-        routes = [
-            c.original_route for c in iterate(app.routes) if isinstance(c.original_route, APIRoute)
-        ]
     return {
         f"{method} {route.path}"
-        for route in routes
+        for route in app_routes(app)
         if route.path not in OPEN_PATHS
         for method in sorted(route.methods - {"HEAD"})
     }

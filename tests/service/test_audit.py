@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import fastapi.routing
 import pytest
-from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from service.api.guard import AuditedRoute, is_access_dependency
-from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload
+from tests.support import LOCAL_AUTHORITY, app_routes, append, event, open_case, payload
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
@@ -22,20 +19,13 @@ SCHOOL = "school:st-marys-primary"
 POLICE = "police:barsetshire"
 
 
-def _routes(app: FastAPI) -> list[APIRoute]:
-    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
-    if iterate is None:  # FastAPI versions that flatten included routers into `app.routes`
-        return [r for r in app.routes if isinstance(r, APIRoute)]
-    return [c.original_route for c in iterate(app.routes) if isinstance(c.original_route, APIRoute)]
-
-
 def _declares_access(dependant: Dependant) -> bool:
     return any(is_access_dependency(d.call) or _declares_access(d) for d in dependant.dependencies)
 
 
 def test_routes_when_walked_then_every_case_data_route_is_audited(client: TestClient) -> None:
     # Given every route of the app
-    routes = [r for r in _routes(client.app) if r.path not in OPEN_PATHS]  # type: ignore[arg-type]
+    routes = [r for r in app_routes(client.app) if r.path not in OPEN_PATHS]  # type: ignore[arg-type]
     assert routes
     for route in routes:
         # Then it writes its reads to the audit before answering

@@ -18,18 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import fastapi.routing
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from service.auth import local_jwks_path, local_signing_key_path
 from service.settings import Settings
-from tests.support import event
+from tests.support import app_routes, event
 
 Headers = dict[str, str]
 
@@ -106,14 +104,7 @@ def probe(client: TestClient, headers: Headers) -> Response:
 def api_routes(client: TestClient) -> list[tuple[str, set[str]]]:
     """Every FastAPI route of the app as (full path, methods), included routers flattened."""
     app: Any = client.app
-    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
-    if iterate is None:  # FastAPI versions that flatten included routers into `app.routes`
-        return [(r.path, set(r.methods or ())) for r in app.routes if isinstance(r, APIRoute)]
-    return [
-        (str(c.path), set(c.methods or ()))
-        for c in iterate(app.routes)
-        if isinstance(c.original_route, APIRoute)
-    ]
+    return [(route.path, set(route.methods or ())) for route in app_routes(app)]
 
 
 def guarded_routes(client: TestClient) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.support import append, event, open_case, payload
+from tests.support import append, event, payload, school_referred_case
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
@@ -17,14 +17,7 @@ RESTRICTED = {"sensitivity": "restricted"}
 
 
 def _school_case(client: TestClient, csc: Headers) -> str:
-    referral = payload(
-        "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
-    )
-    contact = event("ContactReceived", "2026-10-01", data=referral)
-    case_id, _ = open_case(
-        client, csc, contact, event("ReferralAccepted", "2026-10-02"), occurred_at="2026-10-01"
-    )
-    return case_id
+    return school_referred_case(client, csc, SCHOOL)
 
 
 def test_state_when_csc_details_restricted_then_partner_sees_none_of_them(
