@@ -9,13 +9,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.catalogue import PostedBy, catalogue
 from domain.envelope import RecordedEvent
 from domain.moments import LONDON, Moment, end_of_day, years_after
-from domain.selection import Entry
+from domain.selection import Entry, select
 from domain.state import CaseState, named_agencies
 
 CSC = "csc"
@@ -263,3 +263,32 @@ def is_withheld(event: RecordedEvent, agency: str | None) -> bool:
     """Another agency's restricted entry (with no agency: any restricted entry): a partner sees
     "a restricted entry exists", its date and type, never its content."""
     return event.sensitivity == "restricted" and event.agency != agency
+
+
+# Business time far enough ahead that every recorded entry has happened by it.
+_WHENEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def partner_feed_view(
+    events: Sequence[RecordedEvent], agency: str, *, known_at: datetime
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Which events of one case a partner agency's feed carries: (in full, as placeholders).
+
+    In full: every event its agency wrote, the entries shared with it as recorded by
+    `known_at` (whenever they happened), and the corrections, annotations and significance
+    reassessments of those shared entries. Among these, another agency's restricted events (and
+    entries a restricted correction made restricted) are placeholders: "a restricted entry
+    exists", never their content. Everything else of the case is not in its feed at all; a
+    retracted entry leaves it, as it leaves every view.
+    """
+    entries = select(events, as_of=_WHENEVER, known_at=known_at)
+    shared = shared_with(entries, agency)
+    carried = {e.id for e in events if e.agency == agency}
+    for entry in entries:
+        if entry.id in shared:
+            carried.add(entry.id)
+            carried.update(e.id for e in (*entry.corrections, *entry.annotations))
+            if entry.assessment is not None:
+                carried.add(entry.assessment.id)
+    placeholders = frozenset(carried & withheld_from(events, agency))
+    return frozenset(carried - placeholders), placeholders

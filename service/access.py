@@ -16,6 +16,7 @@ from service.principal import Principal
 from service.records import CaseRecords, derived_case_id
 
 EMERGENCY = "emergency:"
+FACTS_CACHED = 100_000  # cases whose owner and version the feed's decisions reuse
 
 
 def caller_of(principal: Principal) -> Caller:
@@ -46,11 +47,15 @@ class Gatekeeper:
         # The state a partner's access is judged on, by case and version: involvement changes
         # only with new events.
         self._states: OrderedDict[UUID, tuple[int, CaseState]] = OrderedDict()
+        # Each case's owner and version, by the log's newest position when they were read: while
+        # that position has not moved, nothing has been written, so they still hold (the feed
+        # asks for many cases a page and would otherwise load each one's aggregate).
+        self._facts: OrderedDict[UUID, tuple[int, tuple[str, int]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def read(self, principal: Principal, case_id: UUID, *, purpose: str | None) -> Decision:
         """The caller's view of the case; an unknown case and a forbidden one are both 404."""
-        decision = self._decide(principal, case_id, emergency=is_emergency(purpose))
+        decision = self.decide(principal, case_id, emergency=is_emergency(purpose))
         if decision.view is View.NONE:
             raise CaseNotFoundError(case_id)
         return decision
@@ -90,7 +95,7 @@ class Gatekeeper:
             # Reviewers never write: a reviewer's claim to the case grants no writing, whatever
             # other roles its token carries (else it would write as the owning authority).
             writer = replace(principal, roles=tuple(r for r in principal.roles if r != "reviewer"))
-            decision = self._decide(writer, case_id, emergency=False)
+            decision = self.decide(writer, case_id, emergency=False)
             if decision.view is View.NONE:
                 raise CaseNotFoundError(case_id)
         # Whose entry each possible target is (a partner corrects only its own): stored ones,
@@ -105,10 +110,21 @@ class Gatekeeper:
         except Denied as e:
             raise Forbidden(e.reason) from None
 
-    def _decide(self, principal: Principal, case_id: UUID, *, emergency: bool) -> Decision:
-        """Cheap for the owning authority and reviewers (the case's small aggregate says who
-        owns it); a partner's involvement needs the case's state, cached by version."""
-        facts = self.records.case_facts(case_id)
+    def decide(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        *,
+        emergency: bool = False,
+        log_head: int | None = None,
+    ) -> Decision:
+        """The caller's view of the case (`View.NONE` for an unknown one), without refusing.
+
+        Cheap for the owning authority and reviewers (the case's small aggregate says who
+        owns it); a partner's involvement needs the case's state, cached by version. The feed
+        asks this once per case per page, passing `log_head`, the log's newest position read
+        just before; `read` refuses on top of it."""
+        facts = self._case_facts(case_id, log_head)
         if facts is None:
             return Decision(View.NONE, "no such case", "none")
         owner, version = facts
@@ -121,6 +137,23 @@ class Gatekeeper:
             access_years=self.access_years,
             emergency=emergency,
         )
+
+    def _case_facts(self, case_id: UUID, log_head: int | None) -> tuple[str, int] | None:
+        if log_head is None:
+            return self.records.case_facts(case_id)
+        with self._lock:
+            cached = self._facts.get(case_id)
+        if cached is not None and cached[0] == log_head:
+            return cached[1]
+        # Read after `log_head` was: the facts are at least as new as it.
+        facts = self.records.case_facts(case_id)
+        if facts is not None:
+            with self._lock:
+                self._facts[case_id] = (log_head, facts)
+                self._facts.move_to_end(case_id)
+                while len(self._facts) > FACTS_CACHED:
+                    self._facts.popitem(last=False)
+        return facts
 
     def _state(self, case_id: UUID, version: int) -> CaseState:
         with self._lock:
