@@ -23,6 +23,15 @@ class Plan:
     audit_reads: int  # warm chronology reads of the 1,000-event case, audited and not, each
     audit_records: int  # `AuditLog.record` calls in-process, on a fresh audit store
     warmup: int  # untimed calls before each timed loop
+    # Rows 6 and 7 read the whole log of a store of their own, written in rounds: each round
+    # appends one batch to every case in turn, so the cases' events interleave in the log.
+    history_cases: int  # cases in that store
+    history_rounds: int  # rounds of appends after each case's CaseOpened
+    history_batch: int  # events per append in a round
+    log_page: int  # events per page of the feed (`limit`) and of the raw log read
+    rebuild_runs: int  # timed rebuilds of every read model (row 6)
+    feed_passes: int  # timed passes over the whole feed, page by page (row 7)
+    log_reads: int  # timed raw passes over the whole log, the baseline of rows 6 and 7 each
 
     @property
     def long_events(self) -> int:
@@ -36,6 +45,11 @@ class Plan:
     @property
     def read_events(self) -> int:
         return self.read_batches * self.batch_size
+
+    @property
+    def history_events(self) -> int:
+        """The events in the log rows 6 and 7 read."""
+        return self.history_cases * (1 + self.history_rounds * self.history_batch)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +68,13 @@ FULL = Plan(
     audit_reads=200,
     audit_records=200,
     warmup=3,
+    history_cases=300,
+    history_rounds=7,
+    history_batch=10,
+    log_page=1000,
+    rebuild_runs=5,
+    feed_passes=5,
+    log_reads=10,
 )
 
 QUICK = Plan(
@@ -69,4 +90,11 @@ QUICK = Plan(
     audit_reads=10,
     audit_records=10,
     warmup=1,
+    history_cases=20,
+    history_rounds=2,
+    history_batch=10,
+    log_page=100,
+    rebuild_runs=2,
+    feed_passes=2,
+    log_reads=2,
 )

@@ -2,8 +2,9 @@
 
 A ratio is the service's median divided by the baseline's median, both measured in the same run:
 above 1 the service takes longer. Nothing here is asserted; a target is printed as PASS or MISS
-for information: a time (the service's median under `target_ms`) or a rate (the service's calls
-per second at least `rate_floor` times the baseline's).
+for information: a time (the service's median under `target_ms`), a rate relative to the baseline
+(the service's calls per second at least `rate_floor` times the baseline's), or an absolute rate
+(the service's units per second at least `min_rate`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Row:
     target_ms: float | None = None
     unit: str = "events"  # what each sample's `units` count, in the rate column
     rate_floor: float | None = None  # target: service rate ≥ this fraction of the baseline's
+    min_rate: float | None = None  # target: service `unit`/s ≥ this
 
     @property
     def ratio(self) -> float:
@@ -49,6 +51,9 @@ class Row:
 
     @property
     def verdict(self) -> str:
+        if self.min_rate is not None:
+            met = "PASS" if self.service.per_second >= self.min_rate else "MISS"
+            return f"{met} (≥{self.min_rate:,.0f} {self.unit}/s)"
         if self.rate_floor is not None:
             met = "PASS" if self.rate_ratio >= self.rate_floor else "MISS"
             return (
@@ -73,6 +78,7 @@ class Row:
             "rate_ratio": round(self.rate_ratio, 3),
             "target_ms": self.target_ms,
             "rate_floor": self.rate_floor,
+            "min_rate": self.min_rate,
             "target": self.verdict or None,
         }
 

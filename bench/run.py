@@ -11,7 +11,10 @@ Per store, each service measure interleaved with its baseline:
    case after a restart;
 5. warm chronology reads of the 1,000-event case by the service (every read audited) vs the
    same app without the audit write (`bench/unaudited.py`), served beside it on the same store;
-   and, as a note, `AuditLog.record` alone, in-process on a fresh audit store.
+   and, as a note, `AuditLog.record` alone, in-process on a fresh audit store;
+6. on a store of its own with a long log of many cases (`bench/history.py`), a rebuild of every
+   read model vs the raw log read (`select_notifications` pages + `records.decode`);
+7. on that store, paging `GET /feed` over the whole log vs the same raw log read.
 """
 
 from __future__ import annotations
@@ -25,16 +28,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from bench import audit_write, library, over_http
+from bench import audit_write, history, library, over_http
 from bench.over_http import VIEWS
 from bench.plan import FULL, QUICK, Plan
 from bench.report import Report, Row, machine
 from bench.server import Service, mint_token, running_service
 from bench.stores import Store, postgres_store, postgres_url, postgres_version, sqlite_store
-from bench.timing import Timing, interleave, merge, repeat
+from bench.timing import Timing, interleave, merge, repeat, time_loop
+from projections.rebuild import RebuildResult
+from projections.registry import default_models
+from service.records import CaseRecords
 
 READ_TARGET_MS = 30.0
 AUDITED_READS_FLOOR = 0.5  # audited chronology reads/s at least half the unaudited
+# Rows 6 and 7 on SQLite: events/s of a rebuild of every read model, and of paging the feed.
+REBUILD_TARGET_RATE = 20_000.0
+FEED_TARGET_RATE = 20_000.0
 
 
 def progress(message: str) -> None:
@@ -326,6 +335,107 @@ def _audit_write_note(name: str, store_cm: AbstractContextManager[Store], plan: 
     )
 
 
+def _log_rows(
+    name: str, store_cm: AbstractContextManager[Store], plan: Plan, log: Path, notes: list[str]
+) -> list[Row]:
+    """Rows 6 and 7, on a fresh store of their own holding a long log of many cases."""
+
+    def say(message: str) -> None:
+        progress(f"{name}: {message}")
+
+    with store_cm as store:
+        records = CaseRecords(store.service)
+        try:
+            say(
+                f"6, 7 — writing {plan.history_events:,} events over {plan.history_cases} cases "
+                f"({plan.history_rounds} rounds of {plan.history_batch} events per case)"
+            )
+            events = history.write_history(records, plan, say)
+            rows = [_rebuild_row(name, store, records, plan, events, say, notes)]
+            rows.append(_feed_row(name, store, records, plan, events, log, say))
+        finally:
+            records.close()
+    return rows
+
+
+def _log_label(plan: Plan, events: int) -> str:
+    return (
+        f"raw log read: `select_notifications` pages of {plan.log_page:,} + `records.decode`, "
+        f"{events:,} events"
+    )
+
+
+def _rebuild_row(
+    name: str,
+    store: Store,
+    records: CaseRecords,
+    plan: Plan,
+    events: int,
+    say: Callable[[str], None],
+    notes: list[str],
+) -> Row:
+    say(f"6 — rebuilding every read model from {events:,} events")
+    settings = store.service
+    # Untimed: the first rebuild also creates the live tables; later ones replace them.
+    interleave(
+        history.rebuilds(settings, records, events, 1),
+        history.log_reads(records, plan.log_page, events, 1),
+    )
+    results: list[RebuildResult] = []
+    rebuilt, raw = interleave(
+        history.rebuilds(settings, records, events, plan.rebuild_runs, results),
+        history.log_reads(records, plan.log_page, events, plan.log_reads),
+    )
+    notes.append(
+        f"{name}: row 6 by read model (median of {plan.rebuild_runs} rebuilds, each as "
+        f"`rebuild` reports it): {history.per_model(results)}."
+    )
+    models = ", ".join(model.name for model in default_models())
+    return Row(
+        "6",
+        name,
+        f"`casetrail projections rebuild` of every read model ({models}), in-process: "
+        f"{events:,} events, {plan.history_cases} cases",
+        rebuilt,
+        _log_label(plan, events),
+        raw,
+        rate=True,
+        min_rate=REBUILD_TARGET_RATE if name == "sqlite" else None,
+    )
+
+
+def _feed_row(
+    name: str,
+    store: Store,
+    records: CaseRecords,
+    plan: Plan,
+    events: int,
+    log: Path,
+    say: Callable[[str], None],
+) -> Row:
+    say(f"7 — paging GET /feed over {events:,} events, {plan.log_page:,} a page")
+    env = store.service_environment()
+    token = mint_token(env, role="integrator")
+    # The rebuild left every read model at the end of the log: the server's runner is idle.
+    with running_service(env, log, token) as service:
+        time_loop(history.feed_passes(service, plan.log_page, events, 1))  # warm the server up
+        fed, raw = interleave(
+            history.feed_passes(service, plan.log_page, events, plan.feed_passes),
+            history.log_reads(records, plan.log_page, events, plan.log_reads),
+        )
+    return Row(
+        "7",
+        name,
+        f"GET /feed?after=N&limit={plan.log_page} from 0 to the end (integrator of the "
+        f"owning authority): {events:,} events",
+        fed,
+        _log_label(plan, events),
+        raw,
+        rate=True,
+        min_rate=FEED_TARGET_RATE if name == "sqlite" else None,
+    )
+
+
 def _store_run(
     name: str, store_of: StoreFactory, root: Path, plan: Plan, notes: list[str]
 ) -> list[Row]:
@@ -340,6 +450,8 @@ def _store_run(
         finally:
             app.close()
     notes.append(_audit_write_note(name, store_of(root / f"{name}-audit"), plan))
+    log = root / f"{name}-server.log"
+    rows += _log_rows(name, store_of(root / f"{name}-log"), plan, log, notes)
     return rows
 
 
@@ -411,5 +523,20 @@ def _standing_notes(plan: Plan) -> list[str]:
         "still decides access and builds the audit record — only the write is gone). Target: "
         f"audited reads/s at least {AUDITED_READS_FLOOR:g}x the unaudited (reads/s = reads per "
         "second spent inside the timed calls; the ratio column is still the medians').",
+        "Rows 6 and 7: a fresh store of their own, written in-process through the service's "
+        f"`CaseRecords` with the same catalogue events: {plan.history_cases} cases, each opened "
+        f"and then given {plan.history_batch} events per round over {plan.history_rounds} "
+        "rounds (every case in turn, so each case's events are spread over the whole log). "
+        "A sample is one pass over the whole log, so events/s = log events per second. Row 6 "
+        "calls `projections.rebuild.rebuild` for every read model of the registry in the bench "
+        "process (what `casetrail projections rebuild` runs, without the CLI's start-up and "
+        "progress bar), no server running, after one untimed rebuild (which creates the live "
+        "tables). Row 7 pages `GET /feed` (token: `integrator` of the owning authority) from "
+        "`after=0`, following `next`, to the empty page at the end, after one untimed pass; "
+        "the server's projection runner is idle (the rebuild left it at the end of the log). "
+        "Their baseline, in the bench process: `recorder.select_notifications(start, "
+        f"{plan.log_page}, inclusive_of_start=False)` paged over the whole log and "
+        "`records.decode` of every state. Targets (SQLite only): rebuild "
+        f"≥{REBUILD_TARGET_RATE:,.0f} events/s, feed ≥{FEED_TARGET_RATE:,.0f} events/s.",
         "Other processes may share the machine: treat small differences as noise.",
     ]

@@ -54,7 +54,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def mint_token(env: dict[str, str]) -> str:
+def mint_token(env: dict[str, str], role: str = "practitioner") -> str:
+    """A token of `casetrail token` for a worker of the owning authority (`AGENCY`) in `role`."""
     result = subprocess.run(
         [
             *CLI,
@@ -66,7 +67,7 @@ def mint_token(env: dict[str, str]) -> str:
             "--agency",
             AGENCY,
             "--role",
-            "practitioner",
+            role,
         ],
         env=env,
         capture_output=True,
@@ -103,6 +104,13 @@ class Service:
 
     def get(self, path: str) -> None:
         _expect(self.client.get(path), 200)
+
+    def feed_page(self, after: int, limit: int) -> tuple[int, int]:
+        """`GET /feed?after=&limit=`: the number of events on the page and the next cursor."""
+        response = self.client.get("/feed", params={"after": after, "limit": limit})
+        _expect(response, 200)
+        page = orjson.loads(response.content)
+        return len(page["events"]), int(page["next"])
 
 
 def _expect(response: httpx.Response, status: int) -> Any:

@@ -30,7 +30,7 @@ from projections.store import ReadModelStore, StoreSettings
 
 SUFFIX = "__rebuild"
 RETIRED = "__retired"
-DEFAULT_REBUILD_PAGE = 1000
+DEFAULT_REBUILD_PAGE = 10_000
 
 Progress = Callable[[int, int], None]
 """Called with (position reached, target position) as pages are applied."""

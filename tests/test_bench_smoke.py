@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 # 1: one-event appends to small cases; 2: 100-event appends; 3: one-event appends to a long case
 # (3c: the first after a restart); 4: warm and cold reads of state and chronology for a
-# 1,000-event case and a long case; 5: warm chronology reads audited vs without the audit write.
-MEASURE_IDS = ("1a", "1b", "2", "3a", "3b", "3c", *(f"4{c}" for c in "abcdefgh"), "5")
+# 1,000-event case and a long case; 5: warm chronology reads audited vs without the audit write;
+# 6: a rebuild of every read model and 7: paging GET /feed, each vs the raw log read.
+MEASURE_IDS = ("1a", "1b", "2", "3a", "3b", "3c", *(f"4{c}" for c in "abcdefgh"), "5", "6", "7")
 
 
 @pytest.mark.slow
@@ -52,11 +53,23 @@ def test_bench_quick_run_when_sqlite_only_then_table_has_every_measure(tmp_path:
     assert audited.count(" reads/s |") == 2
     assert "PASS (" in audited or "MISS (" in audited
     assert "sqlite: the audit write alone" in markdown
+    # Rows 6 and 7 report events/s on both sides and a verdict against "≥ 20,000 events/s"
+    for id_ in ("6", "7"):
+        line = next(
+            line for line in markdown.splitlines() if line.startswith(f"| {id_} | sqlite |")
+        )
+        assert "PASS (≥20,000 events/s)" in line or "MISS (≥20,000 events/s)" in line
     report = json.loads((tmp_path / "results.json").read_text())
     assert sorted(row["id"] for row in report["rows"]) == sorted(MEASURE_IDS)
     (row_5,) = (row for row in report["rows"] if row["id"] == "5")
     assert row_5["unit"] == "reads"
     assert row_5["rate_floor"] == 0.5
     assert row_5["rate_ratio"] > 0
+    for row in report["rows"]:
+        if row["id"] in ("6", "7"):
+            assert row["min_rate"] == 20_000
+            assert row["service"]["per_second"] > 0
+            assert row["baseline"]["per_second"] > 0
+            assert row["service"]["units"] == row["baseline"]["units"] >= 200  # the whole log
     machine = set(report["machine"])
     assert {"CPU", "cores", "Python", "eventsourcing", "FastAPI", "SQLite", "date"} <= machine
