@@ -221,14 +221,14 @@ def fold(
         elif kind in EPISODE_OPENERS and not is_open:
             plans.pop("early_help", None)
             episodes.append(
-                Episode(number=len(episodes) + 1, opened_at=when, opened_by=_ref(entry))
+                Episode(number=len(episodes) + 1, opened_at=when, opened_by=event_ref(entry))
             )
             for referrer in awaiting_episode.values():
                 agencies[referrer].referred_into.add(len(episodes))
             awaiting_episode.clear()
         elif kind in EPISODE_CLOSERS and is_open:
             episodes[-1].closed_at = when
-            episodes[-1].closed_by = _ref(entry)
+            episodes[-1].closed_by = event_ref(entry)
             episodes[-1].closure_reason = (
                 None
                 if hidden
@@ -263,11 +263,11 @@ def fold(
             )
         elif kind == "ConcernFollowedUp":
             concerns.pop(str(data["concern_event_id"]), None)
-        elif kind == "VisitMade" and data.get("child_seen"):
+        if sees_child(entry):
             seen = when
-            if data.get("seen_alone"):
+            if sees_child_alone(entry):
                 seen_alone = when
-        elif kind == "ChildsVoiceRecorded":
+        if records_voice(entry):
             voice = when
         # An agency named only in what a partner may not read is not shown to it.
         for agency in () if hidden else named_agencies(entry):
@@ -317,7 +317,24 @@ def fold(
     )
 
 
-def _ref(entry: Entry) -> EventRef:
+def sees_child(entry: Entry) -> bool:
+    """The entries that count as the child being seen (`last_seen_at`, `child-not-seen`): a
+    visit by any agency that saw the child, or the child's views recorded seeing them alone."""
+    if entry.type == "VisitMade":
+        return bool(entry.data.get("child_seen"))
+    return entry.type == "ChildsVoiceRecorded" and bool(entry.data.get("seen_alone"))
+
+
+def sees_child_alone(entry: Entry) -> bool:
+    return sees_child(entry) and bool(entry.data.get("seen_alone"))
+
+
+def records_voice(entry: Entry) -> bool:
+    """The entries that record the child's own words (`last_voice_recorded_at`)."""
+    return entry.type == "ChildsVoiceRecorded"
+
+
+def event_ref(entry: Entry) -> EventRef:
     return EventRef(event_id=entry.id, type=entry.type, date=entry.occurred.text)
 
 

@@ -1,0 +1,63 @@
+"""`cin-review-overdue`: while a child in need plan is open, no child in need review for 12 weeks
+(*local*) (DOMAIN.md §4)."""
+
+from __future__ import annotations
+
+from domain.rules.base import (
+    Alert,
+    CaseAtMoment,
+    Severity,
+    Timescale,
+    day_text,
+    days_due,
+    deadline_alert,
+)
+from domain.rules.spans import periods, spans
+from domain.selection import Entry
+from domain.values import AlertRule
+
+WEEKS = Timescale(
+    AlertRule.CIN_REVIEW_OVERDUE,
+    "weeks",
+    12,
+    "weeks",
+    "local practice",
+    local=True,
+)
+TIMESCALES = (WEEKS,)
+
+PLAN_STARTS = frozenset({"ChildInNeedPlanStarted"})
+# A plan also ends with its episode: nothing is reviewed on a case closed or moved away.
+PLAN_ENDS = frozenset({"ChildInNeedPlanEnded", "CaseClosed", "CaseTransferred"})
+
+
+def check(case: CaseAtMoment) -> list[Alert]:
+    entries = case.entries
+    alerts = []
+    for first, last in spans(case, PLAN_STARTS, PLAN_ENDS):
+        for start, end in periods(entries, first, last, _cin_review):
+            due_at = days_due(start.occurred.london_date, 7 * case.number(WEEKS))
+            since = "the last review" if _cin_review(start) else "the plan started"
+            message = (
+                f"No child in need review since {since} on {day_text(start.occurred.instant)}: "
+                f"due by {day_text(due_at)}"
+            )
+            alerts.append(
+                deadline_alert(
+                    case,
+                    AlertRule.CIN_REVIEW_OVERDUE,
+                    Severity.WARNING,
+                    message,
+                    [start.id],
+                    due_at,
+                    end,
+                )
+            )
+    return alerts
+
+
+def _cin_review(entry: Entry) -> bool:
+    return entry.type == "MeetingHeld" and entry.data["kind"] == "cin_review"
+
+
+# --- recurring "no X for N days" periods (shared shape with the other recurring rules) ---------

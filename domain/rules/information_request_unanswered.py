@@ -1,0 +1,70 @@
+"""`information-request-unanswered`: an information request with no answer or decline within
+2 working days (DOMAIN.md §4, local practice)."""
+
+from __future__ import annotations
+
+from domain.rules.base import (
+    Alert,
+    CaseAtMoment,
+    Severity,
+    Timescale,
+    day_text,
+    deadline_alert,
+    working_days_due,
+)
+from domain.selection import Entry
+from domain.values import AlertRule
+
+WORKING_DAYS = Timescale(
+    AlertRule.INFORMATION_REQUEST_UNANSWERED,
+    "working_days",
+    2,
+    "working days",
+    "local practice",
+    local=True,
+)
+TIMESCALES = (WORKING_DAYS,)
+
+REPLIES = ("InformationRequestAnswered", "InformationRequestDeclined")
+
+
+def check(case: CaseAtMoment) -> list[Alert]:
+    replies = case.of_type(*REPLIES)
+    used: set[str] = set()
+    alerts = []
+    for request in case.of_type("InformationRequested"):
+        # Its first reply not given to an earlier request of the same id (a request sent again),
+        # from its day on: a dated reply sorts before a timed request of the same day.
+        reply = next(
+            (
+                r
+                for r in replies
+                if r.id not in used
+                and r.data["request_id"] == request.data["request_id"]
+                and r.occurred.london_date >= request.occurred.london_date
+            ),
+            None,
+        )
+        if reply is not None:
+            used.add(reply.id)
+        alerts.append(_alert(case, request, reply))
+    return alerts
+
+
+def _alert(case: CaseAtMoment, request: Entry, reply: Entry | None) -> Alert:
+    due_at = working_days_due(request.occurred.london_date, case.number(WORKING_DAYS))
+    data = request.data
+    message = (
+        f"Information request from {data['from_agency']} to {data['to_agency']} on "
+        f"{day_text(request.occurred.instant)} has no answer or decline: "
+        f"due by {day_text(due_at)}"
+    )
+    return deadline_alert(
+        case,
+        AlertRule.INFORMATION_REQUEST_UNANSWERED,
+        Severity.WARNING,
+        message,
+        [request.id],
+        due_at,
+        reply,
+    )

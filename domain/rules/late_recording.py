@@ -1,0 +1,107 @@
+"""`late-recording` ◦: an entry recorded more working days after it happened than its
+significance allows (DOMAIN.md §4), visible until a manager acknowledges it."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from functools import cache
+
+from domain.calendar import working_days_between
+from domain.catalogue import Significance
+from domain.moments import LONDON, Precision
+from domain.rules.base import (
+    Alert,
+    CaseAtMoment,
+    Severity,
+    Timescale,
+    day_text,
+    london_day,
+    months_after,
+    standing_alert,
+)
+from domain.selection import Entry
+from domain.values import AlertRule
+
+
+def _local(significance: str, default: int) -> Timescale:
+    return Timescale(
+        AlertRule.LATE_RECORDING,
+        f"{significance}_working_days",
+        default,
+        "working days",
+        "local practice",
+        local=True,
+    )
+
+
+CRITICAL = _local("critical", 1)
+SIGNIFICANT = _local("significant", 2)
+ROUTINE = _local("routine", 5)
+TIMESCALES = (CRITICAL, SIGNIFICANT, ROUTINE)
+_BY_SIGNIFICANCE = {
+    Significance.CRITICAL: CRITICAL,
+    Significance.SIGNIFICANT: SIGNIFICANT,
+    Significance.ROUTINE: ROUTINE,
+}
+
+# The opening of the record is not a fact of the child's life, and an acknowledgement is a
+# decision about an alert (judging it would raise an alert about clearing one). Corrections,
+# retractions, annotations and reassessments never reach a rule: selection applies them.
+NOT_JUDGED = frozenset({"CaseOpened", "AlertAcknowledged"})
+
+
+def check(case: CaseAtMoment) -> list[Alert]:
+    allowed = {significance: case.number(t) for significance, t in _BY_SIGNIFICANCE.items()}
+    alerts = []
+    for entry in case.entries:
+        recorded_at = entry.event.recorded_at
+        # As of a moment before it was recorded, it had not (yet) been recorded late.
+        if entry.type in NOT_JUDGED or recorded_at > case.at:
+            continue
+        happened = _latest_day(entry)
+        if happened is None:
+            continue
+        significance = entry.significance
+        late = working_days_between(happened, london_day(recorded_at))
+        if late > allowed[significance]:
+            alerts.append(_alert(entry, significance, late, allowed[significance]))
+    return alerts
+
+
+def _latest_day(entry: Entry) -> date | None:
+    """The last day it can have happened: its day, or the last day of its month for a
+    month-precision date; None for an approximate date, whose lateness cannot be judged."""
+    if entry.precision is Precision.APPROXIMATE:
+        return None
+    day = london_day(entry.occurred.instant)
+    if entry.precision is Precision.MONTH:
+        return months_after(day.replace(day=1), 1) - timedelta(days=1)
+    return day
+
+
+def _alert(entry: Entry, significance: Significance, late: int, allowed: int) -> Alert:
+    happened = (
+        entry.occurred.instant.astimezone(LONDON).strftime("%B %Y")
+        if entry.precision is Precision.MONTH
+        else day_text(entry.occurred.instant)
+    )
+    message = (
+        f"{_label(entry.type)} ({happened}) was recorded on "
+        f"{day_text(entry.event.recorded_at)}, {late} working day{'s' * (late != 1)} after it "
+        f"happened: {significance.label} entries are recorded within {allowed}"
+    )
+    return standing_alert(
+        AlertRule.LATE_RECORDING,
+        Severity.INFO,
+        message,
+        [entry.id],
+        entry.event.recorded_at,
+        None,
+    )
+
+
+@cache
+def _label(kind: str) -> str:
+    """`StrategyDiscussionHeld` -> `Strategy discussion held`: the type, never its content."""
+    return re.sub(r"(?<!^)([A-Z])", r" \1", kind).capitalize()

@@ -1,0 +1,54 @@
+"""`repeat-referral` ◦: a referral within 12 months of an earlier one, a re-referral in the
+CIN census, made visible until a manager acknowledges it (DOMAIN.md §4)."""
+
+from __future__ import annotations
+
+from domain.rules.base import (
+    Alert,
+    CaseAtMoment,
+    Severity,
+    Timescale,
+    day_text,
+    months_after,
+    standing_alert,
+)
+from domain.selection import Entry
+from domain.values import AlertRule
+
+MONTHS = Timescale(
+    AlertRule.REPEAT_REFERRAL,
+    "months",
+    12,
+    "months",
+    "DfE Children in Need census: a re-referral is a referral within 12 months of a previous "
+    "referral",
+)
+TIMESCALES = (MONTHS,)
+
+
+def check(case: CaseAtMoment) -> list[Alert]:
+    alerts = []
+    previous: Entry | None = None
+    for referral in case.of_type("ReferralAccepted"):
+        # The same referral recorded twice is not a re-referral.
+        if previous is not None and previous.data["referral_id"] != referral.data["referral_id"]:
+            within = months_after(previous.occurred.london_date, case.number(MONTHS))
+            if referral.occurred.london_date <= within:
+                alerts.append(_alert(referral, previous, case.number(MONTHS)))
+        previous = referral
+    return alerts
+
+
+def _alert(referral: Entry, previous: Entry, months: int) -> Alert:
+    message = (
+        f"Re-referral: referral accepted on {day_text(referral.occurred.instant)} is within "
+        f"{months} months of the referral of {day_text(previous.occurred.instant)}"
+    )
+    return standing_alert(
+        AlertRule.REPEAT_REFERRAL,
+        Severity.INFO,
+        message,
+        [referral.id, previous.id],
+        referral.occurred.instant,
+        None,
+    )
