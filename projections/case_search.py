@@ -74,6 +74,12 @@ class Visibility:
             all_cases=reviewer and "*" in caller.cases,
         )
 
+    def sees_in_full(self, case_id: str, local_authority: str) -> bool:
+        """Whether the caller sees this case in full (its own authority's, or a reviewer's)."""
+        return (
+            self.all_cases or local_authority == self.agency or _case_key(case_id) in self.case_ids
+        )
+
 
 def _case_key(text: str) -> str:
     """A case id as the tables hold it (canonical UUID text), whatever form a token used."""

@@ -293,7 +293,7 @@ class CaseList(ReadModel[CaseTables]):
 
     def write(self, conn: Connection, tables: CaseTables, rows: Sequence[CaseRows]) -> None:
         """Replace the touched cases' rows."""
-        for chunk in _chunks([r.case["case_id"] for r in rows], _CHUNK):
+        for chunk in chunks([r.case["case_id"] for r in rows], _CHUNK):
             for table in (tables.identifiers, tables.agencies, tables.cases):
                 conn.execute(table.delete().where(table.c.case_id.in_(chunk)))
         _insert(conn, tables.cases, [r.case for r in rows])
@@ -306,7 +306,7 @@ def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(table), rows)
 
 
-def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+def chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
     chunk: list[str] = []
     for item in items:
         chunk.append(item)

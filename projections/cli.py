@@ -21,7 +21,8 @@ from rich.table import Table
 
 from projections.rebuild import DEFAULT_REBUILD_PAGE, RebuildInProgress, rebuild
 from projections.registry import default_models, model_named, model_names
-from projections.runner import DEFAULT_PAGE_SIZE, Runner, status
+from projections.runner import DEFAULT_PAGE_SIZE, Runner, refresh_model, status
+from projections.store import ReadModelStore
 
 if TYPE_CHECKING:
     from service.records import CaseRecords
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="projections",
     help="Cross-case read models: keep them current, report their lag, rebuild them.",
+    no_args_is_help=True,
+)
+alerts_app = typer.Typer(
+    name="alerts",
+    help="The cross-case alerts read model.",
     no_args_is_help=True,
 )
 console = Console(stderr=True)
@@ -65,7 +71,9 @@ def run(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
             console.print(f"projection runner started (models: {', '.join(runner.models)})")
-            runner.run_forever(stop, poll_interval)
+            runner.run_forever(
+                stop, poll_interval, refresh_interval=settings.alerts_refresh_seconds
+            )
             console.print("projection runner stopped")
     finally:
         records.close()
@@ -141,3 +149,19 @@ def _rebuild_one(settings: Settings, records: CaseRecords, name: str, page_size:
         f"{name}: rebuilt at position {result.position} "
         f"({result.events} events in {result.seconds:.1f} s, {rate:,.0f} events/s)"
     )
+
+
+@alerts_app.command("refresh")
+def alerts_refresh() -> None:
+    """Re-evaluate now the alerts whose deadlines have passed with no new event (a running
+    runner does this every CASETRAIL_ALERTS_REFRESH_SECONDS); safe beside a running runner."""
+    settings, records = _open()
+    store = ReadModelStore(settings)
+    try:
+        model = model_named("alerts")
+        tables = store.ensure(model)
+        changed = refresh_model(store, model, tables, records)
+    finally:
+        store.close()
+        records.close()
+    console.print(f"alerts: re-evaluated {changed} cases")

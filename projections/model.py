@@ -11,7 +11,8 @@ position: whatever `apply` writes commits with the new position, or not at all.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -29,6 +30,13 @@ class LogReader(Protocol):
 
     @property
     def recorder(self) -> ApplicationRecorder: ...
+
+    def clock(self) -> datetime:
+        """Now: what time-dependent models (the alerts) are judged at."""
+
+    @property
+    def rule_timescales(self) -> Mapping[str, int]:
+        """The alert rules' local timescales (`CASETRAIL_RULE_*`)."""
 
     def decode(self, state: bytes) -> dict[str, Any]: ...
 
@@ -75,6 +83,12 @@ class ReadModel(ABC, Generic[TablesT]):
     ) -> None:
         """Apply a page of the log (in position order) to the tables, inside `conn`'s
         transaction. Must raise rather than half-apply: the transaction then rolls back."""
+
+    def refresh(self, conn: Connection, tables: TablesT, log: LogReader) -> int:
+        """Bring rows that change with time alone (no new event) up to `log.clock()`, inside
+        `conn`'s transaction, from the log up to the model's position; how many cases changed.
+        Most models hold nothing that changes with time."""
+        return 0
 
 
 AnyModel = ReadModel[Any]

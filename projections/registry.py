@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from projections.alerts import AlertList
 from projections.cases import CaseList
 from projections.model import AnyModel
 
 
 def default_models() -> list[AnyModel]:
     """Fresh instances of every read model (models keep caches: one set per runner)."""
-    return [CaseList()]
+    return [CaseList(), AlertList()]
 
 
 def model_names() -> list[str]:

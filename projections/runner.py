@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ from projections.store import ReadModelStore, StoreSettings
 logger = logging.getLogger("casetrail.projections")
 
 DEFAULT_PAGE_SIZE = 500
+DEFAULT_REFRESH_INTERVAL = 60.0
+_MAX_REFRESH_ROUNDS = 10_000
 
 
 class PositionMoved(RuntimeError):
@@ -52,6 +55,23 @@ class ModelStatus:
 def log_position(recorder: ApplicationRecorder) -> int:
     """The newest notification id in the log (0 when empty)."""
     return int(recorder.max_notification_id() or 0)
+
+
+def refresh_model(store: ReadModelStore, model: AnyModel, tables: Any, log: LogReader) -> int:
+    """Bring a model's rows that change with time alone up to now (`ReadModel.refresh`): batch
+    after batch, each in its own write transaction that first locks the model's tracking row,
+    so a refresh never interleaves with a page being applied (by this or any other process).
+    How many cases changed (0 for a model never started)."""
+    total = 0
+    for _ in range(_MAX_REFRESH_ROUNDS):
+        with store.begin_write() as conn:
+            if store.position(conn, model.name, for_update=True) is None:
+                return total
+            changed = model.refresh(conn, tables, log)
+        total += changed
+        if changed == 0:
+            break
+    return total
 
 
 def status(
@@ -173,22 +193,34 @@ class Runner:
                 raise PositionMoved(name)
         return len(notifications)
 
+    def refresh(self, name: str) -> int:
+        """Bring one model's time-dependent rows up to now (see `refresh_model`)."""
+        return refresh_model(self.store, self.models[name], self.tables[name], self.log)
+
     def run_forever(
         self,
         stop: threading.Event,
         poll_interval: float = 0.5,
         *,
         max_backoff: float = 10.0,
+        refresh_interval: float = DEFAULT_REFRESH_INTERVAL,
     ) -> None:
-        """Poll until `stop` is set: catch up, then wait `poll_interval` (bounded) for more.
+        """Poll until `stop` is set: catch up, then wait `poll_interval` (bounded) for more;
+        every `refresh_interval` seconds, also refresh the models it leads (alerts falling due
+        with no new event).
 
         A failing round (the store unreachable, a model raising) is logged and retried after a
         growing delay, at most `max_backoff` seconds; the failed batch was rolled back.
         """
         delay = poll_interval
+        next_refresh = time.monotonic()
         while not stop.is_set():
             try:
                 applied = self.run_once(stop)
+                if time.monotonic() >= next_refresh:
+                    for name in self.leading:
+                        self.refresh(name)
+                    next_refresh = time.monotonic() + refresh_interval
             except Exception:
                 logger.exception("projection round failed; retrying in %.1f s", delay)
                 stop.wait(delay)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel
 from sqlalchemy import (
@@ -35,9 +35,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from domain.envelope import RecordedEvent
-from domain.moments import format_utc
+from domain.moments import format_utc, parse_utc
+from domain.rules.base import BreakGlassRead
 from service.principal import Principal
 from service.settings import Settings
+
+# Break-glass reads are named in alerts (and acknowledged) by a UUID derived from their row id.
+READ_IDS = UUID("7d4f8a2e-6c1b-5e39-9a40-3b2f1c0d9e87")
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,32 @@ class AuditLog:
             query = query.where(self.reads.c.at <= format_utc(until))
         with self.engine.connect() as conn:
             return [_audited(row._mapping) for row in conn.execute(query)]
+
+    def break_glass_reads(self, case_id: UUID | None = None) -> list[tuple[str, BreakGlassRead]]:
+        """Every break-glass read (of one case, or of all), oldest first, as (case id, read):
+        each raises a `break-glass-access` alert for the owning authority."""
+        query = (
+            select(self.reads, self.cases.c.case_id)
+            .join(self.cases, self.cases.c.read_id == self.reads.c.id)
+            .where(self.reads.c.break_glass.is_(True))
+            .order_by(self.reads.c.id)
+        )
+        if case_id is not None:
+            query = query.where(self.cases.c.case_id == str(case_id))
+        with self.engine.connect() as conn:
+            return [
+                (
+                    row.case_id,
+                    BreakGlassRead(
+                        read_id=str(uuid5(READ_IDS, str(row.id))),
+                        at=parse_utc(row.at),
+                        name=row.name,
+                        agency=row.agency,
+                        purpose=row.purpose,
+                    ),
+                )
+                for row in conn.execute(query)
+            ]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -195,6 +195,7 @@ def seal_store(
 
 
 app.add_typer(projections_cli.app, name="projections", help="Cross-case read models.")
+app.add_typer(projections_cli.alerts_app, name="alerts", help="The cross-case alerts.")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,11 @@ from domain.case import Case, CaseRuleBroken
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
 from domain.envelope import RecordedEvent, client_digest
+from domain.involvement import InvolvementSummary, involvement_summary
 from domain.moments import BadMoment, Moment
+from domain.rules import RULES, BreakGlassRead, Evaluation, evaluate
+from domain.rules.base import Rule
+from domain.sharing import SharingPack, sharing_pack
 from domain.state import CaseState, NothingRecorded, case_state
 from service.clock import Clock, system_clock
 from service.errors import (
@@ -448,6 +452,14 @@ class CaseRecords(Application[UUID]):
             self.event_cache.put(case_id, events)
         return events
 
+    def _recorded_by(self, case_id: UUID, known_at: datetime) -> list[RecordedEvent]:
+        """Every event of the case; a case not yet recorded at `known_at` (its CaseOpened,
+        version 1, recorded later) is unknown then: 404."""
+        events = self._all_events(case_id)
+        if events[0].recorded_at > known_at:
+            raise CaseNotFoundError(case_id)
+        return events
+
     def case_state(
         self,
         case_id: UUID,
@@ -466,6 +478,70 @@ class CaseRecords(Application[UUID]):
             )
         except NothingRecorded:
             raise CaseNotFoundError(case_id) from None
+
+    def involvement(
+        self,
+        case_id: UUID,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        partner: str | None = None,
+    ) -> InvolvementSummary:
+        """The involvement summary; for a `partner` agency, with other agencies' restricted
+        details withheld."""
+        now = self.clock()
+        events = self._all_events(case_id)
+        withheld = withheld_from(events, partner) if partner else frozenset()
+        try:
+            return involvement_summary(
+                case_id, events, as_of=as_of or now, known_at=known_at or now, withheld=withheld
+            )
+        except NothingRecorded:
+            raise CaseNotFoundError(case_id) from None
+
+    def sharing_pack(
+        self,
+        case_id: UUID,
+        *,
+        for_agency: str,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> SharingPack:
+        now = self.clock()
+        known_at = known_at or now
+        events = self._recorded_by(case_id, known_at)
+        return sharing_pack(
+            case_id, events, for_agency=for_agency, as_of=as_of or now, known_at=known_at
+        )
+
+    @property
+    def rule_timescales(self) -> Mapping[str, int]:
+        """The alert rules' local timescales set for this service (`CASETRAIL_RULE_*`)."""
+        return self.settings.rule_timescales
+
+    def alerts(
+        self,
+        case_id: UUID,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        break_glass_reads: Sequence[BreakGlassRead] = (),
+        rules: Sequence[Rule] = RULES,
+    ) -> Evaluation:
+        """The case's alerts as of `as_of`, judged on what was recorded by `known_at` (and the
+        case's break-glass reads, which the access audit holds)."""
+        now = self.clock()
+        known_at = known_at or now
+        events = self._recorded_by(case_id, known_at)
+        return evaluate(
+            case_id,
+            events,
+            as_of=as_of or now,
+            known_at=known_at,
+            timescales=self.settings.rule_timescales,
+            break_glass_reads=break_glass_reads,
+            rules=rules,
+        )
 
     def case_facts(self, case_id: UUID) -> tuple[str, int] | None:
         """The owning authority and version of a case, from its small cached aggregate (no
@@ -494,10 +570,8 @@ class CaseRecords(Application[UUID]):
         partner: str | None = None,
     ) -> Chronology:
         now = self.clock()
-        events = self._all_events(case_id)
         known_at = known_at or now
-        if events[0].recorded_at > known_at:  # version 1, CaseOpened, not yet recorded then
-            raise CaseNotFoundError(case_id)
+        events = self._recorded_by(case_id, known_at)
         return chronology(
             case_id,
             events,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import get_topic
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.rules import LOCAL_TIMESCALES
 
 # The library's AES-GCM cipher over the `cryptography` package, "eventsourcing.cryptography:
 # AESCipher" (not its default "eventsourcing.cipher:AESCipher", which needs pycryptodome).
@@ -76,11 +79,24 @@ class Settings(BaseSettings):
     # Reads.
     max_page: int = 1000
 
+    # The global feed: how long `GET /feed?wait=` may hold a request (larger is clamped), how
+    # many notifications one page scans at most while filtering, and the SSE heartbeat.
+    feed_max_wait_seconds: float = Field(default=30.0, ge=0, le=300)
+    feed_scan_limit: int = Field(default=10_000, ge=1)
+    feed_ping_seconds: float = Field(default=15.0, gt=0)
+
     # Read models: the runner inside `serve` (one leader across workers and processes), how often
     # it polls the log, and how long a request's X-Min-Position may wait for it.
     projections_in_process: bool = True
     projection_poll_seconds: float = Field(default=0.5, gt=0, le=10)
     projection_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+    # How often the runner re-evaluates alerts whose deadlines have passed with no new event.
+    alerts_refresh_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    caseload_threshold: int = Field(default=20, ge=1, le=1000)
+
+    # The alert rules' local timescales, by key (`domain.rules.LOCAL_TIMESCALES`), each read from
+    # its own variable `CASETRAIL_RULE_<RULE>_<NAME>`; a rule not set here uses its default.
+    rule_timescales: dict[str, int] = Field(default_factory=dict, exclude=True)
 
     # Access: how long a partner agency keeps access after its involvement ends.
     partner_access_years: int = Field(default=2, ge=0)
@@ -112,6 +128,25 @@ class Settings(BaseSettings):
         description="base64 AES key (16, 24 or 32 bytes) encrypting stored events; "
         "empty: not encrypted. Keep it off the data directory and the database host",
     )
+
+    @model_validator(mode="after")
+    def _read_rule_timescales(self) -> Settings:
+        """Each local timescale's own variable, e.g. CASETRAIL_RULE_CP_VISIT_OVERDUE_WORKING_DAYS;
+        a value that is not a whole number from 1 to 3650 stops the service at start."""
+        unknown = set(self.rule_timescales) - set(LOCAL_TIMESCALES)
+        if unknown:
+            raise ValueError(f"unknown rule timescales: {', '.join(sorted(unknown))}")
+        for key, timescale in LOCAL_TIMESCALES.items():
+            raw = os.environ.get(timescale.setting)
+            if raw is None or key in self.rule_timescales:
+                continue
+            if not raw.strip().isdigit() or not 1 <= int(raw) <= 3650:
+                raise ValueError(
+                    f"{timescale.setting} must be a whole number of {timescale.unit} "
+                    f"from 1 to 3650, not {raw!r}"
+                )
+            self.rule_timescales[key] = int(raw)
+        return self
 
     @field_validator("encryption_key")
     @classmethod

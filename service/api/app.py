@@ -17,12 +17,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projections.alert_search import AlertSearch
 from projections.case_search import CaseSearch
 from projections.registry import default_models
 from projections.runner import Runner
 from projections.store import ReadModelStore
 from service.access import Gatekeeper
-from service.api import audit_routes, cases, list_routes
+from service.api import audit_routes, cases, feed_routes, list_routes, practice
 from service.api import integrity as integrity_routes
 from service.api.models import Health, Readiness
 from service.api.problems import (
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     audit = AuditLog(settings)
     read_models = ReadModelStore(settings)
     case_search = CaseSearch(read_models)
+    alert_search = AlertSearch(read_models)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -158,6 +160,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         thread = threading.Thread(
             target=runner.run_forever,
             args=(stop, settings.projection_poll_seconds),
+            kwargs={"refresh_interval": settings.alerts_refresh_seconds},
             name="casetrail-projections",
             daemon=True,
         )
@@ -187,6 +190,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.gate = Gatekeeper(records)
     app.state.audit = audit
     app.state.case_search = case_search
+    app.state.alert_search = alert_search
+    app.state.read_models = read_models
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(CasetrailError, casetrail_error_handler)
     app.add_exception_handler(PersistenceError, store_error_handler)
@@ -196,7 +201,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(cases.router)
     app.include_router(integrity_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(practice.router)
     app.include_router(list_routes.router)
+    app.include_router(feed_routes.router)
 
     @app.get("/health", operation_id="health", tags=["operations"])
     def health() -> Health:

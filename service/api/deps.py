@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Query, Request
 from domain.moments import BadMoment, parse_bound
 from service.access import Gatekeeper
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal
+from service.audit import AuditLog
 from service.auth import InvalidToken, KeysUnavailable, TokenService
 from service.principal import Principal
 from service.records import ANY_VERSION, CaseRecords
@@ -63,7 +64,13 @@ def _caller(request: Request, authorization: Annotated[str | None, Header()] = N
         ) from None
 
 
+def _audit(request: Request) -> AuditLog:
+    audit: AuditLog = request.app.state.audit
+    return audit
+
+
 Records = Annotated[CaseRecords, Depends(_records)]
+Audit = Annotated[AuditLog, Depends(_audit)]
 Gate = Annotated[Gatekeeper, Depends(_gate)]
 CurrentSettings = Annotated[Settings, Depends(_settings)]
 Caller = Annotated[Principal, Depends(_caller)]

@@ -1,19 +1,38 @@
-"""Cross-case read models: the case list (`GET /cases`)."""
+"""Cross-case read models: the case list (`GET /cases`), the open alerts (`GET /alerts`) and the
+caseloads (`GET /caseloads`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from domain.access import READERS, Decision
+from domain.moments import format_utc
+from domain.rules import BreakGlassRead, break_glass_access
+from domain.values import AlertRule
+from projections.alert_search import (
+    AlertFilters,
+    AlertSearch,
+    AlertSummary,
+    BadAlertCursor,
+    Caseloads,
+    caseloads,
+)
 from projections.case_search import BadCursor, CaseFilters, CaseSearch, CaseSummary, Visibility
+from projections.store import ReadModelStore
 from service.access import caller_of
-from service.api.deps import Caller, CurrentSettings, Records
+from service.api.deps import Audit, Caller, CurrentSettings, Records
 from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal, responses
+from service.audit import AuditLog
+from service.principal import Principal
+from service.records import CaseRecords
+from service.settings import Settings
 
 router = APIRouter(tags=["read models"], route_class=AuditedRoute)
 
@@ -25,40 +44,45 @@ class CaseListResponse(BaseModel):
     next_cursor: str | None
 
 
-async def wait_for_position(
-    request: Request,
-    settings: CurrentSettings,
-    access: ListAccess,  # authenticated and allowed first: nobody else may wait or see positions
-    min_position: Annotated[
-        int | None,
-        Header(
-            alias="X-Min-Position",
-            ge=0,
-            description="Wait (briefly) until the read model has applied the log up to this "
-            "position, e.g. the position a write answered; else 503 with Retry-After",
-        ),
-    ] = None,
-) -> None:
-    if min_position is None:
-        return
-    search: CaseSearch = request.app.state.case_search
-    reached, current = await run_in_threadpool(
-        search.store.wait_for,
-        search.model.name,
-        min_position,
-        timeout=settings.projection_wait_seconds,
-    )
-    if not reached:
-        raise Refusal(
-            503,
-            "projection-behind",
-            "The read model has not caught up yet",
-            f"the case list is at position {current}, not yet {min_position}",
-            headers={
-                "Retry-After": str(RETRY_AFTER_UNAVAILABLE),
-                "X-Projection-Position": str(current),
-            },
+MinPosition = Annotated[
+    int | None,
+    Header(
+        alias="X-Min-Position",
+        ge=0,
+        description="Wait (briefly) until the read model has applied the log up to this "
+        "position, e.g. the position a write answered; else 503 with Retry-After",
+    ),
+]
+
+
+def waits_for(model: str) -> Callable[..., Coroutine[Any, Any, None]]:
+    """A dependency honouring `X-Min-Position` for the read model called `model`."""
+
+    async def wait_for_position(
+        request: Request,
+        settings: CurrentSettings,
+        access: ListAccess,  # authenticated and allowed first: nobody else may wait
+        min_position: MinPosition = None,
+    ) -> None:
+        if min_position is None:
+            return
+        store: ReadModelStore = request.app.state.read_models
+        reached, current = await run_in_threadpool(
+            store.wait_for, model, min_position, timeout=settings.projection_wait_seconds
         )
+        if not reached:
+            raise Refusal(
+                503,
+                "projection-behind",
+                "The read model has not caught up yet",
+                f"the {model} read model is at position {current}, not yet {min_position}",
+                headers={
+                    "Retry-After": str(RETRY_AFTER_UNAVAILABLE),
+                    "X-Projection-Position": str(current),
+                },
+            )
+
+    return wait_for_position
 
 
 @router.get(
@@ -66,7 +90,7 @@ async def wait_for_position(
     operation_id="list_cases",
     summary="List and search cases",
     responses=responses(400, 401, 403, 422),
-    dependencies=[Depends(wait_for_position)],
+    dependencies=[Depends(waits_for("cases"))],
 )
 def list_cases(
     request: Request,
@@ -120,3 +144,141 @@ def list_cases(
     request.state.audit = AuditNote(caller, tuple(page.case_ids), purpose, access)
     response.headers["X-Projection-Position"] = str(page.position)
     return CaseListResponse(cases=page.cases, next_cursor=page.next_cursor)
+
+
+# --- alerts and caseloads: the owning authority's and reviewers' views -----------------------
+
+ManagerAccess = Annotated[Decision, Depends(list_access(roles=frozenset({"manager", "reviewer"})))]
+
+
+class AlertListResponse(BaseModel):
+    alerts: list[AlertSummary]
+    next_cursor: str | None
+
+
+@router.get(
+    "/alerts",
+    operation_id="list_alerts",
+    summary="The open alerts across cases",
+    responses=responses(400, 401, 403, 422),
+    dependencies=[Depends(waits_for("alerts"))],
+)
+def list_alerts(
+    request: Request,
+    response: Response,
+    caller: Caller,
+    access: ListAccess,
+    records: Records,
+    audit: Audit,
+    settings: CurrentSettings,
+    purpose: Purpose = None,
+    rule: Annotated[AlertRule | None, Query()] = None,
+    severity: Annotated[Literal["info", "warning", "critical"] | None, Query()] = None,
+    status: Annotated[Literal["pending", "breached"] | None, Query()] = None,
+    worker: Annotated[str | None, Query(description="The case's allocated worker")] = None,
+    team: str | None = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 100,
+) -> AlertListResponse:
+    """The open (pending and breached) alerts of the cases the caller's agency owns, or that a
+    reviewer's token names, most overdue first; partner agencies see none. Kept by the alerts
+    read model (`X-Projection-Position`) and re-evaluated as deadlines pass."""
+    search: AlertSearch = request.app.state.alert_search
+    filters = AlertFilters(rule.value if rule else None, severity, status, worker, team)
+    visible = _full_visibility(caller, records, settings)
+    try:
+        page = search.list_alerts(
+            filters,
+            visible=visible,
+            after_cursor=cursor,
+            limit=min(limit, settings.max_page),
+            extra=break_glass_alerts(records, audit, visible),
+        )
+    except BadAlertCursor as e:
+        raise Refusal(
+            400, "bad-cursor", "The cursor is not one this list handed out", str(e)
+        ) from None
+    request.state.audit = AuditNote(caller, tuple(page.case_ids), purpose, access)
+    response.headers["X-Projection-Position"] = str(page.position)
+    return AlertListResponse(alerts=page.alerts, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/caseloads",
+    operation_id="caseloads",
+    summary="Open cases per worker and team, by plan",
+    responses=responses(401, 403, 422),
+    dependencies=[Depends(waits_for("cases"))],
+)
+def get_caseloads(
+    request: Request,
+    response: Response,
+    caller: Caller,
+    access: ManagerAccess,
+    records: Records,
+    settings: CurrentSettings,
+    purpose: Purpose = None,
+    team: Annotated[str | None, Query(description="Only this team")] = None,
+) -> Caseloads:
+    """Managers and reviewers: the open cases of each worker and team (of the cases the
+    caller's agency owns, or that a reviewer's token names), by plan; workers holding more
+    than `CASETRAIL_CASELOAD_THRESHOLD` open cases are flagged `over_threshold`."""
+    search: CaseSearch = request.app.state.case_search
+    loads = caseloads(
+        search.store,
+        search.tables,
+        search.model.name,
+        visible=_full_visibility(caller, records, settings),
+        threshold=settings.caseload_threshold,
+        team=team,
+    )
+    # Counts and workers' names, no child's details: the audit records the read, no case ids.
+    request.state.audit = AuditNote(caller, (), purpose, access)
+    response.headers["X-Projection-Position"] = str(loads.position)
+    return loads
+
+
+def break_glass_alerts(
+    records: CaseRecords, audit: AuditLog, visible: Visibility
+) -> list[AlertSummary]:
+    """The open `break-glass-access` alerts of the cases `visible` sees in full: the reads come
+    from the access audit, not the log, so they are judged here, at request time (they are
+    rare), with the case's acknowledgements applied."""
+    reads: dict[str, list[BreakGlassRead]] = {}
+    for case_id, read in audit.break_glass_reads():
+        reads.setdefault(case_id, []).append(read)
+    found = []
+    for case_id, its_reads in reads.items():
+        facts = records.case_facts(UUID(case_id))
+        if facts is None or not visible.sees_in_full(case_id, facts[0]):
+            continue
+        evaluation = records.alerts(
+            UUID(case_id), break_glass_reads=its_reads, rules=(break_glass_access.check,)
+        )
+        state = evaluation.state
+        found += [
+            AlertSummary(
+                case_id=case_id,
+                alert_id=alert.alert_id,
+                rule=alert.rule.value,
+                severity=alert.severity.value,
+                status=alert.status.value,
+                message=alert.message,
+                event_ids=list(alert.event_ids),
+                due_at=None,
+                breached_at=format_utc(alert.breached_at) if alert.breached_at else None,
+                resolved_by=None,
+                allocated_worker=state.allocated_worker,
+                team=state.team,
+                local_authority=state.local_authority,
+            )
+            for alert in evaluation.open
+        ]
+    return found
+
+
+def _full_visibility(caller: Principal, records: CaseRecords, settings: Settings) -> Visibility:
+    """The cases a caller sees in full: its agency's own, and a reviewer's named cases."""
+    return Visibility.of(
+        caller_of(caller), now=records.clock(), access_years=settings.partner_access_years
+    )

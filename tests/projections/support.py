@@ -11,6 +11,7 @@ from projections.model import AnyModel
 from projections.store import ReadModelStore
 from service.principal import Principal
 from service.records import CaseRecords
+from service.settings import Settings
 from tests.support import event, payload
 
 WORKER = Principal("ann.worker", "Ann Worker", "csc:barsetshire", ("practitioner",))
@@ -40,6 +41,15 @@ def worker(name: str, team: str, **envelope: Any) -> dict[str, Any]:
     return event(
         "WorkerAllocated", data={"worker": name, "team": team, "reason": "test"}, **envelope
     )
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The environment a CLI command needs to open the same stores as `settings`."""
+    return {
+        "CASETRAIL_DATA_DIR": str(settings.data_dir),
+        "CASETRAIL_DATABASE_URL": settings.database_url,
+        "CASETRAIL_POSTGRES_SCHEMA": settings.postgres_schema,
+    }
 
 
 def dump(store: ReadModelStore, model: AnyModel) -> dict[str, list[tuple[Any, ...]]]:

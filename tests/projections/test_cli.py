@@ -10,15 +10,7 @@ from projections.cli import app
 from service.clock import SettableClock
 from service.records import CaseRecords
 from service.settings import Settings
-from tests.projections.support import open_case
-
-
-def environment(settings: Settings) -> dict[str, str]:
-    return {
-        "CASETRAIL_DATA_DIR": str(settings.data_dir),
-        "CASETRAIL_DATABASE_URL": settings.database_url,
-        "CASETRAIL_POSTGRES_SCHEMA": settings.postgres_schema,
-    }
+from tests.projections.support import environment, open_case
 
 
 def test_cli_when_run_once_status_and_rebuild_then_reports_progress(
@@ -32,17 +24,20 @@ def test_cli_when_run_once_status_and_rebuild_then_reports_progress(
     records.close()
     cli, env = CliRunner(), environment(settings)
 
-    # Then status shows the case list never run, the whole log behind
+    # Then status shows every model never run, the whole log behind
     shown = cli.invoke(app, ["status", "--json"], env=env)
     assert shown.exit_code == 0, shown.output
-    [before] = json.loads(shown.stdout)
-    assert (before["name"], before["started"], before["lag"]) == ("cases", False, newest)
+    before = json.loads(shown.stdout)
+    assert [(s["name"], s["started"], s["lag"]) for s in before] == [
+        ("cases", False, newest),
+        ("alerts", False, newest),
+    ]
 
     # When the runner catches up once, then status shows no lag
     ran = cli.invoke(app, ["run", "--once"], env=env)
     assert ran.exit_code == 0, ran.output
-    [after] = json.loads(cli.invoke(app, ["status", "--json"], env=env).stdout)
-    assert (after["position"], after["lag"], after["running"]) == (newest, 0, False)
+    after = json.loads(cli.invoke(app, ["status", "--json"], env=env).stdout)
+    assert {(s["position"], s["lag"], s["running"]) for s in after} == {(newest, 0, False)}
 
     # And a rebuild swaps in the same position; the table form names the model
     rebuilt = cli.invoke(app, ["rebuild", "cases"], env=env)

@@ -15,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from projections.alerts import AlertList
 from projections.case_search import CaseSearch, list_cases
 from projections.cases import CaseList
 from projections.locks import leader_lock
@@ -205,6 +206,8 @@ OPS = st.one_of(
     st.tuples(st.just("correct_worker"), DAYS, st.sampled_from(["Dee", "Eve"])),
     st.tuples(st.just("retract"), DAYS),
     st.tuples(st.just("restricted"), DAYS),
+    st.tuples(st.just("contact"), DAYS, st.sampled_from(["C-1", "C-2"])),
+    st.tuples(st.just("decision"), DAYS, st.sampled_from(["C-1", "C-2"])),
 )
 BATCHES = st.lists(st.lists(OPS, min_size=1, max_size=4), min_size=1, max_size=4)
 CASES = st.lists(BATCHES, min_size=0, max_size=4)
@@ -233,6 +236,9 @@ def _event(op: tuple[Any, ...], stored: list[Any]) -> dict[str, Any] | None:
         return event(name, day, data=payload(name, agency=op[2]))
     if kind == "rename":
         return event("PersonDetailsChanged", day, data={"name": op[2]})
+    if kind in ("contact", "decision"):
+        name = "ContactReceived" if kind == "contact" else "ContactDecisionMade"
+        return event(name, day, data=payload(name, contact_id=op[2]))
     facts = [e for e in stored if e.type not in ("CaseOpened", "EntryCorrected", "EntryRetracted")]
     if kind == "correct_worker":
         allocations = [e for e in facts if e.type == "WorkerAllocated"]
@@ -265,7 +271,7 @@ def test_rebuild_when_random_history_then_equals_incremental(
 ) -> None:
     # Given random histories written batch by batch, the runner running at random moments
     records = CaseRecords(settings, clock)
-    with Runner(settings, records, [CaseList()], page_size=page_size) as runner:
+    with Runner(settings, records, [CaseList(), AlertList()], page_size=page_size) as runner:
         for batches in cases:
             case_id = open_case(records, "Child", "2012-01-01")
             for batch in batches:
@@ -277,11 +283,14 @@ def test_rebuild_when_random_history_then_equals_incremental(
                 if data.draw(st.booleans(), label="run now"):
                     runner.run_once()
         runner.run_once()
-        incremental = dump(runner.store, runner.models["cases"])
+        incremental = {name: dump(runner.store, model) for name, model in runner.models.items()}
 
-        # When rebuilt from the log
-        rebuild(settings, records, CaseList(), store=runner.store, page_size=page_size + 3)
+        # When each model is rebuilt from the log
+        for model in (CaseList(), AlertList()):
+            rebuild(settings, records, model, store=runner.store, page_size=page_size + 3)
 
         # Then the rows are exactly the incremental ones
-        assert dump(runner.store, runner.models["cases"]) == incremental
+        assert {
+            name: dump(runner.store, model) for name, model in runner.models.items()
+        } == incremental
     records.close()
