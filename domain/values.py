@@ -53,9 +53,10 @@ CINFactor = Annotated[
     StringConstraints(pattern=r"^[0-9]{1,2}[A-Z]?$"),
     Field(description="A CIN census assessment factor code, e.g. 1A, 2B, 21", examples=["2B"]),
 ]
+AGENCY_PATTERN = rf"^({'|'.join(AgencyKind)}):[a-z0-9][a-z0-9._-]{{0,62}}$"
 Agency = Annotated[
     str,
-    StringConstraints(pattern=rf"^({'|'.join(AgencyKind)}):[a-z0-9][a-z0-9._-]{{0,62}}$"),
+    StringConstraints(pattern=AGENCY_PATTERN),
     Field(
         description=(
             "An agency as KIND:NAME, KIND one of csc, school, health, police, vcs, housing, "

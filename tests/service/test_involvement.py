@@ -1,0 +1,131 @@
+"""`GET /cases/{case_id}/involvement`: "when were you last involved?", answered in full."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.support import LOCAL_AUTHORITY, event, open_case, payload
+
+Headers = dict[str, str]
+Token = Callable[..., Headers]
+SCHOOL = "school:st-marys-primary"
+POLICE = "police:barsetshire"
+
+
+def _referral(day: str, agency: str, contact_id: str, **envelope: Any) -> dict[str, Any]:
+    referrer = {"name": "Mrs Jones", "agency": agency, "role": "DSL"}
+    data = payload("ContactReceived", referrer=referrer, contact_id=contact_id)
+    return event("ContactReceived", day, data=data, **envelope)
+
+
+def _case(client: TestClient, csc: Headers) -> str:
+    """The school referred Amy in May 2013; she was seen alone and heard; the episode closed in
+    March 2014; the police then made a restricted contact."""
+    case_id, _ = open_case(
+        client,
+        csc,
+        _referral("2013-05-16", SCHOOL, "C-1"),
+        event("ReferralAccepted", "2013-05-17", data=payload("ReferralAccepted", contact_id="C-1")),
+        event(
+            "WorkerAllocated",
+            "2013-05-17",
+            data={"worker": "Sam Patel", "team": "North", "reason": "new"},
+        ),
+        event("AgencyInvolvementStarted", "2013-05-17"),
+        event("VisitMade", "2013-05-20"),
+        event("ChildsVoiceRecorded", "2013-05-20"),
+        event("CaseClosed", "2014-03-01"),
+        _referral("2014-06-02", POLICE, "C-2", sensitivity="restricted"),
+        occurred_at="2013-05-16",
+    )
+    return case_id
+
+
+def test_involvement_when_asked_now_then_every_episode_agency_and_date_in_full(
+    client: TestClient, token: Token
+) -> None:
+    # Given Amy's case
+    csc = token()
+    case_id = _case(client, csc)
+
+    # When the hub asks for the involvement summary
+    response = client.get(f"/cases/{case_id}/involvement", headers=csc)
+
+    # Then it gives each episode, each agency with its lead contact, and the dates behind them
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "closed"
+    [episode] = body["episodes"]
+    assert (episode["opened_at"], episode["closed_at"], episode["closure_reason"]) == (
+        "2013-05-17",
+        "2014-03-01",
+        "RC8",
+    )
+    school = next(a for a in body["agencies"] if a["agency"] == SCHOOL)
+    assert school["lead_contact"]["name"] == "Ann Jones"
+    assert school["involved_from"] == "2013-05-16"
+    owner = body["owning_authority"]
+    assert (owner["agency"], owner["allocated_worker"], owner["team"]) == (
+        LOCAL_AUTHORITY,
+        "Sam Patel",
+        "North",
+    )
+    assert owner["last_involvement"]["type"] == "ContactReceived"
+    assert body["last_contact"]["date"] == "2014-06-02"
+    assert body["last_contact"]["referrer_agency"] == POLICE
+    assert body["last_seen"]["date"] == body["last_seen_alone"]["date"] == "2013-05-20"
+    assert body["last_voice_recorded"]["type"] == "ChildsVoiceRecorded"
+    assert body["covers_from"] == "2013-05-16"
+    # And says it in words, never as a bare date
+    assert "Episode 1: opened 17 May 2013, closed 1 March 2014 (RC8)." in body["answer"]
+    assert "last seen on 20 May 2013, last seen alone on 20 May 2013" in body["answer"]
+    assert "This record covers 16 May 2013 to 26 November 2026" in body["answer"]
+
+
+def test_involvement_when_asked_as_of_a_past_date_then_what_had_happened_by_then(
+    client: TestClient, token: Token
+) -> None:
+    csc = token()
+    case_id = _case(client, csc)
+    body = client.get(
+        f"/cases/{case_id}/involvement", headers=csc, params={"as_of": "2013-05-18"}
+    ).json()
+    assert body["status"] == "open"
+    assert body["episodes"][0]["closed_at"] is None
+    assert body["last_seen"] is None
+    assert "last seen never (nothing recorded)" in body["answer"]
+    assert "to 18 May 2013" in body["answer"]
+
+
+def test_involvement_when_partner_reads_then_restricted_details_withheld(
+    client: TestClient, token: Token
+) -> None:
+    # Given the police's restricted contact, read by the school (involved, within its period)
+    csc = token()
+    case_id = _case(client, csc)
+    school = token(agency=SCHOOL, sub="dsl")
+
+    # Then the school reads the summary, with the contact's date but not who made it
+    response = client.get(f"/cases/{case_id}/involvement", headers=school)
+    assert response.status_code == 200, response.text
+    contact = response.json()["last_contact"]
+    assert (contact["date"], contact["referrer_agency"], contact["referrer_role"]) == (
+        "2014-06-02",
+        None,
+        None,
+    )
+    assert POLICE not in response.text
+
+
+def test_involvement_when_unrelated_agency_or_unknown_case_then_404(
+    client: TestClient, token: Token
+) -> None:
+    csc = token()
+    case_id = _case(client, csc)
+    housing = token(agency="housing:barsetshire", sub="h")
+    assert client.get(f"/cases/{case_id}/involvement", headers=housing).status_code == 404
+    unknown = "00000000-0000-4000-8000-00000000dead"
+    assert client.get(f"/cases/{unknown}/involvement", headers=csc).status_code == 404
