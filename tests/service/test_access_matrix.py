@@ -8,6 +8,7 @@ the partner's chronology, and who sees which entries of the audit.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +52,16 @@ EVENTS = "GET /cases/{case_id}/events"
 VERIFY = "GET /cases/{case_id}/verify"
 AUDIT = "GET /cases/{case_id}/audit"
 LIST = "GET /cases"  # the list filters to what the caller may see: 200 unless the role is refused
-ENDPOINTS = (OPEN, APPEND, STATE, CHRONOLOGY, EVENTS, VERIFY, AUDIT, LIST)
+FEED = "GET /feed"  # the feed filters too (its content per principal: the test below the matrix)
+STREAM = "GET /feed/stream"
+RECORD_ENDPOINTS = (OPEN, APPEND, STATE, CHRONOLOGY, EVENTS, VERIFY, AUDIT, LIST, FEED, STREAM)
+CASE_ALERTS = "GET /cases/{case_id}/alerts"
+INVOLVEMENT = "GET /cases/{case_id}/involvement"
+SHARING_PACK = "GET /cases/{case_id}/sharing-pack"
+ALERTS = "GET /alerts"  # filters to the cases the caller owns or reviews: 200 unless refused
+CASELOADS = "GET /caseloads"  # managers and reviewers only
+PRACTICE_ENDPOINTS = (CASE_ALERTS, INVOLVEMENT, SHARING_PACK, ALERTS, CASELOADS)
+ENDPOINTS = RECORD_ENDPOINTS + PRACTICE_ENDPOINTS
 
 THIS_CASE = "<the matrix case>"  # stands for the case's id in a reviewer's `cases` claim
 
@@ -89,31 +99,56 @@ PRINCIPALS: dict[str, Who] = {
 # any involved agency may post). Role refusals (403) come before any case lookup; a case the
 # caller may not see answers 404, like an unknown one. Break-glass reads; it never writes (the
 # append is judged without it: 404, as for anyone else), and a `system` cannot break glass.
-_TABLE: dict[str, tuple[int, int, int, int, int, int, int, int]] = {
-    #                             open append state chron events verify audit  list
-    "csc practitioner":           (201, 201,   200,  200,  200,   200,   200,   200),
-    "csc manager":                (201, 201,   200,  200,  200,   200,   200,   200),
-    "csc system":                 (201, 201,   200,  200,  200,   200,   200,   200),
-    "partner involved":           (201, 201,   200,  200,  200,   403,   200,   200),
-    "partner within period":      (201, 201,   200,  200,  200,   403,   200,   200),
-    "partner beyond period":      (201, 404,   404,  404,  404,   404,   404,   200),
-    "unrelated agency":           (201, 404,   404,  404,  404,   404,   404,   200),
-    "other authority's csc":      (201, 404,   404,  404,  404,   404,   404,   200),
-    "reviewer of the case":       (403, 403,   200,  200,  200,   200,   200,   200),
-    "reviewer of every case":     (403, 403,   200,  200,  200,   200,   200,   200),
-    "reviewer of other cases":    (403, 403,   404,  404,  404,   404,   404,   200),
-    "integrator of the authority": (403, 403,  403,  403,  200,   403,   403,   200),
-    "integrator elsewhere":       (403, 403,   403,  403,  404,   403,   403,   200),
-    "partner system":             (201, 201,   200,  200,  200,   403,   200,   200),
-    "admin":                      (403, 403,   403,  403,  403,   403,   403,   403),
-    "break-glass practitioner":   (201, 404,   200,  200,  200,   200,   200,   200),
-    "break-glass system":         (201, 404,   404,  404,  404,   404,   404,   200),
+_TABLE: dict[str, tuple[int, int, int, int, int, int, int, int, int, int]] = {
+    #                             open append state chron events verify audit  list  feed stream
+    "csc practitioner":           (201, 201,   200,  200,  200,   200,   200,   200,  200, 200),
+    "csc manager":                (201, 201,   200,  200,  200,   200,   200,   200,  200, 200),
+    "csc system":                 (201, 201,   200,  200,  200,   200,   200,   200,  200, 200),
+    "partner involved":           (201, 201,   200,  200,  200,   403,   200,   200,  200, 200),
+    "partner within period":      (201, 201,   200,  200,  200,   403,   200,   200,  200, 200),
+    "partner beyond period":      (201, 404,   404,  404,  404,   404,   404,   200,  200, 200),
+    "unrelated agency":           (201, 404,   404,  404,  404,   404,   404,   200,  200, 200),
+    "other authority's csc":      (201, 404,   404,  404,  404,   404,   404,   200,  200, 200),
+    "reviewer of the case":       (403, 403,   200,  200,  200,   200,   200,   200,  200, 200),
+    "reviewer of every case":     (403, 403,   200,  200,  200,   200,   200,   200,  200, 200),
+    "reviewer of other cases":    (403, 403,   404,  404,  404,   404,   404,   200,  200, 200),
+    "integrator of the authority": (403, 403,  403,  403,  200,   403,   403,   200,  200, 200),
+    "integrator elsewhere":       (403, 403,   403,  403,  404,   403,   403,   200,  200, 200),
+    "partner system":             (201, 201,   200,  200,  200,   403,   200,   200,  200, 200),
+    "admin":                      (403, 403,   403,  403,  403,   403,   403,   403,  403, 403),
+    "break-glass practitioner":   (201, 404,   200,  200,  200,   200,   200,   200,  200, 200),
+    "break-glass system":         (201, 404,   404,  404,  404,   404,   404,   200,  200, 200),
+}  # fmt: skip
+
+# The practice views: alerts and sharing packs are the owning authority's and reviewers' (not
+# partners', not integrators'); the involvement summary is read like the state; the cross-case
+# alerts filter like the case list; caseloads are for managers and reviewers.
+_PRACTICE: dict[str, tuple[int, int, int, int, int]] = {
+    #                              alerts involv pack alerts* loads
+    "csc practitioner":            (200,  200,   200, 200,    403),
+    "csc manager":                 (200,  200,   200, 200,    200),
+    "csc system":                  (200,  200,   200, 200,    403),
+    "partner involved":            (403,  200,   403, 200,    403),
+    "partner within period":       (403,  200,   403, 200,    403),
+    "partner beyond period":       (404,  404,   404, 200,    403),
+    "unrelated agency":            (404,  404,   404, 200,    403),
+    "other authority's csc":       (404,  404,   404, 200,    403),
+    "reviewer of the case":        (200,  200,   200, 200,    200),
+    "reviewer of every case":      (200,  200,   200, 200,    200),
+    "reviewer of other cases":     (404,  404,   404, 200,    200),
+    "integrator of the authority": (403,  403,   403, 200,    403),
+    "integrator elsewhere":        (403,  403,   403, 200,    403),
+    "partner system":              (403,  200,   403, 200,    403),
+    "admin":                       (403,  403,   403, 403,    403),
+    "break-glass practitioner":    (200,  200,   200, 200,    403),
+    "break-glass system":          (404,  404,   404, 200,    403),
 }  # fmt: skip
 
 EXPECTED: dict[tuple[str, str], int] = {
     (principal, endpoint): status
-    for principal, row in _TABLE.items()
-    for endpoint, status in zip(ENDPOINTS, row, strict=True)
+    for table, endpoints in ((_TABLE, RECORD_ENDPOINTS), (_PRACTICE, PRACTICE_ENDPOINTS))
+    for principal, row in table.items()
+    for endpoint, status in zip(endpoints, row, strict=True)
 }
 
 
@@ -162,8 +197,16 @@ def _request(
     if endpoint == APPEND:
         note = event("CaseNoteRecorded", "2026-11-20")
         return client.post(f"/cases/{case_id}/events", json={"events": [note]}, headers=headers)
+    if endpoint == STREAM:
+        # The answer's status and headers come before any event: read no further than that
+        # (a refusal is a short problem document, read whole).
+        with client.stream("GET", "/feed/stream", headers=headers) as response:
+            if response.status_code != 200:
+                response.read()
+        return response
     path = endpoint.removeprefix("GET ").format(case_id=case_id)
-    return client.get(path, headers=headers)
+    params = {"for_agency": POLICE} if endpoint == SHARING_PACK else {}
+    return client.get(path, headers=headers, params=params)
 
 
 def _endpoints(app: FastAPI) -> set[str]:
@@ -188,7 +231,7 @@ def test_matrix_when_routes_walked_then_every_endpoint_and_principal_has_a_docum
         f"in the matrix but gone from the app: {sorted(set(ENDPOINTS) - endpoints)}"
     )
     # And every principal has an answer for every endpoint
-    assert set(_TABLE) == set(PRINCIPALS)
+    assert set(_TABLE) == set(PRINCIPALS) == set(_PRACTICE)
     assert set(EXPECTED) == {(p, e) for p in PRINCIPALS for e in ENDPOINTS}
 
 
@@ -254,8 +297,9 @@ def test_matrix_when_every_principal_calls_every_endpoint_then_documented_status
                 **unknown.json(),
                 "detail": unknown.json()["detail"].replace(unknown_case, case_id),
             }, (principal, endpoint)
-        # (A list page is audited against the cases it returned: tests/service/test_case_list.py.)
-        if expected == 200 and endpoint != LIST:
+        # (A list or feed page is audited against the cases it returned: test_case_list.py,
+        # test_feed.py and the feed's content test below.)
+        if expected == 200 and endpoint not in (LIST, FEED, STREAM, ALERTS, CASELOADS):
             served_reads.add((_sub(principal), endpoint))
     assert not wrong, "\n".join(["answers that differ from the README's table:", *wrong])
 
@@ -268,6 +312,155 @@ def test_matrix_when_every_principal_calls_every_endpoint_then_documented_status
     assert {r["who"]["sub"] for r in reads if r["break_glass"]} == {
         _sub("break-glass practitioner")
     }
+
+
+# What each principal's feed carries of the matrix case: every event ("full"); its own agency's
+# entries and those shared with it, another agency's restricted ones as placeholders ("partner");
+# nothing ("none"); or the feed is refused (403). Break-glass never applies to the feed.
+FEED_VIEW: dict[str, str] = {
+    "csc practitioner": "full",
+    "csc manager": "full",
+    "csc system": "full",
+    "partner involved": "partner",
+    "partner within period": "partner",
+    "partner beyond period": "none",
+    "unrelated agency": "none",
+    "other authority's csc": "none",
+    "reviewer of the case": "full",
+    "reviewer of every case": "full",
+    "reviewer of other cases": "none",
+    "integrator of the authority": "full",
+    "integrator elsewhere": "none",
+    "partner system": "partner",
+    "admin": "refused",
+    "break-glass practitioner": "none",
+    "break-glass system": "none",
+}
+
+
+def _whole_feed(client: TestClient, headers: Headers) -> httpx.Response | list[dict[str, Any]]:
+    """Every event of the caller's feed from 0, or the refusal."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        response = client.get("/feed", params={"after": after, "limit": 1000}, headers=headers)
+        if response.status_code != 200:
+            return response
+        page = response.json()
+        events.extend(page["events"])
+        if page["next"] == after:
+            return events
+        after = page["next"]
+
+
+def test_feed_when_every_principal_reads_it_then_carries_what_its_view_allows(
+    client: TestClient, token: Token
+) -> None:
+    # Given the matrix case, with a restricted concern CSC shared with the school; and a case
+    # of another authority's that nobody here is involved in
+    csc = token()
+    case_id = _matrix_case(client, csc)
+    concern = _restricted_concern(LA)
+    share = event(
+        "InformationShared",
+        "2026-10-06",
+        data=payload("InformationShared", concern["id"], **{"with": [{"agency": SCHOOL}]}),
+    )
+    assert append(client, csc, case_id, concern, share).status_code == 201
+    theirs = event("CaseOpened", data=payload("CaseOpened", local_authority=OTHER_LA))
+    opened = client.post("/cases", json={"events": [theirs]}, headers=token(agency=OTHER_LA))
+    assert opened.status_code == 201, opened.text
+    elsewhere = opened.json()["case_id"]
+    stored = client.get(f"/cases/{case_id}/events", headers=csc).json()["events"]
+    referred_by = {
+        e["data"]["referrer"]["agency"]: e["id"] for e in stored if e["type"] == "ContactReceived"
+    }
+    assert set(FEED_VIEW) == set(PRINCIPALS)
+    expected_partner = {
+        SCHOOL: ({referred_by[SCHOOL], share["id"]}, {concern["id"]}),
+        HEALTH: ({referred_by[HEALTH]}, set()),
+    }
+
+    # When every principal reads the whole feed
+    wrong: list[str] = []
+    for principal, view in FEED_VIEW.items():
+        headers = _headers(token, principal, case_id)
+        got = _whole_feed(client, headers)
+        if view == "refused":
+            assert isinstance(got, httpx.Response)
+            if got.status_code != 403:
+                wrong.append(f"{principal}: {got.status_code}, expected 403")
+            continue
+        assert isinstance(got, list), (principal, got.text if hasattr(got, "text") else got)
+        ours = [e for e in got if e["case_id"] == case_id]
+        full = {e["id"] for e in ours if "data" in e}
+        placeholders = {e["id"] for e in ours if "note" in e}
+        text = json.dumps(ours)
+        # Then the matrix case's events are there as the principal's view allows
+        if view == "full":
+            expected: tuple[set[str], set[str]] = ({e["id"] for e in stored}, set())
+        elif view == "partner":
+            expected = expected_partner[PRINCIPALS[principal].agency]
+        else:
+            expected = (set(), set())
+        if (full, placeholders) != expected:
+            wrong.append(f"{principal}: {len(full)} full, {len(placeholders)} placeholders")
+        if view != "full":
+            # And nothing a partner may not read leaks: not the child, not the restricted text
+            assert CHILD_NAME not in text, principal
+            assert SECRET not in text, principal
+        # And another authority's case reaches only its own CSC and reviewers of every case
+        reaches = any(e["case_id"] == elsewhere for e in got)
+        if reaches != (principal in ("other authority's csc", "reviewer of every case")):
+            wrong.append(f"{principal}: sees the other authority's case: {reaches}")
+    assert not wrong, "\n".join(["feeds that differ from their view:", *wrong])
+
+    # And each page that carried the case was audited against it, and only those
+    reads = client.get(
+        f"/cases/{case_id}/audit", params={"kind": "read"}, headers=token(roles=("manager",))
+    ).json()["entries"]
+    readers = {r["who"]["sub"] for r in reads if r["endpoint"] == FEED}
+    assert readers == {_sub(p) for p, view in FEED_VIEW.items() if view in ("full", "partner")}
+
+
+# Whose `GET /alerts` lists the matrix case's alerts: the owning authority's staff and systems,
+# its integrator, and the reviewers given the case; never a partner, nor break-glass.
+SEES_CASE_ALERTS = {
+    "csc practitioner",
+    "csc manager",
+    "csc system",
+    "reviewer of the case",
+    "reviewer of every case",
+    "integrator of the authority",
+}
+
+
+def test_alerts_when_every_principal_lists_them_then_only_owner_and_reviewers_see_the_case(
+    client: TestClient, token: Token
+) -> None:
+    # Given the matrix case, whose concern has no follow-up (an open alert)
+    csc = token()
+    case_id = _matrix_case(client, csc)
+    position = client.app.state.records.recorder.max_notification_id()  # type: ignore[attr-defined]
+
+    # When every principal allowed the list reads it
+    wrong = []
+    for principal in PRINCIPALS:
+        if EXPECTED[(principal, ALERTS)] != 200:
+            continue
+        headers = {**_headers(token, principal, case_id), "X-Min-Position": str(position)}
+        alerts = client.get("/alerts", headers=headers).json()["alerts"]
+        sees = any(a["case_id"] == case_id for a in alerts)
+        # Then only the owner and the case's reviewers see its alerts
+        if sees != (principal in SEES_CASE_ALERTS):
+            wrong.append(f"{principal}: sees the case's alerts: {sees}")
+        # And caseloads, for those allowed, count the case only for them
+        if EXPECTED[(principal, CASELOADS)] == 200:
+            loads = client.get("/caseloads", headers=headers).json()
+            counted = sum(t["open_cases"] for t in loads["teams"])
+            if (counted > 0) != (principal in SEES_CASE_ALERTS):
+                wrong.append(f"{principal}: caseloads count {counted} open cases")
+    assert not wrong, "\n".join(wrong)
 
 
 # --- what partners may post ----------------------------------------------------------------------
