@@ -12,7 +12,7 @@ Rows hold what the owning authority and reviewers see; partner agencies never re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -37,7 +37,7 @@ from domain.envelope import RecordedEvent
 from domain.moments import format_utc
 from domain.rules import Alert, Severity, evaluate
 from projections.cases import EventCache, chunks
-from projections.model import LogReader, ReadModel, case_id_of, recorded_event
+from projections.model import LogReader, ReadModel, case_id_of, recorded_event, settled
 
 ALERTS = "casetrail_alerts"
 ALERT_CASES = "casetrail_alert_cases"
@@ -165,18 +165,18 @@ class AlertList(ReadModel[AlertTables]):
         tables: AlertTables,
         notifications: Sequence[Notification],
         log: LogReader,
+        *,
+        final_versions: Mapping[UUID, int] | None = None,
     ) -> None:
         pages: dict[UUID, list[RecordedEvent]] = {}
         for notification in notifications:
             pages.setdefault(case_id_of(notification), []).append(recorded_event(log, notification))
-        self.write(
-            conn,
-            tables,
-            [
-                case_alerts(case_id, self.cache.events(case_id, page, log), log)
-                for case_id, page in pages.items()
-            ],
-        )
+        rows = []
+        for case_id, page in pages.items():
+            events = self.cache.events(case_id, page, log)
+            if settled(case_id, page, final_versions):
+                rows.append(case_alerts(case_id, events, log))
+        self.write(conn, tables, rows)
 
     def refresh(self, conn: Connection, tables: AlertTables, log: LogReader) -> int:
         """Re-evaluate (at most `REFRESH_BATCH` of) the cases whose alerts have changed by time

@@ -14,7 +14,7 @@ conservative for a partner that wrote a restricted entry itself; its per-case vi
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +40,7 @@ from domain.access import withheld_from
 from domain.envelope import RecordedEvent
 from domain.moments import Moment, format_utc
 from domain.state import CaseState, case_state
-from projections.model import LogReader, ReadModel, case_id_of, recorded_event
+from projections.model import LogReader, ReadModel, case_id_of, recorded_event, settled
 
 CASES = "casetrail_cases"
 IDENTIFIERS = "casetrail_case_identifiers"
@@ -281,14 +281,17 @@ class CaseList(ReadModel[CaseTables]):
         tables: CaseTables,
         notifications: Sequence[Notification],
         log: LogReader,
+        *,
+        final_versions: Mapping[UUID, int] | None = None,
     ) -> None:
         pages: dict[UUID, list[RecordedEvent]] = {}
         for notification in notifications:
             pages.setdefault(case_id_of(notification), []).append(recorded_event(log, notification))
-        rows = [
-            case_rows(case_id, self.cache.events(case_id, page, log))
-            for case_id, page in pages.items()
-        ]
+        rows = []
+        for case_id, page in pages.items():
+            events = self.cache.events(case_id, page, log)
+            if settled(case_id, page, final_versions):
+                rows.append(case_rows(case_id, events))
         self.write(conn, tables, rows)
 
     def write(self, conn: Connection, tables: CaseTables, rows: Sequence[CaseRows]) -> None:

@@ -55,6 +55,14 @@ def recorded_event(log: LogReader, notification: Notification) -> RecordedEvent:
     )
 
 
+def settled(
+    case_id: UUID, page: Sequence[RecordedEvent], final_versions: Mapping[UUID, int] | None
+) -> bool:
+    """Whether a case's rows must be written for this page: always, but in a rebuild that will
+    still apply newer versions of the case in a later page."""
+    return final_versions is None or page[-1].version >= final_versions.get(case_id, 0)
+
+
 def case_id_of(notification: Notification) -> UUID:
     originator = notification.originator_id
     return originator if isinstance(originator, UUID) else UUID(str(originator))
@@ -80,9 +88,15 @@ class ReadModel(ABC, Generic[TablesT]):
         tables: TablesT,
         notifications: Sequence[Notification],
         log: LogReader,
+        *,
+        final_versions: Mapping[UUID, int] | None = None,
     ) -> None:
         """Apply a page of the log (in position order) to the tables, inside `conn`'s
-        transaction. Must raise rather than half-apply: the transaction then rolls back."""
+        transaction. Must raise rather than half-apply: the transaction then rolls back.
+
+        `final_versions` (a rebuild's, whose tables nobody reads until it is complete): the
+        newest version of each case the rebuild will apply; a model may skip a case whose
+        newest version in this page is older, as a later page will write its rows."""
 
     def refresh(self, conn: Connection, tables: TablesT, log: LogReader) -> int:
         """Bring rows that change with time alone (no new event) up to `log.clock()`, inside

@@ -19,12 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.schema import CreateTable
 
 from projections.locks import leader_lock
-from projections.model import AnyModel, LogReader
+from projections.model import AnyModel, LogReader, case_id_of
 from projections.runner import log_position
 from projections.store import ReadModelStore, StoreSettings
 
@@ -94,6 +95,9 @@ class _Rebuild:
         self.new: Sequence[Table] = model.table_list(self.tables)
         self.position = 0
         self.events = 0
+        # The newest version of each case up to the target: the new tables are read only once
+        # complete, so each case's rows are written once, at the page holding its last event.
+        self.final_versions: dict[UUID, int] = {}
 
     def run(self) -> RebuildResult:
         started = time.monotonic()
@@ -101,6 +105,7 @@ class _Rebuild:
         target = log_position(self.log.recorder)
         try:
             self.progress(0, target)
+            self._plan(target)
             while self._page(None) == self.page_size:
                 self.progress(min(self.position, target), target)
             self._swap()
@@ -139,6 +144,19 @@ class _Rebuild:
         except Exception:  # the next rebuild drops them anyway
             pass
 
+    def _plan(self, target: int) -> None:
+        """Note each case's newest version up to `target` (ids only: nothing is decoded)."""
+        position = 0
+        while position < target:
+            notifications = self.log.recorder.select_notifications(
+                position, self.page_size, stop=target, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            for notification in notifications:
+                self.final_versions[case_id_of(notification)] = notification.originator_version
+            position = notifications[-1].id
+
     def _page(self, swap: Connection | None) -> int:
         """Apply one page after the rebuild's position: in its own transaction, or in the
         swap's."""
@@ -149,8 +167,10 @@ class _Rebuild:
             return 0
         if swap is None:
             with self.store.begin_write() as conn:
-                self.model.apply(conn, self.tables, notifications, self.log)
-        else:
+                self.model.apply(
+                    conn, self.tables, notifications, self.log, final_versions=self.final_versions
+                )
+        else:  # the swap: whatever arrived after the plan, written as it comes
             self.model.apply(swap, self.tables, notifications, self.log)
         self.position = notifications[-1].id
         self.events += len(notifications)

@@ -7,8 +7,9 @@ kills the process with `os._exit` (nothing is cleaned up), after writing that ma
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, insert
@@ -57,6 +58,8 @@ class Counting(ReadModel[CountTables]):
         tables: CountTables,
         notifications: Sequence[Notification],
         log: LogReader,
+        *,
+        final_versions: Mapping[UUID, int] | None = None,
     ) -> None:
         self.pages += 1
         for written, notification in enumerate(notifications):
