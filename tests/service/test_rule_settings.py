@@ -1,0 +1,64 @@
+"""Local alert timescales are settings: `CASETRAIL_RULE_<RULE>_<NAME>`, checked at start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from domain.rules import LOCAL_TIMESCALES
+from service.clock import SettableClock
+from service.settings import Settings
+from tests.support import LOCAL_AUTHORITY, event, open_case
+
+CP_VISITS = "CASETRAIL_RULE_CP_VISIT_OVERDUE_WORKING_DAYS"
+
+
+def test_settings_when_rule_variable_set_then_that_timescale_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(CP_VISITS, "5")
+    assert Settings().rule_timescales == {"cp_visit_overdue_working_days": 5}
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten", "1.5", "99999"])
+def test_settings_when_rule_variable_not_a_sensible_number_then_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(CP_VISITS, value)
+    with pytest.raises(ValidationError, match=CP_VISITS):
+        Settings()
+
+
+def test_settings_when_every_local_timescale_then_each_has_its_own_variable() -> None:
+    names = {t.setting for t in LOCAL_TIMESCALES.values()}
+    assert CP_VISITS in names
+    assert len(names) == len(LOCAL_TIMESCALES)
+    assert all(n.startswith("CASETRAIL_RULE_") for n in names)
+
+
+def test_alerts_when_local_timescale_shortened_then_due_sooner(
+    start_app: Callable[..., TestClient], clock: SettableClock
+) -> None:
+    # Given a local rule of a CP visit every 2 working days, and a plan started on 2 November
+    app = start_app(rule_timescales={"cp_visit_overdue_working_days": 2})
+    jwt = app.app.state.tokens.mint(  # type: ignore[attr-defined]
+        sub="ann", name="Ann", agency=LOCAL_AUTHORITY, roles=["practitioner"]
+    )
+    csc = {"Authorization": f"Bearer {jwt}"}
+    clock.set(datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+    case_id, _ = open_case(
+        app,
+        csc,
+        event("ReferralAccepted", "2026-11-02"),
+        event("ChildProtectionPlanStarted", "2026-11-02"),
+        occurred_at="2026-11-02",
+    )
+
+    # Then the CP visit falls due after 2 working days, not 10
+    alerts = app.get(f"/cases/{case_id}/alerts", headers=csc).json()["alerts"]
+    [visit] = [a for a in alerts if a["rule"] == "cp-visit-overdue"]
+    assert visit["due_at"] == "2026-11-04T23:59:59.999999Z"
