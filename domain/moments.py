@@ -97,6 +97,14 @@ def years_after(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+def months_after(day: date, months: int) -> date:
+    """Calendar months: 12 months after 31 Jan is 31 Jan; 1 month after 31 Jan is 28/29 Feb."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
 def end_of_day(day: date) -> datetime:
     """The last instant of a London day: what a date-only `as_of` or `known_at` means."""
     return start_of_day(day + timedelta(days=1)) - timedelta(microseconds=1)

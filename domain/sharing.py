@@ -16,8 +16,7 @@ from uuid import UUID
 from domain.catalogue import Significance
 from domain.chronology import ChronologyEntry, chronology
 from domain.envelope import RecordedEvent
-from domain.moments import LONDON, format_utc, start_of_day
-from domain.rules.base import months_after
+from domain.moments import LONDON, format_utc, months_after, start_of_day
 from domain.selection import Entry, select
 
 LOOKBACK_MONTHS = 12

@@ -17,7 +17,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from domain.calendar import add_working_days
-from domain.moments import LONDON, end_of_day, start_of_day
+from domain.moments import LONDON, end_of_day, months_after, start_of_day
 from domain.selection import Entry
 from domain.state import CaseState
 from domain.values import AlertRule
@@ -167,14 +167,6 @@ def timelines(entries: Iterable[Entry], key: str) -> dict[Any, Timeline]:
 def working_days_due(day: date, n: int) -> datetime:
     """The end (London) of the N-th working day after `day` (the day itself not counted)."""
     return end_of_day(add_working_days(day, n))
-
-
-def months_after(day: date, months: int) -> date:
-    """Calendar months: 12 months after 31 Jan is 31 Jan; 1 month after 31 Jan is 28/29 Feb."""
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month, min(day.day, last))
 
 
 def days_due(day: date, days: int) -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain.moments import months_after
 from domain.rules.base import (
     Alert,
     CaseAtMoment,
@@ -20,7 +21,6 @@ from domain.rules.base import (
     day_text,
     days_due,
     deadline_alert,
-    months_after,
 )
 from domain.rules.spans import born_from, spans
 from domain.selection import Entry

@@ -9,7 +9,7 @@ from functools import cache
 
 from domain.calendar import working_days_between
 from domain.catalogue import Significance
-from domain.moments import LONDON, Precision
+from domain.moments import LONDON, Precision, months_after
 from domain.rules.base import (
     Alert,
     CaseAtMoment,
@@ -17,7 +17,6 @@ from domain.rules.base import (
     Timescale,
     day_text,
     london_day,
-    months_after,
     standing_alert,
 )
 from domain.selection import Entry

@@ -3,13 +3,13 @@ CIN census, made visible until a manager acknowledges it (DOMAIN.md §4)."""
 
 from __future__ import annotations
 
+from domain.moments import months_after
 from domain.rules.base import (
     Alert,
     CaseAtMoment,
     Severity,
     Timescale,
     day_text,
-    months_after,
     standing_alert,
 )
 from domain.selection import Entry

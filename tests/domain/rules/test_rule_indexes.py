@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
-from domain.moments import Moment, parse_bound, start_of_day
+from domain.moments import Moment, months_after, parse_bound, start_of_day
 from domain.rules import concern_not_followed_up, sharing_omitted_concerns
-from domain.rules.base import CaseAtMoment, months_after, timelines
+from domain.rules.base import CaseAtMoment, timelines
 from domain.rules.cp_visit_overdue import PLAN_ENDS, PLAN_STARTS
 from domain.rules.spans import born_from, spans
 from domain.selection import Entry, select
