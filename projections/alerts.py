@@ -12,13 +12,12 @@ Rows hold what the owning authority and reviewers see; partner agencies never re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import Notification
 from sqlalchemy import (
     Column,
     Connection,
@@ -29,15 +28,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    insert,
     select,
 )
 
 from domain.envelope import RecordedEvent
 from domain.moments import format_utc
 from domain.rules import Alert, Severity, evaluate
-from projections.cases import EventCache, chunks
-from projections.model import LogReader, ReadModel, case_id_of, recorded_event, settled
+from projections.model import LogReader
+from projections.per_case import PerCaseModel, replace_rows
 
 ALERTS = "casetrail_alerts"
 ALERT_CASES = "casetrail_alert_cases"
@@ -145,13 +143,10 @@ def _row(
     }
 
 
-class AlertList(ReadModel[AlertTables]):
+class AlertList(PerCaseModel[AlertTables, CaseAlerts]):
     """The open alerts of every case, re-evaluated when its events arrive and when time passes."""
 
     name = "alerts"
-
-    def __init__(self, *, cache_events: int = 20_000) -> None:
-        self.cache = EventCache(cache_events)
 
     def define(self, metadata: MetaData, suffix: str = "") -> AlertTables:
         return alert_tables(metadata, suffix)
@@ -159,24 +154,8 @@ class AlertList(ReadModel[AlertTables]):
     def table_list(self, tables: AlertTables) -> Sequence[Table]:
         return tables.all()
 
-    def apply(
-        self,
-        conn: Connection,
-        tables: AlertTables,
-        notifications: Sequence[Notification],
-        log: LogReader,
-        *,
-        final_versions: Mapping[UUID, int] | None = None,
-    ) -> None:
-        pages: dict[UUID, list[RecordedEvent]] = {}
-        for notification in notifications:
-            pages.setdefault(case_id_of(notification), []).append(recorded_event(log, notification))
-        rows = []
-        for case_id, page in pages.items():
-            events = self.cache.events(case_id, page, log)
-            if settled(case_id, page, final_versions):
-                rows.append(case_alerts(case_id, events, log))
-        self.write(conn, tables, rows)
+    def rows_of(self, case_id: UUID, events: Sequence[RecordedEvent], log: LogReader) -> CaseAlerts:
+        return case_alerts(case_id, events, log)
 
     def refresh(self, conn: Connection, tables: AlertTables, log: LogReader) -> int:
         """Re-evaluate (at most `REFRESH_BATCH` of) the cases whose alerts have changed by time
@@ -197,12 +176,11 @@ class AlertList(ReadModel[AlertTables]):
         return len(rows)
 
     def write(self, conn: Connection, tables: AlertTables, rows: Sequence[CaseAlerts]) -> None:
-        """Replace the given cases' rows."""
-        for chunk in chunks([r.case["case_id"] for r in rows], _CHUNK):
-            for table in (tables.alerts, tables.cases):
-                conn.execute(table.delete().where(table.c.case_id.in_(chunk)))
-        if rows:
-            conn.execute(insert(tables.cases), [r.case for r in rows])
-        alerts = [a for r in rows for a in r.alerts]
-        if alerts:
-            conn.execute(insert(tables.alerts), alerts)
+        replace_rows(
+            conn,
+            [r.case["case_id"] for r in rows],
+            [
+                (tables.cases, [r.case for r in rows]),
+                (tables.alerts, [a for r in rows for a in r.alerts]),
+            ],
+        )

@@ -13,14 +13,12 @@ conservative for a partner that wrote a restricted entry itself; its per-case vi
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,14 +31,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    insert,
 )
 
 from domain.access import withheld_from
 from domain.envelope import RecordedEvent
 from domain.moments import Moment, format_utc
 from domain.state import CaseState, case_state
-from projections.model import LogReader, ReadModel, case_id_of, recorded_event, settled
+from projections.model import LogReader
+from projections.per_case import PerCaseModel, replace_rows
 
 CASES = "casetrail_cases"
 IDENTIFIERS = "casetrail_case_identifiers"
@@ -218,56 +216,10 @@ def _agencies(key: str, full: CaseState) -> list[dict[str, Any]]:
     ]
 
 
-class EventCache:
-    """Decoded events of recently applied cases, bounded by the number of events held.
-
-    Holds only what the log says (never projection state), so a rolled-back batch leaves
-    nothing wrong in it. Each list is a true prefix of its case: versions 1..n.
-    """
-
-    def __init__(self, max_events: int = 20_000) -> None:
-        self.max_events = max_events
-        self._cases: OrderedDict[UUID, list[RecordedEvent]] = OrderedDict()
-        self._held = 0
-
-    def events(
-        self, case_id: UUID, page: Sequence[RecordedEvent], log: LogReader
-    ) -> list[RecordedEvent]:
-        """The case's events up to the page's newest, from the cache where it can."""
-        first, last = page[0].version, page[-1].version
-        cached = self._take(case_id)
-        contiguous = [e.version for e in page] == list(range(first, last + 1))
-        if contiguous and len(cached) >= first - 1:
-            events = [*cached[: first - 1], *page]
-        else:
-            events = log.events_of(case_id, limit=last)
-        if [e.version for e in events] != list(range(1, last + 1)):
-            raise ValueError(f"case {case_id}: the log is missing versions up to {last}")
-        self._put(case_id, events)
-        return events
-
-    def _take(self, case_id: UUID) -> list[RecordedEvent]:
-        events = self._cases.pop(case_id, [])
-        self._held -= len(events)
-        return events
-
-    def _put(self, case_id: UUID, events: list[RecordedEvent]) -> None:
-        if len(events) > self.max_events:
-            return
-        self._cases[case_id] = events
-        self._held += len(events)
-        while self._held > self.max_events:
-            _, evicted = self._cases.popitem(last=False)
-            self._held -= len(evicted)
-
-
-class CaseList(ReadModel[CaseTables]):
+class CaseList(PerCaseModel[CaseTables, CaseRows]):
     """The case list: rows recomputed per touched case, once per page."""
 
     name = "cases"
-
-    def __init__(self, *, cache_events: int = 20_000) -> None:
-        self.cache = EventCache(cache_events)
 
     def define(self, metadata: MetaData, suffix: str = "") -> CaseTables:
         return case_tables(metadata, suffix)
@@ -275,46 +227,16 @@ class CaseList(ReadModel[CaseTables]):
     def table_list(self, tables: CaseTables) -> Sequence[Table]:
         return tables.all()
 
-    def apply(
-        self,
-        conn: Connection,
-        tables: CaseTables,
-        notifications: Sequence[Notification],
-        log: LogReader,
-        *,
-        final_versions: Mapping[UUID, int] | None = None,
-    ) -> None:
-        pages: dict[UUID, list[RecordedEvent]] = {}
-        for notification in notifications:
-            pages.setdefault(case_id_of(notification), []).append(recorded_event(log, notification))
-        rows = []
-        for case_id, page in pages.items():
-            events = self.cache.events(case_id, page, log)
-            if settled(case_id, page, final_versions):
-                rows.append(case_rows(case_id, events))
-        self.write(conn, tables, rows)
+    def rows_of(self, case_id: UUID, events: Sequence[RecordedEvent], log: LogReader) -> CaseRows:
+        return case_rows(case_id, events)
 
     def write(self, conn: Connection, tables: CaseTables, rows: Sequence[CaseRows]) -> None:
-        """Replace the touched cases' rows."""
-        for chunk in chunks([r.case["case_id"] for r in rows], _CHUNK):
-            for table in (tables.identifiers, tables.agencies, tables.cases):
-                conn.execute(table.delete().where(table.c.case_id.in_(chunk)))
-        _insert(conn, tables.cases, [r.case for r in rows])
-        _insert(conn, tables.identifiers, [i for r in rows for i in r.identifiers])
-        _insert(conn, tables.agencies, [a for r in rows for a in r.agencies])
-
-
-def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(table), rows)
-
-
-def chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        replace_rows(
+            conn,
+            [r.case["case_id"] for r in rows],
+            [
+                (tables.cases, [r.case for r in rows]),
+                (tables.identifiers, [i for r in rows for i in r.identifiers]),
+                (tables.agencies, [a for r in rows for a in r.agencies]),
+            ],
+        )
