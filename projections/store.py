@@ -113,7 +113,16 @@ def _postgres_engine(settings: StoreSettings) -> Engine:
         pool_size=settings.postgres_pool_size,
         max_overflow=settings.postgres_max_overflow,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": settings.postgres_connect_timeout},
+        # As the log's pool: wait at most the connect timeout for a free connection (then the
+        # request answers 503), and notice a server gone without a word (TCP keepalives).
+        pool_timeout=settings.postgres_connect_timeout,
+        connect_args={
+            "connect_timeout": settings.postgres_connect_timeout,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        },
     )
 
 

@@ -5,21 +5,65 @@ as the events, so a client's event id is unique across the store, a replay can a
 original results after a restart, and an append whose commit outcome was unknown is resolved by
 looking its ids up. It also reads a case's rows with their global positions, which the library's
 `select_events` does not return.
+
+On PostgreSQL the log goes through `PostgresStoreFactory` (the library's factory, tuned for
+outages): the library's recorders retry a failed call ten times, each waiting up to the connect
+timeout for a connection, so one request could hang for a minute while the server restarts.
+Here reads are retried only within the request's deadline and never once the pool has found the
+server down (`service.deadline`), an insert is tried once (its outcome, if the connection was
+lost, is settled by the event-id index), new connections time out and probe for dead peers, and
+the pool gives up backing off after a few seconds, so it reconnects soon after the server is back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import inspect
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    Notification,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import Environment, EnvType, get_topic
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+
+from service.deadline import retry_reads
+
+T = TypeVar("T")
+R = TypeVar("R", bound=AggregateRecorder)
+
+# The library's environment key carrying `CASETRAIL_REQUEST_DEADLINE_SECONDS` to the factory:
+# how long a read may be retried outside a request (the runner, the CLI).
+RETRY_SECONDS_KEY = "CASETRAIL_REQUEST_DEADLINE_SECONDS"
+DEFAULT_RETRY_SECONDS = 10.0
+# TCP keepalives on every log connection: a server that vanished without closing the connection
+# (a network partition, a killed host) is noticed within about 25 seconds, not hours.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
+# The library's methods without their ten-attempt retry decorators.
+_insert_application_events = inspect.unwrap(PostgresApplicationRecorder.insert_events)
+_insert_aggregate_events = inspect.unwrap(PostgresAggregateRecorder.insert_events)
+_select_events = inspect.unwrap(PostgresAggregateRecorder.select_events)
+_select_notifications = inspect.unwrap(PostgresApplicationRecorder.select_notifications)
+_max_notification_id = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
 
 
 @dataclass(frozen=True)
@@ -160,7 +204,11 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
 
 
 class PostgresCaseLogRecorder(PostgresApplicationRecorder):
-    """The library's PostgreSQL recorder (table-locking insert kept), with the event-id index."""
+    """The library's PostgreSQL recorder (table-locking insert kept), with the event-id index;
+    reads retried within the request's deadline, inserts tried once (see the module's doc)."""
+
+    # How long a read may be retried outside a request (set by `PostgresStoreFactory`).
+    retry_seconds = DEFAULT_RETRY_SECONDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -201,9 +249,57 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
                 )
         return notification_ids
 
+    def _read(self, call: Callable[[], T]) -> T:
+        return retry_reads(call, budget=self.retry_seconds)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """One attempt. The library would retry a lost connection here, and a retried insert
+        whose first commit did happen fails as a conflict: `CaseRecords` looks the batch's event
+        ids up instead, so it knows whether the batch was stored."""
+        ids: Sequence[int] | None = _insert_application_events(self, stored_events, **kwargs)
+        return ids
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return self._read(
+            lambda: _select_events(self, originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        )
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        return self._read(
+            lambda: _select_notifications(
+                self, start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+            )
+        )
+
+    def max_notification_id(self) -> int | None:
+        newest: int | None = self._read(lambda: _max_notification_id(self))
+        return newest
+
     def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
+        ids = list(event_ids)
+        return self._read(lambda: self._lookup(ids))
+
+    def _lookup(self, event_ids: list[str]) -> dict[str, IndexedEvent]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.lookup_statement, (list(event_ids),), prepare=True)
+            curs.execute(self.lookup_statement, (event_ids,), prepare=True)
             return {
                 row["event_id"]: IndexedEvent(
                     event_id=row["event_id"],
@@ -225,6 +321,9 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         limit: int | None = None,
     ) -> list[CaseRow]:
         params = (case_id, gt or 0, lte if lte is not None else 2**62, limit)
+        return self._read(lambda: self._case_rows(params))
+
+    def _case_rows(self, params: tuple[UUID, int, int, int | None]) -> list[CaseRow]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.case_rows_statement, params, prepare=True)
             return [
@@ -234,6 +333,9 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
 
     def case_ids(self) -> list[UUID]:
         """Every case with at least one stored event, read from the log itself."""
+        return self._read(self._case_ids)
+
+    def _case_ids(self) -> list[UUID]:
         query = "SELECT DISTINCT originator_id FROM {0}.{1} ORDER BY originator_id"
         statement = SQL(query).format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
@@ -241,6 +343,71 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement)
             return [UUID(str(row["originator_id"])) for row in curs.fetchall()]
+
+
+class PostgresSnapshotRecorder(PostgresAggregateRecorder):
+    """The snapshots' recorder: reads retried within the request's deadline, inserts tried
+    once (a snapshot that fails to be written is simply taken at a later version)."""
+
+    retry_seconds = DEFAULT_RETRY_SECONDS
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids: Sequence[int] | None = _insert_aggregate_events(self, stored_events, **kwargs)
+        return ids
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return retry_reads(
+            lambda: _select_events(self, originator_id, gt=gt, lte=lte, desc=desc, limit=limit),
+            budget=self.retry_seconds,
+        )
+
+
+class PostgresStoreFactory(PostgresFactory):
+    """The library's PostgreSQL factory, tuned so an outage answers promptly and ends by itself.
+
+    - Every new connection has the connect timeout (`POSTGRES_CONNECT_TIMEOUT`; the library
+      uses it only as the pool's wait) and TCP keepalives.
+    - The pool stops backing off after `max(5, 2 x connect timeout)` seconds of failed
+      reconnection (the library's 5 minutes would leave it waiting up to a minute or more after
+      the server is back) and then reconnects on demand, at the next request.
+    - Reads are retried within the request's deadline (`CASETRAIL_REQUEST_DEADLINE_SECONDS`),
+      never once the pool found the server down; inserts are tried once.
+    """
+
+    aggregate_recorder_class = PostgresSnapshotRecorder
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        self.retry_seconds = float(self.env.get(RETRY_SECONDS_KEY) or DEFAULT_RETRY_SECONDS)
+        pool = self.datastore.pool
+        connect_timeout = max(1, round(pool.timeout))
+        if isinstance(pool.kwargs, dict):
+            pool.kwargs.update(connect_timeout=connect_timeout, **KEEPALIVES)
+        pool.reconnect_timeout = max(5.0, 2.0 * connect_timeout)
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        return self._tuned(super().aggregate_recorder(purpose))
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return self._tuned(super().application_recorder())
+
+    def _tuned(self, recorder: R) -> R:
+        if isinstance(recorder, PostgresCaseLogRecorder | PostgresSnapshotRecorder):
+            recorder.retry_seconds = self.retry_seconds
+        return recorder
+
+
+POSTGRES_FACTORY_TOPIC = get_topic(PostgresStoreFactory)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -188,7 +188,50 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class StoreReachability(BaseModel):
+    """Whether one store answered the readiness probe."""
+
+    reachable: bool
+    detail: str | None = Field(
+        default=None, description="why not: the error's type, or the missing table"
+    )
+
+
+class Stores(BaseModel):
+    """The three stores: the case log, the access audit, the read models."""
+
+    log: StoreReachability
+    audit: StoreReachability
+    read_models: StoreReachability
+
+
+class ProjectionLag(BaseModel):
+    """A read model's progress along the log (`casetrail projections status` reports the same)."""
+
+    name: str
+    position: int = Field(description="the last log position applied (0: none yet)")
+    log_position: int = Field(description="the log's newest position")
+    lag: int = Field(
+        description="log_position - position: positions not yet applied (including any gaps "
+        "left by rolled-back appends)"
+    )
+    started: bool = Field(description="false: no runner has ever initialised the model")
+
+
 class Readiness(BaseModel):
+    """Whether the stores can be reached, and how far behind each read model is.
+
+    Only an unreachable store makes the service unready: read models that lag still answer
+    (with their `X-Projection-Position`), and a request that must see a write waits with
+    `X-Min-Position`.
+    """
+
     status: Literal["ready", "unavailable"]
-    store: str
-    detail: str | None = None
+    store: Literal["postgresql", "sqlite"]
+    detail: str | None = Field(default=None, description="the unreachable stores and why")
+    stores: Stores
+    projections: list[ProjectionLag] = Field(
+        default_factory=list,
+        description="each read model's lag; empty when the log or the read models cannot be "
+        "reached. Lag alone never makes the service unready",
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -197,3 +198,160 @@ def test_ready_when_sqlite_write_locked_then_still_answers_promptly(
     # Then it answers within the probe's timeout (whatever it concludes), never hangs or 500s
     assert time.monotonic() - started < 5
     assert response.status_code in (200, 503), response.text
+
+
+# --- /ready: every store, and the read models' lag ---------------------------------------------
+
+
+def test_ready_when_read_models_lag_then_still_ready_and_lag_reported_per_model(
+    start_app: Callable[..., TestClient], token: Callable[..., Headers]
+) -> None:
+    # Given an app whose read models are not kept current (no runner), and a case in the log
+    app = start_app(projections_in_process=False)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="ann", name="Ann", agency="csc:barsetshire", roles=["practitioner"])
+    open_case(app, {"Authorization": f"Bearer {jwt}"})
+    # When readiness is asked for
+    response = app.get("/ready")
+    # Then it is ready: lag alone never makes it unready
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["detail"] is None
+    assert body["stores"] == {
+        name: {"reachable": True, "detail": None} for name in ("log", "audit", "read_models")
+    }
+    # And each read model's lag behind the log is reported
+    lags = {p["name"]: p for p in body["projections"]}
+    assert set(lags) == {"cases", "alerts"}
+    for lag in lags.values():
+        assert lag["log_position"] >= 1
+        assert lag["lag"] == lag["log_position"] - lag["position"]
+        assert lag["lag"] >= 1
+
+
+def test_ready_when_audit_store_missing_then_503_naming_the_audit_store(
+    sqlite_client: TestClient,
+) -> None:
+    # Given an embedded store whose access audit file has gone
+    settings: Settings = sqlite_client.app.state.settings  # type: ignore[attr-defined]
+    settings.audit_path.rename(settings.audit_path.with_suffix(".moved"))
+    # When readiness is asked for
+    response = sqlite_client.get("/ready")
+    # Then it is unavailable, with Retry-After, and says which store and why
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "5"
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["stores"]["audit"]["reachable"] is False
+    assert body["stores"]["log"]["reachable"] is True
+    assert body["stores"]["read_models"]["reachable"] is True
+    assert body["detail"].startswith("audit: ")
+    # And the probe did not create the missing file
+    assert not settings.audit_path.exists()
+
+
+def test_ready_when_store_answers_then_store_unreachable_is_none_for_every_store(
+    settings: Settings, client: TestClient
+) -> None:
+    # Given a running app (SQLite, or PostgreSQL when configured)
+    # When every store is probed
+    # Then each answers (the log, the audit, the read models)
+    assert store_unreachable(settings) is None
+    body = client.get("/ready").json()
+    assert all(store["reachable"] for store in body["stores"].values())
+    assert body["store"] == ("postgresql" if settings.is_postgres else "sqlite")
+
+
+# --- the request deadline ----------------------------------------------------------------------
+
+
+def test_request_when_work_outlasts_deadline_then_503_at_the_deadline(
+    start_app: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a one-second deadline, and a read that would take three seconds (a hung store)
+    app = start_app(request_deadline_seconds=1)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="ann", name="Ann", agency="csc:barsetshire", roles=["practitioner"])
+    writer = {"Authorization": f"Bearer {jwt}"}
+    case_id, _ = open_case(app, writer)
+    records: Any = app.app.state.records  # type: ignore[attr-defined]
+    original = records.case_state
+
+    def hung(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(records, "case_state", hung)
+    # When the state is read
+    started = time.monotonic()
+    response = app.get(f"/cases/{case_id}", headers=writer)
+    elapsed = time.monotonic() - started
+    # Then the answer is a 503 problem with Retry-After at the deadline, not after the work
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert response.json()["type"] == "urn:casetrail:problem:deadline-exceeded"
+    assert 0.9 < elapsed < 2.5
+    # And the next request is served as usual
+    monkeypatch.setattr(records, "case_state", original)
+    assert app.get(f"/cases/{case_id}", headers=writer).status_code == 200
+
+
+def test_request_deadline_when_handler_runs_in_a_thread_then_it_sees_the_time_left(
+    start_app: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a four-second deadline, and a read that notes the time its store calls have left
+    from service.deadline import time_left
+
+    app = start_app(request_deadline_seconds=4)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="ann", name="Ann", agency="csc:barsetshire", roles=["practitioner"])
+    writer = {"Authorization": f"Bearer {jwt}"}
+    case_id, _ = open_case(app, writer)
+    records: Any = app.app.state.records  # type: ignore[attr-defined]
+    original = records.case_state
+    seen: list[float] = []
+
+    def noting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(time_left(1000.0))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(records, "case_state", noting)
+    # When the state is read
+    assert app.get(f"/cases/{case_id}", headers=writer).status_code == 200
+    # Then the worker thread saw the request's deadline, not the outside-a-request default
+    assert len(seen) == 1
+    assert 0 < seen[0] <= 4
+
+
+def test_feed_long_poll_when_wait_exceeds_deadline_then_wait_is_added_not_cut(
+    start_app: Callable[..., TestClient],
+) -> None:
+    # Given a one-second deadline
+    app = start_app(request_deadline_seconds=1)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="ian", name="Ian", agency="csc:barsetshire", roles=["integrator"])
+    # When a long-poll waits three seconds for events that never come
+    started = time.monotonic()
+    response = app.get("/feed?after=999999&wait=3", headers={"Authorization": f"Bearer {jwt}"})
+    # Then it is an empty page after the wait, not a 503 at the deadline
+    assert response.status_code == 200, response.text
+    assert response.json()["events"] == []
+    assert time.monotonic() - started >= 2.8
+
+
+def test_case_list_when_read_model_store_connection_fails_then_503_store_unavailable(
+    client: TestClient, token: Callable[..., Headers], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a read-model store whose connection fails (as SQLAlchemy reports PostgreSQL gone)
+    search: Any = client.app.state.case_search  # type: ignore[attr-defined]
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(search, "list_cases", fail)
+    # When the case list is read
+    response = client.get("/cases", headers=token(roles=("manager",)))
+    # Then it is a 503 store-unavailable problem with Retry-After, not a 500
+    assert_store_unavailable(response)
