@@ -34,6 +34,9 @@ class Store:
         """The `casetrail` CLI's environment: nothing inherited from CASETRAIL_* but this."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
         env["CASETRAIL_DATA_DIR"] = str(self.service.data_dir)
+        # One principal sends hundreds of requests a second: the service is measured, not its
+        # rate limit.
+        env["CASETRAIL_RATE_LIMIT_PER_MINUTE"] = "0"
         if self.service.database_url:
             env["CASETRAIL_DATABASE_URL"] = self.service.database_url
             env["CASETRAIL_POSTGRES_SCHEMA"] = self.service.postgres_schema

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID, uuid5
 
 from pydantic import BaseModel
@@ -123,6 +123,21 @@ def _tables(metadata: MetaData) -> tuple[Table, Table]:
     return reads, cases
 
 
+class AuditObserver(Protocol):
+    """Told of each audit write and each failed one (the metrics count them); never raises."""
+
+    def audit_written(self) -> None: ...
+    def audit_failed(self) -> None: ...
+
+
+class _Unobserved:
+    def audit_written(self) -> None:
+        return None
+
+    def audit_failed(self) -> None:
+        return None
+
+
 class AuditLog:
     """Appends and queries audited reads (SQLAlchemy Core, SQLite file or PostgreSQL tables)."""
 
@@ -131,13 +146,21 @@ class AuditLog:
         self.metadata = MetaData(schema=settings.postgres_schema if settings.is_postgres else None)
         self.reads, self.cases = _tables(self.metadata)
         self.metadata.create_all(self.engine)
+        self.observer: AuditObserver = _Unobserved()
 
     def record(self, read: Read) -> None:
-        with self.engine.begin() as conn:
-            key = conn.execute(insert(self.reads).values(**read.as_row())).inserted_primary_key
-            if read.case_ids and key is not None:
-                cases = dict.fromkeys(str(c) for c in read.case_ids)
-                conn.execute(insert(self.cases), [{"read_id": key[0], "case_id": c} for c in cases])
+        try:
+            with self.engine.begin() as conn:
+                key = conn.execute(insert(self.reads).values(**read.as_row())).inserted_primary_key
+                if read.case_ids and key is not None:
+                    cases = dict.fromkeys(str(c) for c in read.case_ids)
+                    conn.execute(
+                        insert(self.cases), [{"read_id": key[0], "case_id": c} for c in cases]
+                    )
+        except BaseException:
+            self.observer.audit_failed()
+            raise
+        self.observer.audit_written()
 
     def reads_of_case(
         self,
@@ -227,7 +250,16 @@ def _engine(settings: Settings) -> Engine:
             pool_size=settings.postgres_pool_size,
             max_overflow=settings.postgres_max_overflow,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": settings.postgres_connect_timeout},
+            # As the log's pool: wait at most the connect timeout for a free connection (then the
+            # request answers 503), and notice a server gone without a word (TCP keepalives).
+            pool_timeout=settings.postgres_connect_timeout,
+            connect_args={
+                "connect_timeout": settings.postgres_connect_timeout,
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 5,
+                "keepalives_count": 3,
+            },
         )
     path = settings.audit_path
     path.parent.mkdir(parents=True, exist_ok=True)

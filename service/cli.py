@@ -36,10 +36,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
-    """Start the HTTP service."""
+    """Start the HTTP service; it logs JSON lines on stderr (see the README's "Operations")."""
     import uvicorn
 
     from service.auth import ensure_local_keys
+    from service.logs import logging_config
 
     settings = Settings()
     settings.prepare()
@@ -52,7 +53,11 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_level=settings.log_level,
+        # JSON lines from every logger; uvicorn's access log is off: the service writes its own
+        # access line per request (route template, status, duration, principal, request id).
+        log_config=logging_config(settings.log_level),
+        access_log=False,
     )
 
 

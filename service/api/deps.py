@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Annotated
@@ -10,10 +11,13 @@ from fastapi import Depends, Header, Query, Request
 
 from domain.moments import BadMoment, parse_bound
 from service.access import Gatekeeper
+from service.api.observability import route_template
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal
 from service.audit import AuditLog
 from service.auth import InvalidToken, KeysUnavailable, TokenService
+from service.logs import note_caller
 from service.principal import Principal
+from service.ratelimit import RateLimiter
 from service.records import ANY_VERSION, CaseRecords
 from service.settings import Settings
 
@@ -51,7 +55,7 @@ def _caller(request: Request, authorization: Annotated[str | None, Header()] = N
         raise _unauthorised("the Authorization header must be 'Bearer <token>'")
     tokens: TokenService = request.app.state.tokens
     try:
-        return tokens.verify(token.strip())
+        principal = tokens.verify(token.strip())
     except InvalidToken as e:
         raise _unauthorised(f"the token was refused: {e}") from None
     except KeysUnavailable:
@@ -62,6 +66,26 @@ def _caller(request: Request, authorization: Annotated[str | None, Header()] = N
             "the service cannot read its token verification keys; retry later",
             headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
         ) from None
+    note_caller(route_template(request.scope), principal.sub, principal.agency)
+    _check_rate(request.app.state.rate_limiter, principal)
+    return principal
+
+
+def _check_rate(limiter: RateLimiter, principal: Principal) -> None:
+    """429 when the principal (its `sub` and `agency`) is over its rate limit."""
+    wait = limiter.take((principal.sub, principal.agency))
+    if not wait:
+        return
+    seconds = max(1, math.ceil(wait))
+    raise Refusal(
+        429,
+        "rate-limited",
+        "Too many requests",
+        f"this principal may make {limiter.per_minute} requests a minute (bursts of "
+        f"{limiter.burst}); retry after {seconds} s",
+        headers={"Retry-After": str(seconds)},
+        retry_after_seconds=seconds,
+    )
 
 
 def _audit(request: Request) -> AuditLog:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy.exc
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.catalogue import catalogue
@@ -84,18 +86,23 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def store_unavailable() -> JSONResponse:
+    """503 store-unavailable: the store could not be reached in time; retry after Retry-After."""
+    return problem_response(
+        503,
+        "store-unavailable",
+        "The store is unavailable",
+        "the case log could not be reached in time; retry (a retried write is idempotent)",
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+    )
+
+
 def _from_error(error: Exception) -> JSONResponse:
     if isinstance(error, PersistenceError) and not isinstance(error, IntegrityError):
         # The library's database errors (SQLite locked beyond its timeout, PostgreSQL down or
         # unreachable): the store is unavailable, not the request wrong. IntegrityError is a
         # version conflict the use cases resolve; one that escapes them is a bug (500).
-        return problem_response(
-            503,
-            "store-unavailable",
-            "The store is unavailable",
-            "the case log could not be reached in time; retry (a retried write is idempotent)",
-            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
-        )
+        return store_unavailable()
     if isinstance(error, InvalidEvents):
         return problem_response(
             422,
@@ -197,6 +204,20 @@ async def store_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return _from_error(exc)
 
 
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """SQLAlchemy's errors from the access audit's and the read models' stores: a lost or
+    refused connection, or a pool with no connection free in time, is 503 store-unavailable;
+    anything else is a bug (500)."""
+    assert isinstance(exc, SQLAlchemyError)
+    lost = isinstance(exc, sqlalchemy.exc.DBAPIError) and (
+        exc.connection_invalidated
+        or isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
+    )
+    if lost or isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return store_unavailable()
+    raise exc
+
+
 async def refusal_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refusal)
     return problem_response(
@@ -215,8 +236,8 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problems an endpoint can answer (only as problem documents).
 
-    Every endpoint that needs a token can also answer 503 (its keys, or the store, unavailable),
-    so listing 401 lists 503 too.
+    Every endpoint that needs a token can also answer 503 (its keys, or the store, unavailable)
+    and 429 (its principal over the rate limit), so listing 401 lists 429 and 503 too.
     """
     described = {
         304: "Not modified",
@@ -228,10 +249,12 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         412: "If-Match precondition failed",
         413: "Body or batch too large",
         422: "Validation failed",
+        429: "Rate limited: the token's principal is over its request rate; retry after "
+        "Retry-After seconds",
         503: "Unavailable (the store or the token keys cannot be reached, or concurrent writers "
         "kept winning): retry after Retry-After seconds",
     }
-    wanted = set(statuses) | ({503} if 401 in statuses else set())
+    wanted = set(statuses) | ({429, 503} if 401 in statuses else set())
     out: dict[int | str, dict[str, Any]] = {}
     for status in sorted(wanted):
         if status == 304:
@@ -241,7 +264,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": described[status],
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-        if status == 503:
+        if status in (429, 503):
             out[status]["headers"] = {
                 "Retry-After": {
                     "description": "Seconds to wait before retrying",

@@ -145,6 +145,8 @@ def shared(
         settings = Settings(data_dir=data_dir, database_url=POSTGRES_URL, postgres_schema=schema)
     else:
         settings = Settings(data_dir=data_dir)
+    # One principal writes the whole catalogue walk in seconds: not what the limiter is tested on.
+    settings = settings.model_copy(update={"rate_limit_per_minute": 0})
     with TestClient(create_app(settings, SettableClock(NOW))) as client:
         jwt = client.app.state.tokens.mint(  # type: ignore[attr-defined]
             sub="ann.worker",
