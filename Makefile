@@ -33,5 +33,11 @@ openapi: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
+# The full reliability harness (tests/reliability, see README "Reliability"): kill -9 cycles,
+# concurrency, the hostile corpus and a minute of load per store, one test at a time; writes
+# tests/reliability/results.md. `make test` runs its short version.
+reliability: $(INSTALLED)
+	CASETRAIL_RELIABILITY=full $(BIN)/pytest -m reliability tests/reliability
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

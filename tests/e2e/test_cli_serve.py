@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +45,7 @@ def _serving(environment: dict[str, str], *options: str) -> Iterator[str]:
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its workers too are stopped with the group
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -55,11 +57,13 @@ def _serving(environment: dict[str, str], *options: str) -> Iterator[str]:
             except httpx.TransportError:
                 time.sleep(0.1)
         else:
-            process.kill()
-            raise AssertionError(process.stderr.read().decode() if process.stderr else "no start")
+            os.killpg(process.pid, signal.SIGKILL)
+            _, errors = process.communicate(timeout=10)
+            raise AssertionError(errors.decode() if errors else "no start")
         yield base
     finally:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
 
 
