@@ -55,6 +55,12 @@ def reads(service: Service, case_id: str, view: str, n: int) -> Loop[int]:
     return repeat(lambda: service.get(path), n)
 
 
+def alert_reads(service: Service, case_id: str, n: int) -> Loop[int]:
+    """`GET /cases/{id}/alerts`: every rule evaluated over the case's events, now."""
+    path = f"/cases/{case_id}/alerts"
+    return repeat(lambda: service.get(path), n)
+
+
 @dataclass(frozen=True)
 class Cold:
     """What only a freshly started server shows."""

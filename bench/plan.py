@@ -31,7 +31,12 @@ class Plan:
     log_page: int  # events per page of the feed (`limit`) and of the raw log read
     rebuild_runs: int  # timed rebuilds of every read model (row 6)
     feed_passes: int  # timed passes over the whole feed, page by page (row 7)
-    log_reads: int  # timed raw passes over the whole log, the baseline of rows 6 and 7 each
+    log_reads: int  # timed raw passes over the whole log, the baseline of rows 6, 7 and 9 each
+    alert_reads: int  # row 8: warm GET alerts of each case row 4 reads, and as many GET state
+    # Row 9 refreshes the alerts read model of a store of its own: this many small cases, each
+    # with one pending alert, all breached by each refresh.
+    alert_cases: int
+    alert_refreshes: int  # timed refreshes of every case (row 9), each from the same rows
 
     @property
     def long_events(self) -> int:
@@ -75,6 +80,9 @@ FULL = Plan(
     rebuild_runs=5,
     feed_passes=5,
     log_reads=10,
+    alert_reads=30,
+    alert_cases=10_000,
+    alert_refreshes=5,
 )
 
 QUICK = Plan(
@@ -97,4 +105,7 @@ QUICK = Plan(
     rebuild_runs=2,
     feed_passes=2,
     log_reads=2,
+    alert_reads=5,
+    alert_cases=200,
+    alert_refreshes=2,
 )

@@ -38,6 +38,7 @@ class Row:
     unit: str = "events"  # what each sample's `units` count, in the rate column
     rate_floor: float | None = None  # target: service rate ≥ this fraction of the baseline's
     min_rate: float | None = None  # target: service `unit`/s ≥ this
+    baseline_unit: str | None = None  # what the baseline's `units` count, when not `unit`
 
     @property
     def ratio(self) -> float:
@@ -45,7 +46,8 @@ class Row:
 
     @property
     def rate_ratio(self) -> float:
-        """The service's calls (units) per second over the baseline's: below 1 it does fewer."""
+        """The service's calls (units) per second over the baseline's: below 1 it does fewer
+        (of different things when the baseline counts another unit)."""
         baseline = self.baseline.per_second
         return self.service.per_second / baseline if baseline else 0.0
 
@@ -75,6 +77,7 @@ class Row:
             "baseline": self.baseline.as_dict(),
             "ratio": round(self.ratio, 3),
             "unit": self.unit,
+            "baseline_unit": self.baseline_unit or self.unit,
             "rate_ratio": round(self.rate_ratio, 3),
             "target_ms": self.target_ms,
             "rate_floor": self.rate_floor,
@@ -132,7 +135,7 @@ def _table(rows: list[Row]) -> list[str]:
                     row.measure,
                     *_figures(row.service, row.rate, row.unit),
                     row.baseline_label,
-                    *_figures(row.baseline, row.rate, row.unit),
+                    *_figures(row.baseline, row.rate, row.baseline_unit or row.unit),
                     f"{row.ratio:.2f}x",
                     row.verdict,
                 ]

@@ -14,7 +14,13 @@ Per store, each service measure interleaved with its baseline:
    and, as a note, `AuditLog.record` alone, in-process on a fresh audit store;
 6. on a store of its own with a long log of many cases (`bench/history.py`), a rebuild of every
    read model vs the raw log read (`select_notifications` pages + `records.decode`);
-7. on that store, paging `GET /feed` over the whole log vs the same raw log read.
+7. on that store, paging `GET /feed` over the whole log vs the same raw log read;
+8. warm `GET /cases/{id}/alerts` of the cases measure 4 reads vs warm `GET /cases/{id}` of the
+   same case, on the same server, interleaved (run right after measure 4, before measure 3's
+   appends lengthen the long case);
+9. on a store of its own with many small cases, each holding a pending alert
+   (`bench/alerts.py`), the alerts read model's refresh once every deadline has passed vs the
+   raw log read of that store.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from bench import audit_write, history, library, over_http
+from bench import alerts, audit_write, history, library, over_http
 from bench.over_http import VIEWS
 from bench.plan import FULL, QUICK, Plan
 from bench.report import Report, Row, machine
@@ -37,6 +45,7 @@ from bench.stores import Store, postgres_store, postgres_url, postgres_version, 
 from bench.timing import Timing, interleave, merge, repeat, time_loop
 from projections.rebuild import RebuildResult
 from projections.registry import default_models
+from service.clock import SettableClock
 from service.records import CaseRecords
 
 READ_TARGET_MS = 30.0
@@ -44,6 +53,7 @@ AUDITED_READS_FLOOR = 0.5  # audited chronology reads/s at least half the unaudi
 # Rows 6 and 7 on SQLite: events/s of a rebuild of every read model, and of paging the feed.
 REBUILD_TARGET_RATE = 20_000.0
 FEED_TARGET_RATE = 20_000.0
+ALERTS_TARGET_MS = 50.0  # row 8 on SQLite: GET alerts of the 1,000-event case, median
 
 
 def progress(message: str) -> None:
@@ -101,6 +111,7 @@ class ReadCase:
     aggregate_id: UUID
     library_reads: int
     target_ms: float | None
+    alerts_target_ms: float | None  # row 8's target, on SQLite
 
 
 @dataclass
@@ -128,9 +139,11 @@ def run_store(ctx: Context) -> list[Row]:
     )
     with running_service(ctx.env, ctx.log, ctx.token) as service:
         rows += _reads(ctx, service, built, cold.reads)
+        # Before measure 3's appends, so the long case still holds `long_events` events.
+        alert_rows = _alert_reads(ctx, service, built.read_cases)
         rows += _long_appends(ctx, service, built, cold.first_append)
         rows += _audited_reads(ctx, service, built.read_cases[0])
-    return rows
+    return rows + alert_rows
 
 
 def _writes(ctx: Context, service: Service) -> tuple[list[Row], Built]:
@@ -157,9 +170,21 @@ def _writes(ctx: Context, service: Service) -> tuple[list[Row], Built]:
     ctx.say(f"building the {plan.read_events:,}-event case")
     read_case, library_read = _build_read_case(ctx, service)
     read_cases = [
-        ReadCase(f"{plan.read_events:,}", read_case, library_read, plan.reads, READ_TARGET_MS),
         ReadCase(
-            f"{plan.long_events:,}", long_case[0], builder.target[0], plan.library_long_reads, None
+            f"{plan.read_events:,}",
+            read_case,
+            library_read,
+            plan.reads,
+            READ_TARGET_MS,
+            ALERTS_TARGET_MS if ctx.store.name == "sqlite" else None,
+        ),
+        ReadCase(
+            f"{plan.long_events:,}",
+            long_case[0],
+            builder.target[0],
+            plan.library_long_reads,
+            None,
+            None,
         ),
     ]
     return rows, Built(small_cases, long_case, builder.target, read_cases)
@@ -252,6 +277,39 @@ def _reads(
         f"{ctx.store.name}: GET /health (no token, no store), interleaved with the warm reads: "
         f"median {floor.median_ms:.2f} ms, p95 {floor.p95_ms:.2f} ms — the HTTP floor."
     )
+    return rows
+
+
+def _alert_reads(ctx: Context, service: Service, cases: list[ReadCase]) -> list[Row]:
+    """Row 8: warm `GET /cases/{id}/alerts` of each case measure 4 reads, interleaved with
+    warm `GET /cases/{id}` of the same case."""
+    plan, rows, sizes = ctx.plan, [], []
+    for id_, case in zip("ab", cases, strict=True):
+        ctx.say(f"8 — warm GET alerts of the {case.label}-event case, and GET state")
+        interleave(
+            over_http.alert_reads(service, case.case_id, plan.warmup),
+            over_http.reads(service, case.case_id, "state", plan.warmup),
+        )
+        alert_reads, state_reads = interleave(
+            over_http.alert_reads(service, case.case_id, plan.alert_reads),
+            over_http.reads(service, case.case_id, "state", plan.alert_reads),
+        )
+        shown = service.get_json(f"/cases/{case.case_id}/alerts")["alerts"]
+        rules = Counter(alert["rule"] for alert in shown).most_common()
+        by_rule = ", ".join(f"{rule} {count:,}" for rule, count in rules)
+        sizes.append(f"the {case.label}-event case {len(shown):,} ({by_rule})")
+        rows.append(
+            ctx.row(
+                f"8{id_}",
+                f"GET /cases/{{id}}/alerts, {case.label} events, warm (every rule evaluated "
+                "at request time)",
+                alert_reads,
+                "service: GET state (`GET /cases/{id}`) of the same case, warm, interleaved",
+                state_reads,
+                target_ms=case.alerts_target_ms,
+            )
+        )
+    ctx.notes.append(f"{ctx.store.name}: open alerts in row 8's responses — {'; '.join(sizes)}.")
     return rows
 
 
@@ -452,7 +510,65 @@ def _store_run(
     notes.append(_audit_write_note(name, store_of(root / f"{name}-audit"), plan))
     log = root / f"{name}-server.log"
     rows += _log_rows(name, store_of(root / f"{name}-log"), plan, log, notes)
+    rows.append(_alert_refresh_row(name, store_of(root / f"{name}-alerts"), plan, notes))
     return rows
+
+
+def _alert_refresh_row(
+    name: str, store_cm: AbstractContextManager[Store], plan: Plan, notes: list[str]
+) -> Row:
+    """Row 9, on a fresh store of its own holding many small cases, each with a pending alert."""
+
+    def say(message: str) -> None:
+        progress(f"{name}: {message}")
+
+    cases = plan.alert_cases
+    with store_cm as store:
+        clock = SettableClock(alerts.WRITTEN_AT)
+        records = CaseRecords(store.service, clock)
+        try:
+            say(f"9 — writing {cases:,} small cases, each with a contact awaiting a decision")
+            started = time.perf_counter()
+            events = alerts.write_cases(records, cases, say)
+            written = time.perf_counter() - started
+            say(f"9 — applying {events:,} events to the alerts read model")
+            started = time.perf_counter()
+            model = alerts.open_model(store.service, records, clock)
+            applied = time.perf_counter() - started
+            try:
+                say(f"9 — refreshing the alerts of {cases:,} cases, every deadline passed")
+                rounds = {
+                    "cases": cases,
+                    "events": events,
+                    "page": plan.log_page,
+                    "log_reads_per_round": max(1, plan.log_reads // plan.alert_refreshes),
+                }
+                alerts.refresh_rounds(model, records, rounds=1, **rounds)  # untimed: warm up
+                refreshed, raw = alerts.refresh_rounds(
+                    model, records, rounds=plan.alert_refreshes, **rounds
+                )
+            finally:
+                model.runner.close()
+        finally:
+            records.close()
+    notes.append(
+        f"{name}: row 9's store — {cases:,} cases ({events:,} events) written through "
+        f"`CaseRecords` in {written:.1f} s; the runner's first pass over them (each case "
+        f"evaluated once, pages of the runner's default size) {applied:.1f} s "
+        f"({events / applied:,.0f} events/s, {cases / applied:,.0f} cases/s)."
+    )
+    return Row(
+        "9",
+        name,
+        f'alerts refresh (`Runner.refresh("alerts")`: what keeps `GET /alerts` current), '
+        f"in-process: {cases:,} cases past their deadline, each pending alert → breached",
+        refreshed,
+        _log_label(plan, events),
+        raw,
+        rate=True,
+        unit="cases",
+        baseline_unit="events",
+    )
 
 
 StoreFactory = Callable[[Path], AbstractContextManager[Store]]
@@ -538,5 +654,24 @@ def _standing_notes(plan: Plan) -> list[str]:
         f"{plan.log_page}, inclusive_of_start=False)` paged over the whole log and "
         "`records.decode` of every state. Targets (SQLite only): rebuild "
         f"≥{REBUILD_TARGET_RATE:,.0f} events/s, feed ≥{FEED_TARGET_RATE:,.0f} events/s.",
+        "Row 8: `GET /cases/{id}/alerts` (open alerts, judged now: every rule of "
+        "`domain.rules.evaluate` over the case's events at request time) of the same cases "
+        "row 4 reads, on the same server right after row 4 (the decoded-event cache holds "
+        f"them; {plan.warmup} untimed read{'s' if plan.warmup != 1 else ''} of each first), "
+        "interleaved with `GET /cases/{id}` (state) of the same case. Target (SQLite, the "
+        f"{plan.read_events:,}-event case): median under {ALERTS_TARGET_MS:g} ms.",
+        "Row 9: a fresh store of its own: "
+        f"{plan.alert_cases:,} cases, each a `CaseOpened` and a `ContactReceived` dated the "
+        "day of the bench's clock (a `SettableClock` at "
+        f"{alerts.WRITTEN_AT:%A %d %B %Y %H:%M} UTC), written in-process through `CaseRecords`; "
+        "a `Runner` holding `[AlertList()]` applies the log, leaving one pending "
+        "`decision-overdue` alert per case. The clock then moves past the deadline "
+        f"({alerts.REFRESHED_AT:%A %d %B %Y %H:%M} UTC) and one sample is one "
+        '`runner.refresh("alerts")` (what the server\'s runner runs on its schedule and '
+        "`casetrail alerts refresh` runs), checked to re-evaluate every case and to leave every "
+        "alert breached; before each sample the model's rows are put back as the apply left "
+        "them (untimed), after one untimed round. cases/s = cases re-evaluated per second. "
+        "Baseline, interleaved: the raw log read of that store, as rows 6 and 7 "
+        "(events/s = log events per second).",
         "Other processes may share the machine: treat small differences as noise.",
     ]

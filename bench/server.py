@@ -105,6 +105,11 @@ class Service:
     def get(self, path: str) -> None:
         _expect(self.client.get(path), 200)
 
+    def get_json(self, path: str) -> Any:
+        response = self.client.get(path)
+        _expect(response, 200)
+        return orjson.loads(response.content)
+
     def feed_page(self, after: int, limit: int) -> tuple[int, int]:
         """`GET /feed?after=&limit=`: the number of events on the page and the next cursor."""
         response = self.client.get("/feed", params={"after": after, "limit": limit})

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, MapperDeserialisationError
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    MapperDeserialisationError,
+    OperationalError,
+    PersistenceError,
+)
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
@@ -57,6 +65,25 @@ from service.store import (
 CASE_ID_NAMESPACE = UUID("6f1c2a57-3c1e-4b8e-9a3d-2f0d5c7e8b41")
 
 ANY_VERSION = -1  # `If-Match: *`
+
+logger = logging.getLogger("casetrail.records")
+
+
+class _OutcomeUnknown(Exception):
+    """An append whose connection failed while it was being committed: it may be stored."""
+
+    def __init__(self, failure: PersistenceError, attempted: list[str]) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+        self.hashes = attempted  # the hashes the attempt computed, in batch order
+
+
+def _outcome_unknown(failure: PersistenceError) -> bool:
+    """Whether a failed save may nevertheless have committed: the connection was lost or broke
+    (the library's OperationalError, InterfaceError, or a bare driver error), as opposed to a
+    conflict or an error in what was sent."""
+    lost = isinstance(failure, OperationalError | InterfaceError)
+    return lost or type(failure) is PersistenceError
 
 
 @dataclass(frozen=True)
@@ -123,6 +150,38 @@ class EventCache:
                 self._held -= len(evicted)
 
 
+class WriteObserver(Protocol):
+    """Told what each append came to (the metrics count them); must never raise."""
+
+    def stored(self, events: int) -> None: ...
+    def replayed(self) -> None: ...
+    def conflict(self, reason: str) -> None: ...
+    def retried(self) -> None: ...
+    def gave_up(self) -> None: ...
+
+
+class Unobserved:
+    """The default `WriteObserver`: tells no one."""
+
+    def stored(self, events: int) -> None:
+        return None
+
+    def replayed(self) -> None:
+        return None
+
+    def conflict(self, reason: str) -> None:
+        return None
+
+    def retried(self) -> None:
+        return None
+
+    def gave_up(self) -> None:
+        return None
+
+
+ViewT = TypeVar("ViewT")
+
+
 def derived_case_id(opened_event_id: str) -> UUID:
     return uuid.uuid5(CASE_ID_NAMESPACE, str(UUID(opened_event_id)))
 
@@ -149,6 +208,7 @@ class CaseRecords(Application[UUID]):
         super().__init__(env)
         self.index: CaseLog = case_log(self.recorder)
         self.event_cache = EventCache(settings.event_cache_size)
+        self.observer: WriteObserver = Unobserved()
         if check_key:
             self._check_key()
 
@@ -185,7 +245,38 @@ class CaseRecords(Application[UUID]):
         expected: int | None,
         opening: bool,
     ) -> AppendResult:
+        """`_append`, telling the observer what it came to."""
+        try:
+            result = self._append(case_id, events, by=by, expected=expected, opening=opening)
+        except EventIdReused:
+            self.observer.conflict("event-id-reused")
+            raise
+        except CaseExistsError:
+            self.observer.conflict("case-exists")
+            raise
+        except VersionMismatch:
+            self.observer.conflict("version-mismatch")
+            raise
+        except StoreBusy:
+            self.observer.gave_up()
+            raise
+        if result.replayed:
+            self.observer.replayed()
+        else:
+            self.observer.stored(len(result.events))
+        return result
+
+    def _append(
+        self,
+        case_id: UUID,
+        events: Sequence[dict[str, Any]],
+        *,
+        by: Principal,
+        expected: int | None,
+        opening: bool,
+    ) -> AppendResult:
         now = self.clock()
+        _check_no_nul(events)
         entries = [self._entry(i, raw, by, now) for i, raw in enumerate(events)]
         _check_unique_ids(entries)
         known = self.index.lookup([e["id"] for e in entries] + _targets(entries))
@@ -201,6 +292,16 @@ class CaseRecords(Application[UUID]):
                 return self._try_append(
                     case_id, entries, digests, expected=expected, opening=opening
                 )
+            except _OutcomeUnknown as unknown:
+                # The connection was lost while the batch was being committed: the event-id
+                # index says whether it was stored: by this attempt (its own results, 201), by a
+                # racing copy (a replay), or not at all (503: the client's retry is idempotent).
+                # Never a conflict with itself.
+                known = self.index.lookup(e["id"] for e in entries)
+                settled = self._replay(case_id, entries, known, attempted=unknown.hashes)
+                if settled is None:
+                    raise unknown.failure from None
+                return settled
             except (IntegrityError, CaseExistsError, VersionMismatch) as conflict:
                 # Another writer won the version, or this very batch was stored meanwhile (a
                 # client's racing retry, or an earlier attempt whose outcome we never heard):
@@ -216,6 +317,7 @@ class CaseRecords(Application[UUID]):
                     raise VersionMismatch(expected, self._current_version(case_id)) from None
                 if time.monotonic() > deadline:
                     raise StoreBusy from None
+                self.observer.retried()
                 attempt = min(attempt + 1, 6)
                 time.sleep(0.001 * 2**attempt)
 
@@ -252,7 +354,13 @@ class CaseRecords(Application[UUID]):
         ]
         # Save the aggregate, not its collected events: the library snapshots (every
         # `snapshot_interval` versions) only the aggregates it is given.
-        recordings = self.save(case, event_index=index)
+        try:
+            recordings = self.save(case, event_index=index)
+        except PersistenceError as failure:
+            if not _outcome_unknown(failure):
+                raise
+            attempted = [event.entry["hash"] for event in pending]  # type: ignore[attr-defined]
+            raise _OutcomeUnknown(failure, attempted) from failure
         return AppendResult(
             case_id=case_id,
             version=pending[-1].originator_version,
@@ -268,6 +376,15 @@ class CaseRecords(Application[UUID]):
                 for r in recordings
             ],
         )
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots are taken after the events are committed: one that cannot be written (the
+        store failing just then) is skipped and logged, never reported as a failed append; the
+        case loads from its events, and the next snapshot comes `snapshot_interval` later."""
+        try:
+            super()._take_snapshots(processing_event)
+        except PersistenceError:
+            logger.warning("a snapshot could not be written; skipped", exc_info=True)
 
     def _load(self, case_id: UUID) -> Case:
         try:
@@ -314,9 +431,18 @@ class CaseRecords(Application[UUID]):
         return occurred
 
     def _replay(
-        self, case_id: UUID, entries: list[dict[str, Any]], known: dict[str, IndexedEvent]
+        self,
+        case_id: UUID,
+        entries: list[dict[str, Any]],
+        known: dict[str, IndexedEvent],
+        *,
+        attempted: Sequence[str] = (),
     ) -> AppendResult | None:
-        """The original results if the whole batch is already stored; None if none of it is."""
+        """The original results if the whole batch is already stored; None if none of it is.
+
+        `attempted`: the hashes an append whose outcome was unknown computed; when the stored
+        events carry exactly those, that append stored them, and they are not a replay.
+        """
         pairs = [(known[e["id"]], e) for e in entries if e["id"] in known]
         if not pairs:
             return None
@@ -344,6 +470,8 @@ class CaseRecords(Application[UUID]):
                     s.event_id, s.version, s.position, entry["recorded_at"], entry["hash"], True
                 )
             )
+        if [r.hash for r in results] == list(attempted):
+            results = [dataclasses.replace(r, replayed=False) for r in results]
         # The original results: the version this batch brought the case to, whatever came later.
         return AppendResult(case_id=case_id, version=last, events=results)
 
@@ -469,15 +597,7 @@ class CaseRecords(Application[UUID]):
         partner: str | None = None,
     ) -> CaseState:
         """The state; for a `partner` agency, with other agencies' restricted details withheld."""
-        now = self.clock()
-        events = self._all_events(case_id)
-        withheld = withheld_from(events, partner) if partner else frozenset()
-        try:
-            return case_state(
-                case_id, events, as_of=as_of or now, known_at=known_at or now, withheld=withheld
-            )
-        except NothingRecorded:
-            raise CaseNotFoundError(case_id) from None
+        return self._fold(case_state, case_id, as_of, known_at, partner)
 
     def involvement(
         self,
@@ -489,11 +609,23 @@ class CaseRecords(Application[UUID]):
     ) -> InvolvementSummary:
         """The involvement summary; for a `partner` agency, with other agencies' restricted
         details withheld."""
+        return self._fold(involvement_summary, case_id, as_of, known_at, partner)
+
+    def _fold(
+        self,
+        view: Callable[..., ViewT],
+        case_id: UUID,
+        as_of: datetime | None,
+        known_at: datetime | None,
+        partner: str | None,
+    ) -> ViewT:
+        """A view folded from the case's events (`case_state`, `involvement_summary`); for a
+        partner, what other agencies marked restricted counts for when, never for what."""
         now = self.clock()
         events = self._all_events(case_id)
         withheld = withheld_from(events, partner) if partner else frozenset()
         try:
-            return involvement_summary(
+            return view(
                 case_id, events, as_of=as_of or now, known_at=known_at or now, withheld=withheld
             )
         except NothingRecorded:
@@ -608,6 +740,33 @@ class CaseRecords(Application[UUID]):
         if agency is not None:
             events = [e for e in events if e.agency == agency]
         return EventsPage(events, scanned_to)
+
+
+def _check_no_nul(events: Sequence[dict[str, Any]]) -> None:
+    """Refuse U+0000 (NUL) anywhere in a posted event: PostgreSQL holds it in no text column,
+    so one in a child's name would be logged and then stop the read models at that event."""
+    problems = [
+        FieldProblem(pointer, "must not contain U+0000 (NUL)")
+        for i, raw in enumerate(events)
+        for pointer in _nul_pointers(raw, f"/events/{i}")
+    ]
+    if problems:
+        raise InvalidEvents(problems)
+
+
+def _nul_pointers(value: Any, pointer: str) -> list[str]:
+    """JSON pointers to the strings and object keys in `value` that hold a NUL."""
+    if isinstance(value, str):
+        return [pointer] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            found += [child] if "\x00" in str(key) else _nul_pointers(item, child)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _nul_pointers(item, f"{pointer}/{i}")
+    return found
 
 
 def _check_unique_ids(entries: list[dict[str, Any]]) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from eventsourcing.cryptography import AESCipher
@@ -14,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.rules import LOCAL_TIMESCALES
+from service.store import POSTGRES_FACTORY_TOPIC
 
 # The library's AES-GCM cipher over the `cryptography` package, "eventsourcing.cryptography:
 # AESCipher" (not its default "eventsourcing.cipher:AESCipher", which needs pycryptodome).
@@ -75,6 +78,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
     clock_skew_seconds: int = 300
     append_retry_seconds: float = 2.0
+    # Every request answers within this many seconds (503 + Retry-After when the store, or
+    # anything else, keeps it longer); the store's retries stop by then. Long-polls and
+    # `X-Min-Position` waits get their own wait on top; the SSE stream has no deadline.
+    request_deadline_seconds: float = Field(default=10.0, gt=0, le=300)
 
     # Reads.
     max_page: int = 1000
@@ -110,10 +117,20 @@ class Settings(BaseSettings):
     # PostgreSQL.
     postgres_pool_size: int = 5
     postgres_max_overflow: int = 10
-    postgres_connect_timeout: int = 5
+    # Seconds to wait for a PostgreSQL connection (a new one, or a free one from a pool):
+    # during an outage a request answers 503 after about this long.
+    postgres_connect_timeout: int = Field(default=5, ge=1, le=60)
     postgres_schema: str = Field(
         default="public", description="the schema holding Casetrail's tables"
     )
+
+    # Rate limits per principal (a token's `sub` and `agency`), a token bucket in each process:
+    # up to `rate_limit_burst` requests at once, refilled at `rate_limit_per_minute`; 0: off.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int = Field(default=120, ge=1)
+
+    # Logs of `casetrail serve`: JSON lines on stderr at this level and above.
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     # Tamper evidence: the Ed25519 key that signs seals (keep it off the database host).
     seal_key_path: Path | None = Field(
@@ -147,6 +164,11 @@ class Settings(BaseSettings):
                 )
             self.rule_timescales[key] = int(raw)
         return self
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("encryption_key")
     @classmethod
@@ -191,7 +213,8 @@ class Settings(BaseSettings):
         if self.is_postgres:
             url = urlsplit(self.resolved_database_url)
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.postgres",
+                # The library's PostgreSQL factory, tuned for outages (`service.store`).
+                PERSISTENCE_MODULE=POSTGRES_FACTORY_TOPIC,
                 POSTGRES_DBNAME=unquote(url.path.lstrip("/")) or "postgres",
                 POSTGRES_HOST=unquote(url.hostname or "") or "/var/run/postgresql",
                 POSTGRES_PORT=str(url.port or 5432),
@@ -201,7 +224,12 @@ class Settings(BaseSettings):
                 POSTGRES_MAX_OVERFLOW=str(self.postgres_max_overflow),
                 POSTGRES_CONNECT_TIMEOUT=str(self.postgres_connect_timeout),
                 POSTGRES_PRE_PING="y",
+                # An append waits for the events table's lock (appends are serialised) at most
+                # as long as a request may last; a transaction left idle is ended after 5 s.
+                POSTGRES_LOCK_TIMEOUT=str(math.ceil(self.request_deadline_seconds)),
+                POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT="5",
                 POSTGRES_SCHEMA=self.postgres_schema,
+                CASETRAIL_REQUEST_DEADLINE_SECONDS=str(self.request_deadline_seconds),
             )
         else:
             env.update(

@@ -53,10 +53,18 @@ def postgres_schema() -> Iterator[str]:
 @pytest.fixture
 def settings(tmp_path: Path, store: str, request: pytest.FixtureRequest) -> Settings:
     data_dir = tmp_path / "data"
+    # X-Min-Position may wait long on a loaded test machine: a read model catching up is not
+    # what these tests time (the ones about a model behind set their own wait).
+    wait = 15.0
     if store == "postgres":
         schema = request.getfixturevalue("postgres_schema")
-        return Settings(data_dir=data_dir, database_url=POSTGRES_URL, postgres_schema=schema)
-    return Settings(data_dir=data_dir)
+        return Settings(
+            data_dir=data_dir,
+            database_url=POSTGRES_URL,
+            postgres_schema=schema,
+            projection_wait_seconds=wait,
+        )
+    return Settings(data_dir=data_dir, projection_wait_seconds=wait)
 
 
 @pytest.fixture

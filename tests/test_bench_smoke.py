@@ -18,8 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 # 1: one-event appends to small cases; 2: 100-event appends; 3: one-event appends to a long case
 # (3c: the first after a restart); 4: warm and cold reads of state and chronology for a
 # 1,000-event case and a long case; 5: warm chronology reads audited vs without the audit write;
-# 6: a rebuild of every read model and 7: paging GET /feed, each vs the raw log read.
-MEASURE_IDS = ("1a", "1b", "2", "3a", "3b", "3c", *(f"4{c}" for c in "abcdefgh"), "5", "6", "7")
+# 6: a rebuild of every read model and 7: paging GET /feed, each vs the raw log read; 8: warm
+# GET alerts of the cases row 4 reads vs GET state; 9: the alerts refresh vs the raw log read.
+MEASURE_IDS = (
+    *("1a", "1b", "2", "3a", "3b", "3c"),
+    *(f"4{c}" for c in "abcdefgh"),
+    *("5", "6", "7", "8a", "8b", "9"),
+)
 
 
 @pytest.mark.slow
@@ -59,6 +64,13 @@ def test_bench_quick_run_when_sqlite_only_then_table_has_every_measure(tmp_path:
             line for line in markdown.splitlines() if line.startswith(f"| {id_} | sqlite |")
         )
         assert "PASS (≥20,000 events/s)" in line or "MISS (≥20,000 events/s)" in line
+    # Row 8a has a verdict against "alerts under 50 ms median" (the 1,000-event case), 8b none
+    lines = {line.split(" | ")[0].removeprefix("| "): line for line in markdown.splitlines()}
+    assert "PASS (<50 ms)" in lines["8a"] or "MISS (<50 ms)" in lines["8a"]
+    assert lines["8b"].endswith("|  |")
+    # Row 9 reports cases/s (the refresh) beside events/s (the raw log read)
+    assert lines["9"].count(" cases/s |") == 1
+    assert "sqlite: row 9's store" in markdown
     report = json.loads((tmp_path / "results.json").read_text())
     assert sorted(row["id"] for row in report["rows"]) == sorted(MEASURE_IDS)
     (row_5,) = (row for row in report["rows"] if row["id"] == "5")
@@ -71,5 +83,13 @@ def test_bench_quick_run_when_sqlite_only_then_table_has_every_measure(tmp_path:
             assert row["service"]["per_second"] > 0
             assert row["baseline"]["per_second"] > 0
             assert row["service"]["units"] == row["baseline"]["units"] >= 200  # the whole log
+        if row["id"] in ("8a", "8b"):
+            assert row["service"]["n"] == row["baseline"]["n"] > 0
+        if row["id"] == "9":
+            assert (row["unit"], row["baseline_unit"]) == ("cases", "events")
+            assert row["service"]["units"] == 200  # every case of the quick run, re-evaluated
+            assert row["baseline"]["units"] == 400  # CaseOpened + ContactReceived per case
+    (row_8a,) = (row for row in report["rows"] if row["id"] == "8a")
+    assert row_8a["target_ms"] == 50
     machine = set(report["machine"])
     assert {"CPU", "cores", "Python", "eventsourcing", "FastAPI", "SQLite", "date"} <= machine

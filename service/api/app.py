@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing, suppress
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.alert_search import AlertSearch
 from projections.case_search import CaseSearch
 from projections.registry import default_models
-from projections.runner import Runner
+from projections.runner import Runner, status
 from projections.store import ReadModelStore
 from service.access import Gatekeeper
 from service.api import audit_routes, cases, feed_routes, list_routes, practice
 from service.api import integrity as integrity_routes
-from service.api.models import Health, Readiness
+from service.api.deadline import RequestDeadline
+from service.api.models import Health, ProjectionLag, Readiness, StoreReachability, Stores
+from service.api.nul import RefuseNul
+from service.api.observability import Observability
 from service.api.problems import (
     RETRY_AFTER_UNAVAILABLE,
     Problem,
     Refusal,
     casetrail_error_handler,
+    database_error_handler,
     http_error_handler,
     problem_response,
     refusal_handler,
@@ -42,6 +45,9 @@ from service.audit import AuditLog
 from service.auth import TokenService
 from service.clock import Clock, system_clock
 from service.errors import CasetrailError
+from service.metrics import Metrics
+from service.ratelimit import RateLimiter
+from service.readiness import SQLITE_LOG_TABLE, check_stores, postgres_log_table
 from service.records import CaseRecords
 from service.settings import Settings
 
@@ -49,8 +55,9 @@ DESCRIPTION = """\
 Casetrail keeps each child's case as an append-only, hash-chained log of events, and answers
 "what had happened by then" (`as_of`) and "what the record said then" (`known_at`).
 
-Every endpoint but `/health`, `/ready`, `/docs` and `/openapi.json` needs a bearer JWT.
-Errors are RFC 9457 problem documents (`application/problem+json`).
+Every endpoint but `/health`, `/ready`, `/metrics`, `/docs` and `/openapi.json` needs a bearer
+JWT, and is rate limited per principal (429 with `Retry-After`). Errors are RFC 9457 problem
+documents (`application/problem+json`). Every response carries `X-Request-ID`.
 """
 
 
@@ -109,37 +116,23 @@ class _TooLarge(Exception):
     pass
 
 
-# How long the readiness probe waits for the store: well inside a load balancer's probe timeout.
-READY_TIMEOUT_SECONDS = 2
+def store_unreachable(settings: Settings, log_table: str | None = None) -> str | None:
+    """Why a store (the log, the access audit, the read models) cannot be reached right now, or
+    None if they all answer.
 
-
-def store_unreachable(settings: Settings) -> str | None:
-    """Why the store cannot be reached right now, or None if it answers.
-
-    Uses its own short-lived connection, never the library's recorder: that one retries a lost
-    PostgreSQL connection for a long time, and a readiness probe must answer promptly.
+    Uses short-lived connections of its own, never the pools requests use (see
+    `service.readiness`), so a readiness probe answers promptly whatever state those are in.
     """
-    try:
-        if settings.is_postgres:
-            env = settings.library_environment()
-            conninfo = psycopg.conninfo.make_conninfo(
-                host=env["POSTGRES_HOST"],
-                port=env["POSTGRES_PORT"],
-                dbname=env["POSTGRES_DBNAME"],
-                user=env["POSTGRES_USER"] or None,
-                password=env["POSTGRES_PASSWORD"] or None,
-                connect_timeout=READY_TIMEOUT_SECONDS,
-            )
-            with psycopg.connect(conninfo, autocommit=True) as conn:
-                conn.execute("SELECT 1").fetchone()
-        else:
-            # mode=rw: a missing log file is "not ready", never silently created here.
-            uri = settings.sqlite_path.resolve().as_uri() + "?mode=rw"
-            with closing(sqlite3.connect(uri, uri=True, timeout=1)) as conn:
-                conn.execute("SELECT 1").fetchone()
-    except (psycopg.Error, sqlite3.Error, OSError) as e:
-        return type(e).__name__
-    return None
+    problems = [
+        f"{check.name}: {check.detail}"
+        for check in check_stores(settings, log_table=log_table or _log_table(settings))
+        if not check.reachable
+    ]
+    return "; ".join(problems) or None
+
+
+def _log_table(settings: Settings) -> str:
+    return postgres_log_table(CaseRecords.name) if settings.is_postgres else SQLITE_LOG_TABLE
 
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
@@ -150,6 +143,17 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     read_models = ReadModelStore(settings)
     case_search = CaseSearch(read_models)
     alert_search = AlertSearch(read_models)
+    model_names = [model.name for model in default_models()]
+    metrics = Metrics(
+        lambda: status(settings, records, model_names, store=read_models, probe_locks=False)
+    )
+    records.observer = metrics
+    audit.observer = metrics
+    rate_limiter = RateLimiter(
+        settings.rate_limit_per_minute,
+        settings.rate_limit_burst,
+        on_refused=metrics.rate_limited.inc,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -192,12 +196,24 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.case_search = case_search
     app.state.alert_search = alert_search
     app.state.read_models = read_models
+    app.state.metrics = metrics
+    app.state.rate_limiter = rate_limiter
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(CasetrailError, casetrail_error_handler)
     app.add_exception_handler(PersistenceError, store_error_handler)
+    app.add_exception_handler(SQLAlchemyError, database_error_handler)
     app.add_exception_handler(Refusal, refusal_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RefuseNul)  # a NUL in a query parameter: 422, before any route
+    app.add_middleware(
+        RequestDeadline,
+        seconds=settings.request_deadline_seconds,
+        max_long_poll_seconds=settings.feed_max_wait_seconds,
+        min_position_wait_seconds=settings.projection_wait_seconds,
+    )
+    # Outermost of ours: a refused body (413) is logged and measured too.
+    app.add_middleware(Observability, metrics=metrics)
     app.include_router(cases.router)
     app.include_router(integrity_routes.router)
     app.include_router(audit_routes.router)
@@ -217,7 +233,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         responses={
             503: {
                 "model": Readiness,
-                "description": "The store is unreachable",
+                "description": "A store (the log, the access audit or the read models) is "
+                "unreachable",
                 "headers": {
                     "Retry-After": {
                         "description": "Seconds to wait before retrying",
@@ -228,18 +245,60 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         },
     )
     def ready(request: Request) -> Any:
-        """The store answers."""
+        """Whether every store answers (the log, the access audit, the read models), and each
+        read model's lag behind the log.
+
+        503 with `Retry-After` when a store cannot be reached. Lag alone never makes the
+        service unready: read models that lag still answer, saying how far they have got
+        (`X-Projection-Position`), and a client that must see its own write waits for it with
+        `X-Min-Position`. Watch `projections[].lag` (or `/metrics`) to alert on a stalled
+        runner.
+        """
         current: Settings = request.app.state.settings
-        store = "postgresql" if current.is_postgres else "sqlite"
-        problem = store_unreachable(current)
-        if problem is not None:
-            body = Readiness(status="unavailable", store=store, detail=problem)
+        checks = {c.name: c for c in check_stores(current, log_table=_log_table(current))}
+        stores = Stores(
+            **{
+                name: StoreReachability(reachable=c.reachable, detail=c.detail)
+                for name, c in checks.items()
+            }
+        )
+        unreachable = [f"{c.name}: {c.detail}" for c in checks.values() if not c.reachable]
+        lags: list[ProjectionLag] = []
+        if checks["log"].reachable and checks["read_models"].reachable:
+            try:
+                report = status(current, records, model_names, store=read_models, probe_locks=False)
+            except (PersistenceError, SQLAlchemyError):
+                report = []  # reachable a moment ago; the lag is left out rather than guessed
+            lags = [
+                ProjectionLag(
+                    name=s.name,
+                    position=s.position,
+                    log_position=s.log_position,
+                    lag=s.lag,
+                    started=s.started,
+                )
+                for s in report
+            ]
+        body = Readiness(
+            status="unavailable" if unreachable else "ready",
+            store="postgresql" if current.is_postgres else "sqlite",
+            detail="; ".join(unreachable) or None,
+            stores=stores,
+            projections=lags,
+        )
+        if unreachable:
             return JSONResponse(
                 body.model_dump(),
                 status_code=503,
                 headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
             )
-        return Readiness(status="ready", store=store)
+        return body
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_text() -> Response:
+        """Prometheus text format (no token): see the README's "Operations" section."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     _add_problem_schema(app)
     return app

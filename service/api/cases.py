@@ -73,7 +73,8 @@ def _written(result: AppendResult, response: Response) -> AppendResponse:
             "description": "A replay: every event was already stored; the original results",
             "model": AppendResponse,
         },
-        **responses(400, 401, 403, 409, 413, 422, 503),
+        # 404: the CaseOpened names a case that exists and the caller may not see.
+        **responses(400, 401, 403, 404, 409, 413, 422, 503),
     },
 )
 def open_case(

@@ -50,7 +50,8 @@ MinPosition = Annotated[
         alias="X-Min-Position",
         ge=0,
         description="Wait (briefly) until the read model has applied the log up to this "
-        "position, e.g. the position a write answered; else 503 with Retry-After",
+        "position, e.g. the position a write answered; else 503 with Retry-After (422 at once "
+        "for a position past the log's newest)",
     ),
 ]
 
@@ -61,11 +62,28 @@ def waits_for(model: str) -> Callable[..., Coroutine[Any, Any, None]]:
     async def wait_for_position(
         request: Request,
         settings: CurrentSettings,
+        records: Records,
         access: ListAccess,  # authenticated and allowed first: nobody else may wait
         min_position: MinPosition = None,
     ) -> None:
         if min_position is None:
             return
+        # A write's position is in the log before the write answers, so a position past the
+        # log's newest is one no write gave: waiting cannot help, and a 503 would invite
+        # retries that never succeed. The client is wrong, and told so at once.
+        newest = await run_in_threadpool(lambda: int(records.recorder.max_notification_id() or 0))
+        if min_position > newest:
+            detail = (
+                f"position {min_position} is past the log's newest ({newest}): "
+                "send the position a write answered"
+            )
+            raise Refusal(
+                422,
+                "validation",
+                "The request is not valid",
+                f"X-Min-Position: {detail}",
+                errors=[{"parameter": "X-Min-Position", "detail": detail}],
+            )
         store: ReadModelStore = request.app.state.read_models
         reached, current = await run_in_threadpool(
             store.wait_for, model, min_position, timeout=settings.projection_wait_seconds

@@ -160,6 +160,33 @@ def test_open_when_partner_chooses_case_id_then_403(client: TestClient, token: T
     assert derived.status_code == 201
 
 
+def test_open_when_case_exists_and_caller_may_not_see_it_then_404_as_documented(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case children's social care opened (the fuzzer resent its CaseOpened as a school)
+    csc = token()
+    opened = event("CaseOpened")
+    assert client.post("/cases", json={"events": [opened]}, headers=csc).status_code == 201
+    school = token(agency=SCHOOL, sub="dsl")
+    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
+
+    # When a school posts that CaseOpened again, as a replay and with a referral of its own
+    replay = client.post("/cases", json={"events": [opened]}, headers=school)
+    referred = client.post(
+        "/cases",
+        json={"events": [opened, event("ContactReceived", data=referral)]},
+        headers=school,
+    )
+
+    # Then both answer as for any case it may not see: 404, never the stored results
+    for response in (replay, referred):
+        assert response.status_code == 404, response.text
+        assert response.json()["type"] == "urn:casetrail:problem:case-not-found"
+    # And the document lists that answer for opening a case
+    document = client.app.openapi()  # type: ignore[attr-defined]
+    assert "404" in document["paths"]["/cases"]["post"]["responses"]
+
+
 def test_break_glass_when_partner_in_emergency_then_full_view_audited(
     client: TestClient, token: Token
 ) -> None:

@@ -39,7 +39,15 @@ OTHER_LA = "csc:wessex"
 INSPECTORATE = "other:ofsted"
 EMERGENCY = "emergency: child missing overnight, checking known addresses"
 CHILD_NAME = "Amy Smith"
-OPEN_PATHS = {"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+OPEN_PATHS = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+}
 
 
 # --- the matrix ----------------------------------------------------------------------------------

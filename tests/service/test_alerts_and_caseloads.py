@@ -305,13 +305,35 @@ def test_caseloads_when_not_a_manager_or_reviewer_then_refused_or_empty(
 
 
 def test_caseloads_when_model_behind_min_position_then_503_retry_after(
-    client: TestClient, token: Token
+    start_app: Callable[..., TestClient],
 ) -> None:
-    response: httpx.Response = client.get(
-        "/caseloads", headers={**token(roles=("manager",), sub="m"), "X-Min-Position": "999999"}
-    )
+    # Given an app whose read models are not run, and a case written to its log
+    app = start_app(projections_in_process=False, projection_wait_seconds=0)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="m", name="M", agency=LOCAL_AUTHORITY, roles=["manager"])
+    csc = {"Authorization": f"Bearer {jwt}"}
+    open_case(app, csc)
+    # When the caseloads are asked to wait for that write
+    response: httpx.Response = _get(app, "/caseloads", csc, _position(app, csc))
+    # Then the model is behind: 503, retry later
     assert response.status_code == 503
     assert response.headers["Retry-After"]
+    assert response.json()["type"] == "urn:casetrail:problem:projection-behind"
+
+
+def test_alerts_when_min_position_past_the_log_then_422_at_once(
+    client: TestClient, token: Token
+) -> None:
+    # Given a log with one case (the fuzzer sent positions far past the newest)
+    manager = token(roles=("manager",), sub="m")
+    open_case(client, manager)
+    # When the alerts and caseloads are asked to wait for a position no write has answered
+    past = _position(client, manager) + 1
+    for path in ("/alerts", "/caseloads"):
+        response = _get(client, path, manager, past)
+        # Then the client is told at once (422), not sent away to retry (503)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["parameter"] == "X-Min-Position"
 
 
 # --- break-glass-access: an alert from the access audit ------------------------------------

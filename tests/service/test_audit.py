@@ -14,7 +14,15 @@ from tests.support import LOCAL_AUTHORITY, app_routes, append, event, open_case,
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
-OPEN_PATHS = {"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+OPEN_PATHS = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+}
 SCHOOL = "school:st-marys-primary"
 POLICE = "police:barsetshire"
 

@@ -105,12 +105,43 @@ def test_list_when_read_then_audited_with_the_cases_returned(
 
 
 def test_list_when_model_cannot_reach_min_position_then_503_retry_after(
-    client: TestClient, token: Token
+    start_app: Callable[..., TestClient],
 ) -> None:
-    response = client.get("/cases", headers={**token(), "X-Min-Position": "999999"})
+    # Given an app whose read models are not run, and a case written to its log
+    app = start_app(projections_in_process=False, projection_wait_seconds=0)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="ann", name="Ann", agency="csc:barsetshire", roles=["practitioner"])
+    csc = {"Authorization": f"Bearer {jwt}"}
+    _, position = _open(app, csc, "Amy Smith")
+    # When the list is asked to wait for that write
+    response = _list(app, csc, position)
+    # Then the model is behind: 503, retry later, and where the model is
     assert response.status_code == 503
     assert response.headers["Retry-After"]
+    assert response.headers["X-Projection-Position"] == "0"
     assert response.json()["type"] == "urn:casetrail:problem:projection-behind"
+
+
+def test_list_when_min_position_past_the_log_then_422_at_once(
+    client: TestClient, token: Token
+) -> None:
+    # Given a log whose newest position is that of one case's opening (found by the fuzzer)
+    csc = token()
+    _, position = _open(client, csc, "Amy Smith")
+    # When the list is asked to wait for a position no write has answered
+    response = _list(client, csc, position + 1000)
+    # Then it is the client's mistake, refused at once, never a 503 inviting retries
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["type"] == "urn:casetrail:problem:validation"
+    assert body["errors"] == [
+        {
+            "parameter": "X-Min-Position",
+            "detail": f"position {position + 1000} is past the log's newest ({position}): "
+            "send the position a write answered",
+        }
+    ]
+    assert "X-Projection-Position" not in response.headers
 
 
 def test_list_when_admin_or_bad_cursor_then_refused(client: TestClient, token: Token) -> None:
