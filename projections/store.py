@@ -98,7 +98,8 @@ def stable_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _postgres_engine(settings: StoreSettings) -> Engine:
+def postgres_engine(settings: StoreSettings) -> Engine:
+    """A SQLAlchemy engine on the settings' database, its pool sized and timed as the log's."""
     params = postgres_params(settings)
     url = URL.create(
         "postgresql+psycopg",
@@ -159,7 +160,7 @@ class ReadModelStore:
         self.is_postgres = settings.is_postgres
         self.schema: str | None = settings.postgres_schema if settings.is_postgres else None
         self.engine = (
-            _postgres_engine(settings)
+            postgres_engine(settings)
             if settings.is_postgres
             else _sqlite_engine(path or read_models_path(settings))
         )

@@ -31,12 +31,12 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import URL
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from domain.envelope import RecordedEvent
 from domain.moments import format_utc, parse_utc
 from domain.rules.base import BreakGlassRead
+from projections.store import postgres_engine
 from service.principal import Principal
 from service.settings import Settings
 
@@ -236,31 +236,7 @@ def _audited(row: Any) -> AuditedRead:
 
 def _engine(settings: Settings) -> Engine:
     if settings.is_postgres:
-        env = settings.library_environment()
-        url = URL.create(
-            "postgresql+psycopg",
-            username=env["POSTGRES_USER"] or None,
-            password=env["POSTGRES_PASSWORD"] or None,
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            database=env["POSTGRES_DBNAME"],
-        )
-        return create_engine(
-            url,
-            pool_size=settings.postgres_pool_size,
-            max_overflow=settings.postgres_max_overflow,
-            pool_pre_ping=True,
-            # As the log's pool: wait at most the connect timeout for a free connection (then the
-            # request answers 503), and notice a server gone without a word (TCP keepalives).
-            pool_timeout=settings.postgres_connect_timeout,
-            connect_args={
-                "connect_timeout": settings.postgres_connect_timeout,
-                "keepalives": 1,
-                "keepalives_idle": 10,
-                "keepalives_interval": 5,
-                "keepalives_count": 3,
-            },
-        )
+        return postgres_engine(settings)
     path = settings.audit_path
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 10})
