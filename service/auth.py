@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -35,6 +36,8 @@ AGENCY = re.compile(
 
 
 log = logging.getLogger(__name__)
+
+VERIFIED_TOKENS_CACHED = 4096
 
 
 class InvalidToken(Exception):
@@ -133,6 +136,9 @@ class TokenService:
         self._jwks: dict[str, Any] = {}
         self._jwks_mtime: float | None = None
         self._last_failure: str | None = None
+        # Tokens already verified: (principal, when it expires, the key set that verified it).
+        self._verified: dict[str, tuple[Principal, float, dict[str, Any] | None]] = {}
+        self._verified_lock = threading.Lock()
         if not settings.jwt_secret and settings.jwt_jwks_file is None:
             ensure_local_keys(settings)
 
@@ -163,13 +169,29 @@ class TokenService:
         return self._jwks
 
     def verify(self, token: str) -> Principal:
+        """The token's principal, or InvalidToken. A token verified before is not verified
+        again while it is unexpired and the key set it was verified against is unchanged."""
+        keys = None if self.settings.jwt_secret else self._public_keys()
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires_at, verified_with = cached
+            if verified_with is keys and time.time() < expires_at:
+                return principal
+        principal, expires_at = self._verify(token, keys)
+        with self._verified_lock:
+            self._verified[token] = (principal, expires_at, keys)
+            while len(self._verified) > VERIFIED_TOKENS_CACHED:
+                del self._verified[next(iter(self._verified))]
+        return principal
+
+    def _verify(self, token: str, keys: dict[str, Any] | None) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
-            if self.settings.jwt_secret:
+            if keys is None:
                 key: Any = self.settings.jwt_secret
                 algorithms = ["HS256"]
             else:
-                jwk = self._public_keys().get(str(header.get("kid")))
+                jwk = keys.get(str(header.get("kid")))
                 if jwk is None:
                     raise InvalidToken("the token's key id (kid) is not one of ours")
                 key, algorithms = jwk.key, ["RS256", "EdDSA"]
@@ -184,7 +206,8 @@ class TokenService:
             )
         except jwt.PyJWTError as e:
             raise InvalidToken(str(e)) from None
-        return principal_from_claims(claims)
+        expires_at = float(claims["exp"]) + self.settings.jwt_leeway_seconds
+        return principal_from_claims(claims), expires_at
 
     def mint(
         self,

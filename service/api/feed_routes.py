@@ -78,7 +78,7 @@ def _types(types: str | None) -> frozenset[str]:
     return frozenset(wanted)
 
 
-def _feed(records: Records, gate: Gate, settings: CurrentSettings) -> Feed:
+async def _feed(records: Records, gate: Gate, settings: CurrentSettings) -> Feed:
     return Feed(records, gate, scan_limit=settings.feed_scan_limit)
 
 

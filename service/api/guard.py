@@ -9,7 +9,7 @@ fails if one that needs a token lacks either.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -73,11 +73,11 @@ def case_access(
     return dependency
 
 
-def list_access(*, roles: frozenset[str] = READERS) -> Callable[..., Decision]:
+def list_access(*, roles: frozenset[str] = READERS) -> Callable[..., Awaitable[Decision]]:
     """A dependency for a cross-case read: the route filters by the caller's access and names
     the cases its page returned in `request.state.audit`."""
 
-    def dependency(request: Request, caller: Caller, purpose: Purpose = None) -> Decision:
+    async def dependency(request: Request, caller: Caller, purpose: Purpose = None) -> Decision:
         if not roles.intersection(caller.roles):
             raise Forbidden(f"this list is not for the roles {', '.join(caller.roles)}")
         decision = Decision(View.FULL, "filtered to the caller's access", "list")

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import time
@@ -322,6 +323,25 @@ def test_token_when_expired_within_leeway_then_accepted(
 
     # Then
     assert response.status_code == 201, response.text
+
+
+def test_token_when_it_expires_after_being_accepted_then_refused(
+    start_app: Callable[..., TestClient], settings: Settings
+) -> None:
+    # Given a token accepted a second before it expires, with no leeway
+    app = start_app(jwt_leeway_seconds=0)
+    private, kid, _ = local_key(settings)
+    expires = time.time() + 1
+    token = jwt.encode(
+        claims(settings, exp=math.ceil(expires)), private, algorithm="EdDSA", headers={"kid": kid}
+    )
+    assert probe(app, bearer(token)).status_code == 201
+
+    # When it has expired
+    time.sleep(max(0.0, math.ceil(expires) - time.time()) + 0.2)
+
+    # Then the same token is refused, though it was accepted before
+    assert_unauthorised(probe(app, bearer(token)))
 
 
 # --- a shared HS256 secret ----------------------------------------------------------------
