@@ -86,8 +86,8 @@ class Gatekeeper:
         not see."""
         caller = caller_of(principal)
         _check_writer(principal)
-        exists = self.records.case_facts(case_id) is not None
-        if opening and not exists:
+        facts = self.records.case_facts(case_id)
+        if opening and facts is None:
             owner = events[0]["data"].get("local_authority")
             view = View.FULL if owner == principal.agency else View.PARTNER
             decision = Decision(view, "opening a case", "opening")
@@ -95,7 +95,7 @@ class Gatekeeper:
             # Reviewers never write: a reviewer's claim to the case grants no writing, whatever
             # other roles its token carries (else it would write as the owning authority).
             writer = replace(principal, roles=tuple(r for r in principal.roles if r != "reviewer"))
-            decision = self.decide(writer, case_id, emergency=False)
+            decision = self._decide(writer, case_id, facts, emergency=False)
             if decision.view is View.NONE:
                 raise CaseNotFoundError(case_id)
         # Whose entry each possible target is (a partner corrects only its own): stored ones,
@@ -124,7 +124,18 @@ class Gatekeeper:
         owns it); a partner's involvement needs the case's state, cached by version. The feed
         asks this once per case per page, passing `log_head`, the log's newest position read
         just before; `read` refuses on top of it."""
-        facts = self._case_facts(case_id, log_head)
+        return self._decide(
+            principal, case_id, self._case_facts(case_id, log_head), emergency=emergency
+        )
+
+    def _decide(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        facts: tuple[str, int] | None,
+        *,
+        emergency: bool,
+    ) -> Decision:
         if facts is None:
             return Decision(View.NONE, "no such case", "none")
         owner, version = facts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import uuid
 from collections.abc import Sequence
@@ -279,3 +280,19 @@ def test_state_when_case_is_long_then_it_keeps_only_the_named_attributes() -> No
         return len(pickle.dumps(vars(case)))
 
     assert abs(size(long) - size(short)) < 64
+
+
+def test_deepcopy_when_the_copy_records_then_the_original_is_unchanged() -> None:
+    # Given a case as the library's cache holds it (its events collected)
+    _, case = opened(entry("ContactReceived"))
+    case.collect_events()
+    before = dict(vars(case))
+
+    # When a copy (what the repository hands a write) records a batch
+    copied = copy.deepcopy(case)
+    copied.record([entry("CaseNoteRecorded")], recorded_at=T0 + timedelta(minutes=1))
+
+    # Then the copy moved on and the original did not: same attributes, no pending events
+    assert copied.version == case.version + 1 and len(copied.pending_events) == 1
+    assert vars(case) == before and case._pending_events == []
+    assert set(vars(copied)) == LIBRARY_ATTRIBUTES | CASE_ATTRIBUTES
