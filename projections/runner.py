@@ -216,7 +216,7 @@ class Runner:
         next_refresh = time.monotonic()
         while not stop.is_set():
             try:
-                applied = self.run_once(stop)
+                self.run_once(stop)
                 if time.monotonic() >= next_refresh:
                     for name in self.leading:
                         self.refresh(name)
@@ -227,8 +227,10 @@ class Runner:
                 delay = min(max_backoff, max(poll_interval, delay * 2))
                 continue
             delay = poll_interval
-            if applied == 0:
-                stop.wait(poll_interval)
+            # Caught up (each catch-up reads to a short page): wait even when it applied events,
+            # so that under a stream of appends a round applies what a whole interval brought
+            # (one transaction and one evaluation per case for many events), not each as it comes.
+            stop.wait(poll_interval)
 
     # --- reporting ------------------------------------------------------------------------
 
