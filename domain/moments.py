@@ -118,7 +118,8 @@ def parse_bound(text: str) -> datetime:
 
 def format_utc(instant: datetime) -> str:
     """The one textual form of a server time (`recorded_at`): UTC, microseconds, `Z`."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # `isoformat` (several times cheaper than `strftime`) ends `+00:00` in UTC.
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 @lru_cache(maxsize=65536)

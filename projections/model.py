@@ -44,6 +44,10 @@ class LogReader(Protocol):
         self, case_id: UUID, *, gt: int | None = None, limit: int | None = None
     ) -> list[RecordedEvent]: ...
 
+    def last_versions(self, stop: int) -> dict[UUID, int]:
+        """Each case's newest version among the events at positions up to `stop`."""
+        ...
+
 
 def recorded_event(log: LogReader, notification: Notification) -> RecordedEvent:
     """A notification of the global log as the folds see it (the case id is its originator)."""

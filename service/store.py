@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -102,6 +103,10 @@ class CaseLog(Protocol):
     ) -> list[CaseRow]: ...
 
     def case_ids(self) -> list[UUID]: ...
+
+    def last_versions(self, stop: int) -> dict[UUID, int]:
+        """Each case's newest version among the events at positions up to `stop`."""
+        ...
 
 
 def _positions(
@@ -201,6 +206,27 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement)
             return [UUID(row[0]) for row in c.fetchall()]
+
+    def last_versions(self, stop: int) -> dict[UUID, int]:
+        statement = (
+            f"SELECT originator_id, MAX(originator_version) FROM {self.events_table_name} "
+            "WHERE rowid<=? GROUP BY originator_id"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (stop,))
+            return {_case_uuid(row[0]): row[1] for row in c.fetchall()}
+
+    def convert_originator_id(self, originator_id: str) -> UUID | str:
+        """The library builds a UUID for every row it reads; a log holds few cases and many
+        events each, so each case's id is parsed once."""
+        if self.datastore.originator_id_type != "uuid":
+            return originator_id
+        return _case_uuid(originator_id)
+
+
+@lru_cache(maxsize=65_536)
+def _case_uuid(text: str) -> UUID:
+    return UUID(text)
 
 
 class PostgresCaseLogRecorder(PostgresApplicationRecorder):
@@ -343,6 +369,21 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement)
             return [UUID(str(row["originator_id"])) for row in curs.fetchall()]
+
+    def last_versions(self, stop: int) -> dict[UUID, int]:
+        return self._read(lambda: self._last_versions(stop))
+
+    def _last_versions(self, stop: int) -> dict[UUID, int]:
+        query = (
+            "SELECT originator_id, MAX(originator_version) AS version FROM {0}.{1} "
+            "WHERE notification_id <= %s GROUP BY originator_id"
+        )
+        statement = SQL(query).format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (stop,))
+            return {UUID(str(row["originator_id"])): row["version"] for row in curs.fetchall()}
 
 
 class PostgresSnapshotRecorder(PostgresAggregateRecorder):

@@ -3,6 +3,7 @@ while the old tables serve and a runner keeps going."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import Counter
 from datetime import date
@@ -19,7 +20,7 @@ from projections.alerts import AlertList
 from projections.case_search import CaseSearch, list_cases
 from projections.cases import CaseList
 from projections.locks import leader_lock
-from projections.rebuild import RebuildInProgress, rebuild
+from projections.rebuild import BULK_GC_THRESHOLD, RebuildInProgress, rebuild
 from projections.runner import Runner, status
 from service.clock import SettableClock
 from service.records import CaseRecords
@@ -293,4 +294,48 @@ def test_rebuild_when_random_history_then_equals_incremental(
         assert {
             name: dump(runner.store, model) for name, model in runner.models.items()
         } == incremental
+    records.close()
+
+
+def test_rebuild_when_running_then_gc_runs_less_often_and_is_restored_after(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a log of a few cases
+    records = CaseRecords(settings, clock)
+    history(records)
+    before = gc.get_threshold()
+    seen: list[int] = []
+
+    # When a rebuild reports its progress
+    rebuild(
+        settings,
+        records,
+        CaseList(),
+        progress=lambda position, target: seen.append(gc.get_threshold()[0]),
+    )
+    records.close()
+
+    # Then it ran with the bulk threshold for the youngest generation, and left it as it was
+    assert seen and set(seen) == {BULK_GC_THRESHOLD}
+    assert gc.get_threshold() == before
+
+
+def test_last_versions_when_cases_interleave_then_each_newest_version_up_to_the_position(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given cases whose events interleave in the log
+    records = CaseRecords(settings, clock)
+    ids = history(records)
+    log = records.recorder.select_notifications(0, 10_000)
+
+    # When the newest versions are asked for up to each position
+    for stop in (log[0].id, log[len(log) // 2].id, log[-1].id):
+        expected: dict[UUID, int] = {}
+        for notification in log:
+            if notification.id <= stop:
+                expected[UUID(str(notification.originator_id))] = notification.originator_version
+
+        # Then they are exactly what reading the log up to it finds
+        assert records.last_versions(stop) == expected
+    assert set(records.last_versions(log[-1].id)) == set(ids)
     records.close()
