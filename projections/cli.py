@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from projections.collector import collect_young_every
 from projections.rebuild import DEFAULT_REBUILD_PAGE, RebuildInProgress, rebuild
 from projections.registry import default_models, model_named, model_names
 from projections.runner import DEFAULT_PAGE_SIZE, Runner, refresh_model, status
@@ -61,6 +62,7 @@ def run(
     when its leader stops). Stops cleanly on SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings, records = _open()
+    collect_young_every(settings.gc_threshold)
     try:
         with Runner(settings, records, default_models(), page_size=page_size) as runner:
             if once:

@@ -16,16 +16,15 @@ transaction). A runner's next batch then continues from the rebuilt position on 
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.schema import CreateTable
 
+from projections.collector import fewer_collections
 from projections.locks import leader_lock
 from projections.model import AnyModel, LogReader
 from projections.runner import log_position
@@ -34,7 +33,6 @@ from projections.store import ReadModelStore, StoreSettings
 SUFFIX = "__rebuild"
 RETIRED = "__retired"
 DEFAULT_REBUILD_PAGE = 10_000
-BULK_GC_THRESHOLD = 50_000
 
 Progress = Callable[[int, int], None]
 """Called with (position reached, target position) as pages are applied."""
@@ -71,31 +69,12 @@ def rebuild(
     own = store is None
     store = store or ReadModelStore(settings)
     try:
-        with fewer_collections():
+        with fewer_collections():  # a rebuild decodes and folds the whole log
             return _Rebuild(store, log, model, page_size, progress or _quiet).run()
     finally:
         lock.release()
         if own:
             store.close()
-
-
-@contextmanager
-def fewer_collections(allocations: int = BULK_GC_THRESHOLD) -> Iterator[None]:
-    """Run the cyclic garbage collector's youngest generation every `allocations` allocations
-    rather than every 700 (Python's default), restoring the thresholds after.
-
-    A rebuild decodes and folds millions of short-lived objects while it holds tens of
-    thousands of decoded events: at the default the collector runs thousands of times a page,
-    and each run of an older generation walks every object held (measured: it doubles a
-    rebuild's time). Reference counting frees what a page drops either way; only cycles wait
-    the longer for collection.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(allocations, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _quiet(position: int, target: int) -> None:

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.rules import LOCAL_TIMESCALES
+from projections.collector import BULK_GC_THRESHOLD
 from service.store import POSTGRES_FACTORY_TOPIC
 
 # The library's AES-GCM cipher over the `cryptography` package, "eventsourcing.cryptography:
@@ -128,6 +129,11 @@ class Settings(BaseSettings):
     # up to `rate_limit_burst` requests at once, refilled at `rate_limit_per_minute`; 0: off.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=120, ge=1)
+
+    # Allocations between collections of the garbage collector's youngest generation in each
+    # `serve` worker and `projections run` process (Python's default, 700, walks the process's
+    # long-lived objects many times a request; see `projections.collector`).
+    gc_threshold: int = Field(default=BULK_GC_THRESHOLD, ge=700)
 
     # Logs of `casetrail serve`: JSON lines on stderr at this level and above.
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"

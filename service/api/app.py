@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.alert_search import AlertSearch
 from projections.case_search import CaseSearch
+from projections.collector import collect_young_every
 from projections.registry import default_models
 from projections.runner import Runner, status
 from projections.store import ReadModelStore
@@ -137,6 +138,7 @@ def _log_table(settings: Settings) -> str:
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = settings or Settings()
+    collect_young_every(settings.gc_threshold)  # in each worker: `serve` spawns them afresh
     records = CaseRecords(settings, clock)
     tokens = TokenService(settings)
     audit = AuditLog(settings)

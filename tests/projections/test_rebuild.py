@@ -19,8 +19,9 @@ from sqlalchemy import select
 from projections.alerts import AlertList
 from projections.case_search import CaseSearch, list_cases
 from projections.cases import CaseList
+from projections.collector import BULK_GC_THRESHOLD
 from projections.locks import leader_lock
-from projections.rebuild import BULK_GC_THRESHOLD, RebuildInProgress, rebuild
+from projections.rebuild import RebuildInProgress, rebuild
 from projections.runner import Runner, status
 from service.clock import SettableClock
 from service.records import CaseRecords
