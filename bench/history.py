@@ -21,7 +21,7 @@ A sample is one whole pass over the log, so its units are the events in the log.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bench.events import Event, EventStream
 from bench.plan import Plan
@@ -81,11 +81,16 @@ def read_log(records: CaseRecords, page: int) -> int:
 
 
 def rebuild_all(
-    settings: Settings, records: CaseRecords, results: list[RebuildResult] | None = None
+    settings: Settings,
+    records: CaseRecords,
+    results: list[RebuildResult] | None = None,
+    names: Sequence[str] | None = None,
 ) -> int:
-    """`casetrail projections rebuild` of every read model, in-process; the events the
-    rebuilds applied (every model's, added up). Each model's result is added to `results`."""
-    done = [rebuild(settings, records, model) for model in default_models()]
+    """`casetrail projections rebuild` of every read model (or those `names`d), in-process;
+    the events the rebuilds applied (every model's, added up). Each model's result is added to
+    `results`."""
+    models = [m for m in default_models() if names is None or m.name in names]
+    done = [rebuild(settings, records, model) for model in models]
     if results is not None:
         results.extend(done)
     return sum(result.events for result in done)
@@ -139,10 +144,11 @@ def rebuilds(
     events: int,
     n: int,
     results: list[RebuildResult] | None = None,
+    names: Sequence[str] | None = None,
 ) -> Loop[int]:
-    models = len(default_models())
+    models = len(names) if names is not None else len(default_models())
     check = expecting(
-        lambda: rebuild_all(settings, records, results), events * models, "the rebuild"
+        lambda: rebuild_all(settings, records, results, names), events * models, "the rebuild"
     )
     return repeat(check, n, events)
 

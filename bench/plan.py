@@ -37,6 +37,9 @@ class Plan:
     # with one pending alert, all breached by each refresh.
     alert_cases: int
     alert_refreshes: int  # timed refreshes of every case (row 9), each from the same rows
+    # Row 10 reads a `read_events`-event case in a store holding only it, and the same-shaped
+    # case in a store of this many events in all (cases of `read_events` events each).
+    big_store_events: int
 
     @property
     def long_events(self) -> int:
@@ -55,6 +58,11 @@ class Plan:
     def history_events(self) -> int:
         """The events in the log rows 6 and 7 read."""
         return self.history_cases * (1 + self.history_rounds * self.history_batch)
+
+    @property
+    def big_store_cases(self) -> int:
+        """The cases of row 10's big store, each of `read_events` events."""
+        return max(1, self.big_store_events // self.read_events)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +91,7 @@ FULL = Plan(
     alert_reads=30,
     alert_cases=10_000,
     alert_refreshes=5,
+    big_store_events=1_000_000,
 )
 
 QUICK = Plan(
@@ -108,4 +117,5 @@ QUICK = Plan(
     alert_reads=5,
     alert_cases=200,
     alert_refreshes=2,
+    big_store_events=20_000,
 )

@@ -3,8 +3,9 @@
 A ratio is the service's median divided by the baseline's median, both measured in the same run:
 above 1 the service takes longer. Nothing here is asserted; a target is printed as PASS or MISS
 for information: a time (the service's median under `target_ms`), a rate relative to the baseline
-(the service's calls per second at least `rate_floor` times the baseline's), or an absolute rate
-(the service's units per second at least `min_rate`).
+(the service's calls per second at least `rate_floor` times the baseline's), an absolute rate
+(the service's units per second at least `min_rate`), or a ratio of medians (at most
+`max_ratio`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Row:
     rate_floor: float | None = None  # target: service rate ≥ this fraction of the baseline's
     min_rate: float | None = None  # target: service `unit`/s ≥ this
     baseline_unit: str | None = None  # what the baseline's `units` count, when not `unit`
+    max_ratio: float | None = None  # target: service median / baseline median ≤ this
 
     @property
     def ratio(self) -> float:
@@ -62,6 +64,9 @@ class Row:
                 f"{met} ({self.rate_ratio:.2f}x the baseline's {self.unit}/s; "
                 f"target ≥{self.rate_floor:g}x)"
             )
+        if self.max_ratio is not None:
+            met = "PASS" if self.ratio <= self.max_ratio else "MISS"
+            return f"{met} (ratio ≤{self.max_ratio:g}x)"
         if self.target_ms is None:
             return ""
         met = "PASS" if self.service.median_ms < self.target_ms else "MISS"
@@ -82,6 +87,7 @@ class Row:
             "target_ms": self.target_ms,
             "rate_floor": self.rate_floor,
             "min_rate": self.min_rate,
+            "max_ratio": self.max_ratio,
             "target": self.verdict or None,
         }
 
