@@ -27,10 +27,15 @@ def collect_young_every(allocations: int) -> None:
 
 @contextmanager
 def fewer_collections(allocations: int = BULK_GC_THRESHOLD) -> Iterator[None]:
-    """`collect_young_every(allocations)` for the duration, then the thresholds as they were."""
+    """For a bulk job (a rebuild): `collect_young_every(allocations)`, and every object that
+    exists when it starts frozen (`gc.freeze`: the collector no longer walks them, and a full
+    collection walks only what the job made); after, the thresholds as they were and the
+    objects unfrozen (any that became garbage meanwhile are collected from then on)."""
     before = gc.get_threshold()
+    gc.freeze()
     collect_young_every(allocations)
     try:
         yield
     finally:
         gc.set_threshold(*before)
+        gc.unfreeze()

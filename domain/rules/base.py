@@ -116,7 +116,16 @@ class CaseAtMoment:
         """The positions in `entries` of the entries of these types, in order."""
         if len(types) == 1:
             return self._positions.get(types[0], ())
-        return sorted(p for kind in set(types) for p in self._positions.get(kind, ()))
+        key = frozenset(types)
+        merged = self._merged.get(key)
+        if merged is None:  # several rules ask for the same types: merged once
+            merged = tuple(sorted(p for kind in key for p in self._positions.get(kind, ())))
+            self._merged[key] = merged
+        return merged
+
+    @cached_property
+    def _merged(self) -> dict[frozenset[str], tuple[int, ...]]:
+        return {}
 
     @cached_property
     def _positions(self) -> dict[str, tuple[int, ...]]:

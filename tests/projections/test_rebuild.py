@@ -298,27 +298,31 @@ def test_rebuild_when_random_history_then_equals_incremental(
     records.close()
 
 
-def test_rebuild_when_running_then_gc_runs_less_often_and_is_restored_after(
+def test_rebuild_when_running_then_gc_walks_less_and_is_restored_after(
     settings: Settings, clock: SettableClock
 ) -> None:
     # Given a log of a few cases
     records = CaseRecords(settings, clock)
     history(records)
     before = gc.get_threshold()
-    seen: list[int] = []
+    seen: list[tuple[int, bool]] = []
 
     # When a rebuild reports its progress
     rebuild(
         settings,
         records,
         CaseList(),
-        progress=lambda position, target: seen.append(gc.get_threshold()[0]),
+        progress=lambda position, target: seen.append(
+            (gc.get_threshold()[0], gc.get_freeze_count() > 0)
+        ),
     )
     records.close()
 
-    # Then it ran with the bulk threshold for the youngest generation, and left it as it was
-    assert seen and set(seen) == {BULK_GC_THRESHOLD}
+    # Then it ran with the bulk threshold for the youngest generation and what existed before
+    # frozen, and left both as they were
+    assert seen and set(seen) == {(BULK_GC_THRESHOLD, True)}
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_last_versions_when_cases_interleave_then_each_newest_version_up_to_the_position(
