@@ -9,7 +9,7 @@ selected. `as_of` (business time) then selects what had happened, judged on the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,14 +29,13 @@ class Entry:
     corrections: tuple[RecordedEvent, ...] = ()
     annotations: tuple[RecordedEvent, ...] = ()
     assessment: RecordedEvent | None = None
+    # The event's, kept as fields: the rules and folds read them tens of times an entry.
+    id: str = field(init=False)
+    type: str = field(init=False)
 
-    @property
-    def id(self) -> str:
-        return self.event.id
-
-    @property
-    def type(self) -> str:
-        return self.event.type
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self.event.id)
+        object.__setattr__(self, "type", self.event.type)
 
     @property
     def version(self) -> int:

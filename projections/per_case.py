@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -123,7 +124,11 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     statement = str(insert(table).compile(dialect=conn.dialect))
     names = [column.name for column in table.columns]
     if conn.dialect.paramstyle == "qmark":
-        conn.exec_driver_sql(statement, [tuple(row[n] for n in names) for row in rows])
+        values = itemgetter(*names)
+        params = [values(row) for row in rows]
+        if len(names) == 1:  # itemgetter of one name gives the value, not a tuple
+            params = [(value,) for value in params]
+        conn.exec_driver_sql(statement, params)
     else:
         conn.exec_driver_sql(statement, [{n: row[n] for n in names} for row in rows])
 

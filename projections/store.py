@@ -143,6 +143,9 @@ def _sqlite_engine(path: Path) -> Engine:
         # In WAL mode NORMAL may lose the newest commits on power loss, but rows and position
         # are lost together: the runner then simply applies those events again.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A page of the log can rewrite tens of thousands of rows in one transaction: 64 MB of
+        # page cache (SQLite's default is 2 MB) keeps it from spilling to the WAL mid-way.
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     @event.listens_for(engine, "begin")
