@@ -1,7 +1,8 @@
 """Typed dependencies every route declares: the caller, the use cases, dates and preconditions.
 
-They are coroutines: none waits on I/O (a token verified before is a dictionary lookup), so each
-runs on the event loop rather than costing a trip through the thread pool."""
+They are coroutines: none waits on a database or the network (verifying a token is CPU work and
+a `stat` of the key file; a token verified before is a dictionary lookup), so each runs on the
+event loop rather than costing a trip through the thread pool."""
 
 from __future__ import annotations
 
