@@ -91,10 +91,11 @@ def alert_tables(metadata: MetaData, suffix: str = "") -> AlertTables:
 
 @dataclass(frozen=True)
 class CaseAlerts:
-    """A case's rows: its entry in the cases table and its open alerts."""
+    """A case's rows: its entry in the cases table and its open alerts (tuples in the order of
+    the alerts table's columns: a case can hold thousands)."""
 
     case: dict[str, Any]
-    alerts: list[dict[str, Any]]
+    alerts: list[tuple[Any, ...]]
 
 
 def case_alerts(case_id: UUID, events: Sequence[RecordedEvent], log: LogReader) -> CaseAlerts:
@@ -122,25 +123,26 @@ def case_alerts(case_id: UUID, events: Sequence[RecordedEvent], log: LogReader) 
 
 def _row(
     case_id: str, alert: Alert, authority: str, worker: str | None, team: str | None
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
+    """The alert's row, in the order of `alert_tables`' columns."""
     due = format_utc(alert.due_at) if alert.due_at else None
     breached = format_utc(alert.breached_at) if alert.breached_at else None
-    return {
-        "case_id": case_id,
-        "alert_id": alert.alert_id,
-        "rule": alert.rule.value,
-        "severity": alert.severity.value,
-        "severity_rank": SEVERITY_RANK[alert.severity],
-        "status": alert.status.value,
-        "message": alert.message,
-        "event_ids": orjson.dumps(list(alert.event_ids)).decode(),
-        "due_at": due,
-        "breached_at": breached,
-        "since": due or breached or "",
-        "local_authority": authority,
-        "allocated_worker": worker,
-        "team": team,
-    }
+    return (
+        case_id,
+        alert.alert_id,
+        alert.rule.value,
+        alert.severity.value,
+        SEVERITY_RANK[alert.severity],
+        alert.status.value,
+        alert.message,
+        orjson.dumps(list(alert.event_ids)).decode(),
+        due,
+        breached,
+        due or breached or "",  # since
+        authority,
+        worker,
+        team,
+    )
 
 
 class AlertList(PerCaseModel[AlertTables, CaseAlerts]):

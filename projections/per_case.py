@@ -102,10 +102,14 @@ class PerCaseModel(ReadModel[TablesT], Generic[TablesT, RowsT]):
         self.write(conn, tables, rows)
 
 
+# A row to insert: a mapping by column name, or a tuple in the order of the table's columns.
+Row = Mapping[str, Any] | tuple[Any, ...]
+
+
 def replace_rows(
     conn: Connection,
     case_ids: Sequence[str],
-    inserts: Sequence[tuple[Table, list[dict[str, Any]]]],
+    inserts: Sequence[tuple[Table, Sequence[Row]]],
 ) -> None:
     """Delete the cases' rows from every table of `inserts` (children first: list them
     parents first), then insert the new rows."""
@@ -117,20 +121,23 @@ def replace_rows(
             insert_rows(conn, table, rows)
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     """Insert rows (each with every column) in one `executemany` of the driver: a read model
     writes tens of thousands of rows a page, which SQLAlchemy's per-row parameter processing
     would spend longer on than the database does."""
-    statement = str(insert(table).compile(dialect=conn.dialect))
     names = [column.name for column in table.columns]
-    if conn.dialect.paramstyle == "qmark":
-        values = itemgetter(*names)
-        params = [values(row) for row in rows]
-        if len(names) == 1:  # itemgetter of one name gives the value, not a tuple
-            params = [(value,) for value in params]
-        conn.exec_driver_sql(statement, params)
-    else:
-        conn.exec_driver_sql(statement, [{n: row[n] for n in names} for row in rows])
+    quote = conn.dialect.identifier_preparer
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) "
+        f"VALUES ({', '.join([marker] * len(names))})"
+    )
+    values = itemgetter(*names)
+    params = [
+        row if isinstance(row, tuple) else values(row) if len(names) > 1 else (row[names[0]],)
+        for row in rows
+    ]
+    conn.exec_driver_sql(statement, params)
 
 
 def chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -144,11 +144,8 @@ def _sqlite_engine(path: Path) -> Engine:
         # are lost together: the runner then simply applies those events again.
         cursor.execute("PRAGMA synchronous=NORMAL")
         # A page of the log can rewrite tens of thousands of rows in one transaction: 64 MB of
-        # page cache (SQLite's default is 2 MB) keeps it from spilling to the WAL mid-way, and
-        # checkpoints wait for 64 MB of WAL (16,384 pages; the default is 4 MB) rather than
-        # copying pages back into the file several times a rebuild.
+        # page cache (SQLite's default is 2 MB) keeps it from spilling to the WAL mid-way.
         cursor.execute("PRAGMA cache_size=-65536")
-        cursor.execute("PRAGMA wal_autocheckpoint=16384")
         cursor.close()
 
     @event.listens_for(engine, "begin")
