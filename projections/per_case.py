@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table
 
 from domain.envelope import RecordedEvent
 from projections.model import LogReader, ReadModel, TablesT, case_id_of, recorded_event, settled
