@@ -251,7 +251,6 @@ def standing_alert(
 
 
 @lru_cache(maxsize=65536)
-@lru_cache(maxsize=65536)
 def day_text(instant: datetime) -> str:
     """A date as a practitioner writes it: `16 May 2013` (London). Cached: the messages of a
     case's alerts name the same few days again and again."""
