@@ -4,6 +4,7 @@ involvement summary (§5), and the sharing pack an outgoing referral must carry.
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -15,13 +16,14 @@ from domain.access import Decision
 from domain.chronology import ChronologyEntry
 from domain.involvement import InvolvementSummary
 from domain.moments import format_utc
-from domain.rules import Alert, BreakGlassRead
+from domain.rules import Alert, Evaluation
 from domain.sharing import PackConcern
 from domain.values import AGENCY_PATTERN
 from service.api.deps import AsOf, Audit, Caller, KnownAt, Records
 from service.api.guard import AuditedRoute, case_access, partner_agency
 from service.api.problems import responses
 from service.audit import AuditLog
+from service.records import CaseRecords
 
 router = APIRouter(tags=["practice"], route_class=AuditedRoute)
 
@@ -60,9 +62,16 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _break_glass(audit: AuditLog, case_id: UUID) -> list[BreakGlassRead]:
-    """The case's break-glass reads, from the access audit (each raises an alert)."""
-    return [read for _, read in audit.break_glass_reads(case_id)]
+def _alerts(
+    records: CaseRecords,
+    audit: AuditLog,
+    case_id: UUID,
+    as_of: datetime | None,
+    known_at: datetime | None,
+) -> Evaluation:
+    """The case's alerts, with its break-glass reads from the access audit (each raises one)."""
+    reads = [read for _, read in audit.break_glass_reads(case_id)]
+    return records.alerts(case_id, as_of=as_of, known_at=known_at, break_glass_reads=reads)
 
 
 class CaseAlerts(BaseModel):
@@ -94,9 +103,7 @@ def get_case_alerts(
     the past: what was open that day, judged on what had been recorded by `known_at` — "what
     would the record have flagged on 1 December 2013?". Not for partner agencies (403)."""
     now = records.clock()
-    evaluation = records.alerts(
-        case_id, as_of=as_of, known_at=known_at, break_glass_reads=_break_glass(audit, case_id)
-    )
+    evaluation = _alerts(records, audit, case_id, as_of, known_at)
     shown = evaluation.alerts if include_resolved else evaluation.open
     body = {
         "case_id": str(case_id),
@@ -171,8 +178,6 @@ def get_sharing_pack(
     the `InformationShared` that makes the share, which resolves `sharing-omitted-concerns`.
     For the owning authority and reviewers (partners 403)."""
     pack = records.sharing_pack(case_id, for_agency=for_agency, as_of=as_of, known_at=known_at)
-    alerts = records.alerts(
-        case_id, as_of=as_of, known_at=known_at, break_glass_reads=_break_glass(audit, case_id)
-    ).open
+    alerts = _alerts(records, audit, case_id, as_of, known_at).open
     body = {**dataclasses.asdict(pack), "alerts": [alert_json(a) for a in alerts]}
     return Response(orjson.dumps(body), media_type="application/json")
