@@ -166,7 +166,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         thread = threading.Thread(
             target=runner.run_forever,
             args=(stop, settings.projection_poll_seconds),
-            kwargs={"refresh_interval": settings.alerts_refresh_seconds},
+            kwargs={
+                "refresh_interval": settings.alerts_refresh_seconds,
+                "max_share": settings.projections_in_process_share,
+            },
             name="casetrail-projections",
             daemon=True,
         )

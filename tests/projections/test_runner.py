@@ -6,20 +6,23 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, select
 
 from projections.cases import CaseList, CaseRows, CaseTables
-from projections.runner import Runner
+from projections.model import LogReader
+from projections.runner import Runner, pause_after
 from projections.store import ReadModelStore
 from service.clock import SettableClock
 from service.records import CaseRecords
 from service.settings import Settings
-from tests.projections.counting import Boom, Counting
+from tests.projections.counting import Boom, Counting, CountTables
 from tests.projections.support import dump, open_case, record, worker
 from tests.support import event
 
@@ -257,6 +260,73 @@ def test_run_forever_when_events_arrive_then_applied_within_the_poll(
         runner.close()
         records.close()
     assert not thread.is_alive()
+
+
+class SlowCounting(Counting):
+    """Counts, taking `seconds` over each page."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def apply(
+        self,
+        conn: Connection,
+        tables: CountTables,
+        notifications: Sequence[Notification],
+        log: LogReader,
+        **kwargs: object,
+    ) -> None:
+        time.sleep(self.seconds)
+        super().apply(conn, tables, notifications, log)
+
+
+class StopAfter(threading.Event):
+    """A stop signal that notes every wait of the runner and is set at the `rounds`th."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self.rounds = rounds
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout if timeout is not None else float("inf"))
+        if len(self.waits) >= self.rounds:
+            self.set()
+        return self.is_set()
+
+
+def test_pause_after_when_round_short_then_poll_interval_else_share_of_time_bounded() -> None:
+    assert pause_after(0.01, 0.5, 0.25) == 0.5
+    assert pause_after(0.2, 0.5, 0.25) == pytest.approx(0.6)
+    assert pause_after(2.0, 0.5, 1.0) == 0.5
+    with pytest.raises(ValueError):
+        pause_after(0.1, 0.5, 0)
+
+
+@pytest.mark.parametrize(("share", "at_least"), [(0.25, 0.6), (1.0, 0.05)])
+def test_run_forever_when_a_round_is_long_then_waits_to_keep_its_share(
+    settings: Settings, clock: SettableClock, share: float, at_least: float
+) -> None:
+    # Given a log, and a runner whose model takes 0.2 s over a page
+    records = CaseRecords(settings, clock)
+    write_history(records, cases=2, notes=1)
+    runner = Runner(settings, records, [SlowCounting(0.2)])
+    stop = StopAfter(rounds=2)
+    try:
+        # When it runs two rounds (the first applies the log; the second finds nothing new)
+        runner.run_forever(stop, 0.05, max_share=share)
+    finally:
+        runner.close()
+        records.close()
+    # Then after the long round it waited at least three times the round with a share of a
+    # quarter, only the poll interval with no bound; and less after the short round
+    first, second = stop.waits
+    assert first >= at_least
+    if share == 1.0:
+        assert first == second == 0.05
+    else:
+        assert second < first
 
 
 def test_store_when_sqlite_then_read_models_in_their_own_wal_file(
