@@ -227,7 +227,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(feed_routes.router)
 
     @app.get("/health", operation_id="health", tags=["operations"])
-    def health() -> Health:
+    async def health() -> Health:
         """The process is up."""
         return Health(status="ok")
 

@@ -56,17 +56,22 @@ def _check_batch(settings: Settings, size: int) -> None:
         )
 
 
-def _written(result: AppendResult, response: Response) -> AppendResponse:
-    response.headers["ETag"] = f'"{result.version}"'
-    if result.replayed:
-        response.status_code = 200
-    return AppendResponse.of(result)
+def _written(result: AppendResult, headers: dict[str, str] | None = None) -> Response:
+    """201 with what was stored, or 200 for a replay; serialised here, once (FastAPI would
+    validate a returned model against `response_model` again before serialising it)."""
+    return Response(
+        AppendResponse.of(result).model_dump_json(),
+        status_code=200 if result.replayed else 201,
+        media_type="application/json",
+        headers={**(headers or {}), "ETag": f'"{result.version}"'},
+    )
 
 
 @router.post(
     "/cases",
     operation_id="open_case",
     status_code=201,
+    response_model=AppendResponse,
     summary="Open a case",
     responses={
         200: {
@@ -83,8 +88,7 @@ def open_case(
     records: Records,
     gate: Gate,
     settings: CurrentSettings,
-    response: Response,
-) -> AppendResponse:
+) -> Response:
     """Open a case with `CaseOpened` (and, in the same atomic batch, what follows it).
 
     Children's social care opens its own cases; any other agency opens one with a referral:
@@ -93,14 +97,14 @@ def open_case(
     events = [e.stored_form() for e in body.events]
     gate.check_open(caller, body.case_id, events)
     result = records.open_case(body.case_id, events, by=caller)
-    response.headers["Location"] = f"/cases/{result.case_id}"
-    return _written(result, response)
+    return _written(result, {"Location": f"/cases/{result.case_id}"})
 
 
 @router.post(
     "/cases/{case_id}/events",
     operation_id="append_events",
     status_code=201,
+    response_model=AppendResponse,
     summary="Append events to a case",
     responses={
         200: {
@@ -117,9 +121,8 @@ def append_events(
     records: Records,
     gate: Gate,
     settings: CurrentSettings,
-    response: Response,
     if_match: IfMatch = None,
-) -> AppendResponse:
+) -> Response:
     """Append a batch, all or nothing. Without `If-Match`, concurrent appends all succeed.
 
     Partner agencies post the types they may, and correct or retract only their own entries."""
@@ -127,7 +130,7 @@ def append_events(
     events = [e.stored_form() for e in body.events]
     gate.check_write(caller, case_id, events, opening=False)
     result = records.record(case_id, events, by=caller, expected=if_match)
-    return _written(result, response)
+    return _written(result)
 
 
 @router.get(
