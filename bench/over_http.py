@@ -11,12 +11,13 @@ requests are timed.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.events import EventStream
-from bench.server import Service, running_service
+from bench.server import Service, ServiceError, running_service
 from bench.timing import Loop, Timing, merge, repeat, time_loop
 
 VIEWS = {"state": "", "chronology": "/chronology"}
@@ -79,8 +80,9 @@ def after_restarts(
     rounds: int,
 ) -> Cold:
     """For each round and view: restart the server, warm the process up on a small case (both
-    views and an append), time the first read of each of `cases` (label → case id), then the
-    first append to the long case."""
+    views and an append), wait for its read models to catch up with the log (so that the timed
+    read decodes the case without the projection runner working beside it), time the first
+    read of each of `cases` (label → case id), then the first append to the long case."""
     first_reads: dict[tuple[str, str], list[Timing]] = {}
     first_appends: list[Timing] = []
     for _ in range(rounds):
@@ -89,8 +91,19 @@ def after_restarts(
                 for warm_view in VIEWS:
                     service.get(view_path(warm_case[0], warm_view))
                 time_loop(single_appends(service, [warm_case], 1))
+                wait_caught_up(service)
                 for label, case_id in cases.items():
                     first = time_loop(reads(service, case_id, view, 1))
                     first_reads.setdefault((view, label), []).append(first)
                 first_appends.append(time_loop(single_appends(service, [long_case], 1)))
     return Cold({key: merge(timings) for key, timings in first_reads.items()}, merge(first_appends))
+
+
+def wait_caught_up(service: Service, timeout: float = 120.0) -> None:
+    """Wait until `/ready` reports every read model at the log's position."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(p["lag"] == 0 for p in service.get_json("/ready")["projections"]):
+            return
+        time.sleep(0.05)
+    raise ServiceError(f"the read models did not catch up within {timeout:g} s")

@@ -785,15 +785,18 @@ def _standing_notes(plan: Plan) -> list[str]:
     return [
         f"Run: {'quick' if plan is QUICK else 'full'} — {plan.as_dict()}.",
         "Service: `casetrail serve` (uvicorn, one worker, access log on) in a subprocess on a "
-        "fresh data directory; one keep-alive `httpx.Client`; bodies serialised before timing.",
+        "fresh data directory; one keep-alive connection of `http.client`; bodies serialised "
+        "before timing.",
         "Baseline: a plain `eventsourcing` `Application` (no aggregate cache, no snapshots) on "
         "its own SQLite file (WAL, default synchronous) or PostgreSQL schema; its events carry "
         "the same client event dicts the service is sent.",
         "Each service measure runs interleaved with its baseline (calls alternate, spread over "
         "the same stretch of time), so load from other processes falls on both sides.",
         "Cold read: the first read of the case by a freshly restarted server, after reads of a "
-        "small case to warm the process; its baseline is the same cold `repository.get` as the "
-        "warm row's. Warm read: the service's decoded-event cache already holds the case.",
+        "small case to warm the process and once `/ready` reports its read models caught up "
+        "with the log (the projection runner idle, not catching up beside the read); its "
+        "baseline is the same cold `repository.get` as the warm row's. Warm read: the "
+        "service's decoded-event cache already holds the case.",
         "events/s = events per second spent inside the timed calls.",
         "Rows 1a and 2, targets: the service's events/s at least "
         f"{APPEND_RATE_FLOOR:g}x the library's (1a: its load-then-append of one event; 2: its "
