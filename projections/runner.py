@@ -108,18 +108,14 @@ def status(
             store.close()
 
 
-def pause_after(round_seconds: float, poll_interval: float, max_share: float) -> float:
-    """How long to wait after a round that took `round_seconds`.
-
-    Always at least `poll_interval`, even after a round that applied events: under a stream of
-    appends the next round then applies what a whole interval brought (one transaction and one
-    evaluation per case for many events), not each event as it comes. And long enough that
-    rounds take at most `max_share` of the time (1: no bound): a round of 0.2 s with a share of
-    0.25 is followed by a wait of 0.6 s.
-    """
+def give_way(stop: threading.Event, busy_seconds: float, max_share: float) -> None:
+    """After `busy_seconds` of work, wait long enough (or until `stop`) that the work takes at
+    most `max_share` of the time: 0.2 s of work with a share of 0.25 is followed by 0.6 s of
+    rest. A share of 1 never waits."""
     if not 0 < max_share <= 1:
         raise ValueError("max_share must be in (0, 1]")
-    return max(poll_interval, round_seconds * (1 - max_share) / max_share)
+    if max_share < 1:
+        stop.wait(busy_seconds * (1 - max_share) / max_share)
 
 
 class Runner:
@@ -167,24 +163,30 @@ class Runner:
 
     # --- running --------------------------------------------------------------------------
 
-    def run_once(self, stop: threading.Event | None = None) -> int:
+    def run_once(self, stop: threading.Event | None = None, *, max_share: float = 1.0) -> int:
         """Catch every model this runner leads up with the log; the number of events applied.
 
-        A model led by another runner is left alone (0 events for it).
+        A model led by another runner is left alone (0 events for it). With a `stop` event,
+        each page is followed by the rest `give_way` asks for.
         """
         if self._closed:
             raise RuntimeError("the runner is closed")
         applied = 0
         for name in self.elect():
-            applied += self.catch_up(name, stop)
+            applied += self.catch_up(name, stop, max_share=max_share)
         return applied
 
-    def catch_up(self, name: str, stop: threading.Event | None = None) -> int:
+    def catch_up(
+        self, name: str, stop: threading.Event | None = None, *, max_share: float = 1.0
+    ) -> int:
         """Apply pages to one model until the log has no more (or `stop` is set)."""
         applied = 0
         while stop is None or not stop.is_set():
+            began = time.monotonic()
             count = self.apply_page(name)
             applied += count
+            if count and stop is not None:
+                give_way(stop, time.monotonic() - began, max_share)
             if count < self.page_size:
                 break
         return applied
@@ -227,9 +229,10 @@ class Runner:
         every `refresh_interval` seconds, also refresh the models it leads (alerts falling due
         with no new event).
 
-        `max_share` bounds the share of the time spent in rounds (see `pause_after`): a runner
-        inside a process that answers requests gives way to them under a heavy stream of
-        writes, and its read models lag a little more instead.
+        `max_share` bounds the share of the time spent applying pages and refreshing (see
+        `give_way`): a runner inside a process that answers requests gives way to them, while
+        it catches up and under a heavy stream of writes, and its read models lag a little
+        more instead.
 
         A failing round (the store unreachable, a model raising) is logged and retried after a
         growing delay, at most `max_backoff` seconds; the failed batch was rolled back.
@@ -237,12 +240,13 @@ class Runner:
         delay = poll_interval
         next_refresh = time.monotonic()
         while not stop.is_set():
-            began = time.monotonic()
             try:
-                self.run_once(stop)
+                self.run_once(stop, max_share=max_share)
                 if time.monotonic() >= next_refresh:
                     for name in self.leading:
+                        began = time.monotonic()
                         self.refresh(name)
+                        give_way(stop, time.monotonic() - began, max_share)
                     next_refresh = time.monotonic() + refresh_interval
             except Exception:
                 logger.exception("projection round failed; retrying in %.1f s", delay)
@@ -250,7 +254,10 @@ class Runner:
                 delay = min(max_backoff, max(poll_interval, delay * 2))
                 continue
             delay = poll_interval
-            stop.wait(pause_after(time.monotonic() - began, poll_interval, max_share))
+            # Caught up (each catch-up reads to a short page): wait even when it applied events,
+            # so that under a stream of appends a round applies what a whole interval brought
+            # (one transaction and one evaluation per case for many events), not each as it comes.
+            stop.wait(poll_interval)
 
     # --- reporting ------------------------------------------------------------------------
 

@@ -97,8 +97,8 @@ class Settings(BaseSettings):
     # it polls the log, and how long a request's X-Min-Position may wait for it.
     projections_in_process: bool = True
     projection_poll_seconds: float = Field(default=0.5, gt=0, le=10)
-    # The share of the time the runner inside `serve` may spend applying events: after a round
-    # of T seconds it waits at least T * (1 - share) / share, so requests keep the interpreter.
+    # The share of the time the runner inside `serve` may spend applying events: after each page
+    # (or refresh) of T seconds it rests T * (1 - share) / share, so requests keep the interpreter.
     projections_in_process_share: float = Field(default=0.25, gt=0, le=1)
     projection_wait_seconds: float = Field(default=2.0, ge=0, le=30)
     # How often the runner re-evaluates alerts whose deadlines have passed with no new event.
