@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import threading
@@ -68,6 +69,10 @@ CASE_ID_NAMESPACE = UUID("6f1c2a57-3c1e-4b8e-9a3d-2f0d5c7e8b41")
 ANY_VERSION = -1  # `If-Match: *`
 
 logger = logging.getLogger("casetrail.records")
+
+
+class _Behind(Exception):
+    """The cached case refused an `If-Match` version and may be behind the store."""
 
 
 class _OutcomeUnknown(Exception):
@@ -288,11 +293,17 @@ class CaseRecords(Application[UUID]):
         digests = [client_digest(e) for e in entries]
         deadline = time.monotonic() + self.settings.append_retry_seconds
         attempt = 0
+        # The first attempt decides on the case as cached, without asking the store for newer
+        # events: if another process wrote to the case since, the insert conflicts on the
+        # version, and every later attempt fast-forwards first.
+        fresh = False
         while True:
             try:
                 return self._try_append(
-                    case_id, entries, digests, expected=expected, opening=opening
+                    case_id, entries, digests, expected=expected, opening=opening, fresh=fresh
                 )
+            except _Behind:
+                fresh = True
             except _OutcomeUnknown as unknown:
                 # The connection was lost while the batch was being committed: the event-id
                 # index says whether it was stored: by this attempt (its own results, 201), by a
@@ -319,8 +330,10 @@ class CaseRecords(Application[UUID]):
                 if time.monotonic() > deadline:
                     raise StoreBusy from None
                 self.observer.retried()
-                attempt = min(attempt + 1, 6)
-                time.sleep(0.001 * 2**attempt)
+                if fresh:  # lost a race with another writer: back off (a stale cache need not)
+                    attempt = min(attempt + 1, 6)
+                    time.sleep(0.001 * 2**attempt)
+                fresh = True
 
     def _try_append(
         self,
@@ -330,23 +343,28 @@ class CaseRecords(Application[UUID]):
         *,
         expected: int | None,
         opening: bool,
+        fresh: bool = True,
     ) -> AppendResult:
+        """One attempt; `fresh`: fast-forward the cached case first, else decide on it as
+        cached (an `If-Match` it refuses then raises `_Behind`, to ask the current case)."""
         recorded_at = self.clock()
         if opening and self.index.case_rows(case_id, limit=1):
             raise CaseExistsError(case_id)
-        case = None if opening else self._load(case_id)
+        case = None if opening else self._load(case_id, current=fresh)
         if (
             case is not None
             and expected is not None
             and expected not in (ANY_VERSION, case.version)
         ):
+            if not fresh:
+                raise _Behind
             raise VersionMismatch(expected, case.version)
         try:
             if case is None:
                 case = Case.open(case_id, entries, recorded_at=recorded_at)
             else:
                 case.record(entries, recorded_at=recorded_at)
-        except CaseRuleBroken as e:
+        except CaseRuleBroken as e:  # (rules of the batch alone: the same on any version)
             raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
         pending = list(case.pending_events)
         index = [
@@ -414,9 +432,16 @@ class CaseRecords(Application[UUID]):
             except PersistenceError:
                 logger.warning("a snapshot could not be written; skipped", exc_info=True)
 
-    def _load(self, case_id: UUID, *, to_change: bool = True) -> Case:
-        """The case's aggregate, fast-forwarded from the cache; a private copy only when it is
-        `to_change`."""
+    def _load(self, case_id: UUID, *, to_change: bool = True, current: bool = True) -> Case:
+        """The case's aggregate, fast-forwarded from the cache (or, not `current`, as cached
+        when it is); a private copy only when it is `to_change`."""
+        if not current and self.repository.cache is not None:
+            try:
+                cached = self.repository.cache.get(case_id)
+            except KeyError:
+                cached = None
+            if isinstance(cached, Case):
+                return copy.deepcopy(cached) if to_change else cached
         try:
             case: Case = self.repository.get(case_id, deepcopy_from_cache=to_change)
         except AggregateNotFoundError:

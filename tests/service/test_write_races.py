@@ -1,16 +1,22 @@
-"""Retries that race the original request: every copy of a batch answers with its results."""
+"""Retries that race the original request: every copy of a batch answers with its results; and
+writers whose cached case is behind the store."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.clock import SettableClock
+from service.errors import VersionMismatch
+from service.integrity import verify_case
 from service.records import CaseRecords
 from service.settings import Settings
+from tests.projections.support import WORKER
 from tests.support import append, event, open_case
 
 Headers = dict[str, str]
@@ -95,3 +101,52 @@ def test_snapshots_when_interval_zero_then_none_taken(
     assert snapshotting.snapshotting_intervals and plain.snapshotting_intervals == {}
     snapshotting.close()
     plain.close()
+
+
+def _two_workers(settings: Settings, clock: SettableClock) -> tuple[CaseRecords, CaseRecords]:
+    """Two processes' use cases on one store (each with its own cache), as two `serve` workers."""
+    return CaseRecords(settings, clock), CaseRecords(settings, clock)
+
+
+def test_append_when_another_worker_wrote_since_cached_then_chains_after_its_events(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a case both workers have cached at version 2, then given an event by the second
+    first, second = _two_workers(settings, clock)
+    case_id = open_case_with(first, event("CaseNoteRecorded"))
+    second.record(case_id, [event("CaseNoteRecorded")], by=WORKER)
+
+    # When the first, whose cache still holds version 2, appends without If-Match
+    result = first.record(case_id, [event("CaseNoteRecorded")], by=WORKER)
+
+    # Then the event lands after the second worker's, and the chain verifies
+    assert result.version == 4
+    assert verify_case(first, case_id).ok
+    assert [e.version for e in first.events_of(case_id)] == [1, 2, 3, 4]
+    first.close()
+    second.close()
+
+
+def test_if_match_when_cache_behind_the_store_then_judged_on_the_current_version(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a case the first worker cached at version 2, now at version 3 by the second
+    first, second = _two_workers(settings, clock)
+    case_id = open_case_with(first, event("CaseNoteRecorded"))
+    second.record(case_id, [event("CaseNoteRecorded")], by=WORKER)
+
+    # When the first appends If-Match "2" (stale), then If-Match "3" (current)
+    with pytest.raises(VersionMismatch, match="at version 3, not 2"):
+        first.record(case_id, [event("CaseNoteRecorded")], by=WORKER, expected=2)
+    result = first.record(case_id, [event("CaseNoteRecorded")], by=WORKER, expected=3)
+
+    # Then the stale one is refused with the store's version, and the current one stored
+    assert result.version == 4
+    assert first.current_version(case_id) == 4
+    first.close()
+    second.close()
+
+
+def open_case_with(records: CaseRecords, *more: dict[str, Any]) -> UUID:
+    opened = event("CaseOpened")
+    return records.open_case(None, [opened, *more], by=WORKER).case_id
