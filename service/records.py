@@ -285,11 +285,17 @@ class CaseRecords(Application[UUID]):
         _check_no_nul(events)
         entries = [self._entry(i, raw, by, now) for i, raw in enumerate(events)]
         _check_unique_ids(entries)
-        known = self.index.lookup([e["id"] for e in entries] + _targets(entries))
-        self._check_targets(case_id, entries, known, now=now)
-        replay = self._replay(case_id, entries, known)
-        if replay is not None:
-            return replay
+        # A batch that corrects (or retracts, ...) earlier entries looks its targets up, and its
+        # own ids with them: a replay of it answers before its targets are judged again. Any
+        # other batch's ids are looked up only if its insert conflicts (the index refuses an
+        # id stored before): a replay, or an id reused, is then told apart from a lost race.
+        targets = _targets(entries)
+        if targets:
+            known = self.index.lookup([e["id"] for e in entries] + targets)
+            self._check_targets(case_id, entries, known, now=now)
+            replay = self._replay(case_id, entries, known)
+            if replay is not None:
+                return replay
         digests = [client_digest(e) for e in entries]
         deadline = time.monotonic() + self.settings.append_retry_seconds
         attempt = 0
