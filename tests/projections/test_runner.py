@@ -10,19 +10,18 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
-from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, select
 
 from projections.cases import CaseList, CaseRows, CaseTables
-from projections.model import LogReader
 from projections.runner import Runner, give_way
 from projections.store import ReadModelStore
 from service.clock import SettableClock
 from service.records import CaseRecords
 from service.settings import Settings
-from tests.projections.counting import Boom, Counting, CountTables
+from tests.projections.counting import Boom, Counting
 from tests.projections.support import dump, open_case, record, worker
 from tests.support import event
 
@@ -269,16 +268,9 @@ class SlowCounting(Counting):
         super().__init__()
         self.seconds = seconds
 
-    def apply(
-        self,
-        conn: Connection,
-        tables: CountTables,
-        notifications: Sequence[Notification],
-        log: LogReader,
-        **kwargs: object,
-    ) -> None:
+    def apply(self, *args: Any, **kwargs: Any) -> None:
         time.sleep(self.seconds)
-        super().apply(conn, tables, notifications, log)
+        super().apply(*args, **kwargs)
 
 
 class StopAfter(threading.Event):

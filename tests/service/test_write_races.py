@@ -103,18 +103,20 @@ def test_snapshots_when_interval_zero_then_none_taken(
     plain.close()
 
 
-def _two_workers(settings: Settings, clock: SettableClock) -> tuple[CaseRecords, CaseRecords]:
-    """Two processes' use cases on one store (each with its own cache), as two `serve` workers."""
-    return CaseRecords(settings, clock), CaseRecords(settings, clock)
+def _behind(settings: Settings, clock: SettableClock) -> tuple[CaseRecords, CaseRecords, UUID]:
+    """Two processes' use cases on one store, each with its own cache (two `serve` workers), and
+    a case the first has cached at version 2 and the second has since taken to version 3."""
+    first, second = CaseRecords(settings, clock), CaseRecords(settings, clock)
+    case_id = open_case_with(first, event("CaseNoteRecorded"))
+    second.record(case_id, [event("CaseNoteRecorded")], by=WORKER)
+    return first, second, case_id
 
 
 def test_append_when_another_worker_wrote_since_cached_then_chains_after_its_events(
     settings: Settings, clock: SettableClock
 ) -> None:
-    # Given a case both workers have cached at version 2, then given an event by the second
-    first, second = _two_workers(settings, clock)
-    case_id = open_case_with(first, event("CaseNoteRecorded"))
-    second.record(case_id, [event("CaseNoteRecorded")], by=WORKER)
+    # Given a case the first worker cached at version 2, now at version 3 by the second
+    first, second, case_id = _behind(settings, clock)
 
     # When the first, whose cache still holds version 2, appends without If-Match
     result = first.record(case_id, [event("CaseNoteRecorded")], by=WORKER)
@@ -131,9 +133,7 @@ def test_if_match_when_cache_behind_the_store_then_judged_on_the_current_version
     settings: Settings, clock: SettableClock
 ) -> None:
     # Given a case the first worker cached at version 2, now at version 3 by the second
-    first, second = _two_workers(settings, clock)
-    case_id = open_case_with(first, event("CaseNoteRecorded"))
-    second.record(case_id, [event("CaseNoteRecorded")], by=WORKER)
+    first, second, case_id = _behind(settings, clock)
 
     # When the first appends If-Match "2" (stale), then If-Match "3" (current)
     with pytest.raises(VersionMismatch, match="at version 3, not 2"):
