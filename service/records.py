@@ -71,10 +71,6 @@ ANY_VERSION = -1  # `If-Match: *`
 logger = logging.getLogger("casetrail.records")
 
 
-class _Behind(Exception):
-    """The cached case refused an `If-Match` version and may be behind the store."""
-
-
 class _OutcomeUnknown(Exception):
     """An append whose connection failed while it was being committed: it may be stored."""
 
@@ -308,8 +304,6 @@ class CaseRecords(Application[UUID]):
                 return self._try_append(
                     case_id, entries, digests, expected=expected, opening=opening, fresh=fresh
                 )
-            except _Behind:
-                fresh = True
             except _OutcomeUnknown as unknown:
                 # The connection was lost while the batch was being committed: the event-id
                 # index says whether it was stored: by this attempt (its own results, 201), by a
@@ -349,10 +343,10 @@ class CaseRecords(Application[UUID]):
         *,
         expected: int | None,
         opening: bool,
-        fresh: bool = True,
+        fresh: bool,
     ) -> AppendResult:
         """One attempt; `fresh`: fast-forward the cached case first, else decide on it as
-        cached (an `If-Match` it refuses then raises `_Behind`, to ask the current case)."""
+        cached (an `If-Match` it refuses is judged again on the current case)."""
         recorded_at = self.clock()
         if opening and self.index.case_rows(case_id, limit=1):
             raise CaseExistsError(case_id)
@@ -363,8 +357,9 @@ class CaseRecords(Application[UUID]):
             and expected not in (ANY_VERSION, case.version)
         ):
             if not fresh:
-                raise _Behind
-            raise VersionMismatch(expected, case.version)
+                case = self._load(case_id)  # the cached case may be behind the store
+            if expected != case.version:
+                raise VersionMismatch(expected, case.version)
         try:
             if case is None:
                 case = Case.open(case_id, entries, recorded_at=recorded_at)
