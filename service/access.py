@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +36,34 @@ def _check_writer(principal: Principal) -> None:
     """Before any lookup, so a refusal says nothing about the case."""
     if not caller_of(principal).has(*WRITERS):
         raise Forbidden(f"the roles {', '.join(principal.roles)} never write")
+
+
+@dataclass(frozen=True)
+class WriteGrant:
+    """A batch the gate let through, judged on the case as it was at `facts` (its owner and
+    version; None for a case being opened).
+
+    It is judged on the case as cached, without asking the store: the use case appends after the
+    version it finds, and `confirm`s the grant on that version when it is another one (a write
+    by another process since, which the append's version conflict reveals)."""
+
+    gate: Gatekeeper
+    principal: Principal
+    case_id: UUID
+    events: Sequence[Mapping[str, Any]]
+    opening: bool
+    facts: tuple[str, int] | None
+
+    def confirm(self, owner: str, version: int) -> None:
+        """Refuse (403, 404) unless the batch may be appended after this version of the case."""
+        if (owner, version) != self.facts:
+            self.gate.judge_write(
+                self.principal,
+                self.case_id,
+                self.events,
+                opening=self.opening,
+                facts=(owner, version),
+            )
 
 
 class Gatekeeper:
@@ -81,12 +109,32 @@ class Gatekeeper:
         events: Sequence[Mapping[str, Any]],
         *,
         opening: bool,
-    ) -> None:
+    ) -> WriteGrant:
         """Refuse (403, with the reason) a batch the caller may not post; 404 for a case it may
-        not see."""
-        caller = caller_of(principal)
+        not see. Judged on the case as cached; a refusal only on the case as stored."""
         _check_writer(principal)
-        facts = self.records.case_facts(case_id)
+        facts = self.records.case_facts(case_id, current=False)
+        try:
+            self.judge_write(principal, case_id, events, opening=opening, facts=facts)
+        except (Forbidden, CaseNotFoundError):
+            stored = self.records.case_facts(case_id)
+            if stored == facts:
+                raise
+            facts = stored
+            self.judge_write(principal, case_id, events, opening=opening, facts=facts)
+        return WriteGrant(self, principal, case_id, events, opening, facts)
+
+    def judge_write(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        opening: bool,
+        facts: tuple[str, int] | None,
+    ) -> None:
+        """`check_write` on the case as it was at `facts`."""
+        caller = caller_of(principal)
         if opening and facts is None:
             owner = events[0]["data"].get("local_authority")
             view = View.FULL if owner == principal.agency else View.PARTNER

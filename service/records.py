@@ -162,6 +162,14 @@ class WriteObserver(Protocol):
     def gave_up(self) -> None: ...
 
 
+class WriteCheck(Protocol):
+    """The caller's permission to post a batch, judged on one version of the case."""
+
+    def confirm(self, owner: str, version: int) -> None:
+        """Raise (a refusal) unless the batch may be appended after this version of the case."""
+        ...
+
+
 class Unobserved:
     """The default `WriteObserver`: tells no one."""
 
@@ -234,9 +242,11 @@ class CaseRecords(Application[UUID]):
         *,
         by: Principal,
         expected: int | None = None,
+        check: WriteCheck | None = None,
     ) -> AppendResult:
-        """Append a batch, all or nothing; `expected` is the `If-Match` version (or ANY_VERSION)."""
-        return self._write(case_id, events, by=by, expected=expected, opening=False)
+        """Append a batch, all or nothing; `expected` is the `If-Match` version (or ANY_VERSION).
+        `check` is confirmed on the version the batch is appended after."""
+        return self._write(case_id, events, by=by, expected=expected, opening=False, check=check)
 
     def _write(
         self,
@@ -246,10 +256,13 @@ class CaseRecords(Application[UUID]):
         by: Principal,
         expected: int | None,
         opening: bool,
+        check: WriteCheck | None = None,
     ) -> AppendResult:
         """`_append`, telling the observer what it came to."""
         try:
-            result = self._append(case_id, events, by=by, expected=expected, opening=opening)
+            result = self._append(
+                case_id, events, by=by, expected=expected, opening=opening, check=check
+            )
         except EventIdReused:
             self.observer.conflict("event-id-reused")
             raise
@@ -276,6 +289,7 @@ class CaseRecords(Application[UUID]):
         by: Principal,
         expected: int | None,
         opening: bool,
+        check: WriteCheck | None,
     ) -> AppendResult:
         now = self.clock()
         _check_no_nul(events)
@@ -302,7 +316,13 @@ class CaseRecords(Application[UUID]):
         while True:
             try:
                 return self._try_append(
-                    case_id, entries, digests, expected=expected, opening=opening, fresh=fresh
+                    case_id,
+                    entries,
+                    digests,
+                    expected=expected,
+                    opening=opening,
+                    fresh=fresh,
+                    check=check,
                 )
             except _OutcomeUnknown as unknown:
                 # The connection was lost while the batch was being committed: the event-id
@@ -325,8 +345,6 @@ class CaseRecords(Application[UUID]):
                     raise
                 if opening:
                     raise CaseExistsError(case_id) from None
-                if expected is not None and expected != ANY_VERSION:
-                    raise VersionMismatch(expected, self._current_version(case_id)) from None
                 if time.monotonic() > deadline:
                     raise StoreBusy from None
                 self.observer.retried()
@@ -344,21 +362,22 @@ class CaseRecords(Application[UUID]):
         expected: int | None,
         opening: bool,
         fresh: bool,
+        check: WriteCheck | None,
     ) -> AppendResult:
         """One attempt; `fresh`: fast-forward the cached case first, else decide on it as
-        cached (an `If-Match` it refuses is judged again on the current case)."""
+        cached (an `If-Match` it refuses is judged again on the current case). A stale cached
+        case is harmless: the insert after its version conflicts, and the next attempt is
+        fresh. The caller's `check` and `If-Match` are judged on the version appended after."""
         recorded_at = self.clock()
         if opening and self.index.case_rows(case_id, limit=1):
             raise CaseExistsError(case_id)
         case = None if opening else self._load(case_id, current=fresh)
-        if (
-            case is not None
-            and expected is not None
-            and expected not in (ANY_VERSION, case.version)
-        ):
-            if not fresh:
+        if case is not None:
+            if not fresh and expected not in (None, ANY_VERSION, case.version):
                 case = self._load(case_id)  # the cached case may be behind the store
-            if expected != case.version:
+            if check is not None:
+                check.confirm(case.local_authority, case.version)
+            if expected is not None and expected not in (ANY_VERSION, case.version):
                 raise VersionMismatch(expected, case.version)
         try:
             if case is None:
@@ -734,11 +753,12 @@ class CaseRecords(Application[UUID]):
             rules=rules,
         )
 
-    def case_facts(self, case_id: UUID) -> tuple[str, int] | None:
+    def case_facts(self, case_id: UUID, *, current: bool = True) -> tuple[str, int] | None:
         """The owning authority and version of a case, from its small cached aggregate (no
-        decoding of its events); None for an unknown case."""
+        decoding of its events), fast-forwarded unless not `current`; None for an unknown
+        case."""
         try:
-            case = self._load(case_id, to_change=False)
+            case = self._load(case_id, to_change=False, current=current)
         except CaseNotFoundError:
             return None
         return case.local_authority, case.version

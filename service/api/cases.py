@@ -128,8 +128,8 @@ def append_events(
     Partner agencies post the types they may, and correct or retract only their own entries."""
     _check_batch(settings, len(body.events))
     events = [e.stored_form() for e in body.events]
-    gate.check_write(caller, case_id, events, opening=False)
-    result = records.record(case_id, events, by=caller, expected=if_match)
+    grant = gate.check_write(caller, case_id, events, opening=False)
+    result = records.record(case_id, events, by=caller, expected=if_match, check=grant)
     return _written(result)
 
 

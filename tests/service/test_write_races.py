@@ -11,13 +11,15 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
+from service.access import Gatekeeper
 from service.clock import SettableClock
-from service.errors import VersionMismatch
+from service.errors import CaseNotFoundError, VersionMismatch
 from service.integrity import verify_case
+from service.principal import Principal
 from service.records import CaseRecords
 from service.settings import Settings
-from tests.projections.support import WORKER
-from tests.support import append, event, open_case
+from tests.projections.support import SCHOOL, WORKER
+from tests.support import append, event, open_case, payload
 
 Headers = dict[str, str]
 
@@ -143,6 +145,52 @@ def test_if_match_when_cache_behind_the_store_then_judged_on_the_current_version
     # Then the stale one is refused with the store's version, and the current one stored
     assert result.version == 4
     assert first.current_version(case_id) == 4
+    first.close()
+    second.close()
+
+
+def test_write_when_owner_changed_since_cached_then_judged_on_the_current_case(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a case the first worker cached at version 2, whose opening the second has since
+    # corrected to another authority
+    first, second = CaseRecords(settings, clock), CaseRecords(settings, clock)
+    opened = event("CaseOpened")
+    case_id = first.open_case(None, [opened, event("CaseNoteRecorded")], by=WORKER).case_id
+    moved = {**opened["data"], "local_authority": "csc:wessex"}
+    correction = event("EntryCorrected", data=payload("EntryCorrected", opened["id"], data=moved))
+    second.record(case_id, [correction], by=WORKER)
+
+    # When Barsetshire's worker posts through the first, which still has it as the owner
+    batch = [event("CaseNoteRecorded")]
+    with pytest.raises(CaseNotFoundError):
+        grant = Gatekeeper(first).check_write(WORKER, case_id, batch, opening=False)
+        first.record(case_id, batch, by=WORKER, check=grant)
+
+    # Then it is refused as the case now stands, and nothing is stored
+    assert first.current_version(case_id) == 3
+    first.close()
+    second.close()
+
+
+def test_partner_write_when_involved_since_cached_then_allowed(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a case the first worker cached at version 2, with which the second has since
+    # recorded a school's involvement
+    first, second = CaseRecords(settings, clock), CaseRecords(settings, clock)
+    case_id = open_case_with(first, event("CaseNoteRecorded"))
+    involved = payload("AgencyInvolvementStarted", agency=SCHOOL)
+    second.record(case_id, [event("AgencyInvolvementStarted", data=involved)], by=WORKER)
+    school = Principal("dsl", "Mrs Jones", SCHOOL, ("practitioner",))
+
+    # When the school posts a concern through the first, whose cache has it uninvolved
+    batch = [event("ConcernObserved")]
+    grant = Gatekeeper(first).check_write(school, case_id, batch, opening=False)
+    result = first.record(case_id, batch, by=school, check=grant)
+
+    # Then it is judged on the case as it stands, and stored after the second worker's event
+    assert result.version == 4
     first.close()
     second.close()
 
