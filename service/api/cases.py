@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
@@ -23,9 +23,12 @@ from service.api.deps import (
     IfMatch,
     KnownAt,
     Records,
+    authenticate,
     etag_matches,
+    if_match_version,
 )
-from service.api.guard import AuditedRoute, case_access, partner_agency
+from service.api.direct import DirectRoute, binds, json_body, path_uuid
+from service.api.guard import case_access, partner_agency
 from service.api.models import (
     AppendRequest,
     AppendResponse,
@@ -37,7 +40,7 @@ from service.api.problems import Refusal, responses
 from service.records import AppendResult
 from service.settings import Settings
 
-router = APIRouter(tags=["cases"], route_class=AuditedRoute)
+router = APIRouter(tags=["cases"], route_class=DirectRoute)
 
 StateAccess = Annotated[Decision, Depends(case_access(what="the state"))]
 ChronologyAccess = Annotated[Decision, Depends(case_access(what="the chronology"))]
@@ -131,6 +134,33 @@ def append_events(
     grant = gate.check_write(caller, case_id, events, opening=False)
     result = records.record(case_id, events, by=caller, expected=if_match, check=grant)
     return _written(result)
+
+
+def _services(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    return {"records": state.records, "gate": state.gate, "settings": state.settings}
+
+
+@binds(open_case)
+async def _open_case_arguments(request: Request) -> dict[str, Any]:
+    body = await json_body(request, OpenCaseRequest)
+    caller = await authenticate(request, request.headers.get("authorization"))
+    return {"body": body, "caller": caller, **_services(request)}
+
+
+@binds(append_events)
+async def _append_arguments(request: Request) -> dict[str, Any]:
+    case_id = path_uuid(request, "case_id")
+    body = await json_body(request, AppendRequest)
+    caller = await authenticate(request, request.headers.get("authorization"))
+    if_match = await if_match_version(request.headers.get("if-match"))
+    return {
+        "case_id": case_id,
+        "body": body,
+        "caller": caller,
+        "if_match": if_match,
+        **_services(request),
+    }
 
 
 @router.get(

@@ -51,7 +51,7 @@ def _unauthorised(detail: str) -> Refusal:
     )
 
 
-async def _caller(
+async def authenticate(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     if not authorization:
@@ -103,7 +103,7 @@ Records = Annotated[CaseRecords, Depends(_records)]
 Audit = Annotated[AuditLog, Depends(_audit)]
 Gate = Annotated[Gatekeeper, Depends(_gate)]
 CurrentSettings = Annotated[Settings, Depends(_settings)]
-Caller = Annotated[Principal, Depends(_caller)]
+Caller = Annotated[Principal, Depends(authenticate)]
 
 
 # A date-time's `+HH:MM` offset sent unencoded in a query string arrives as a space (form
@@ -163,7 +163,7 @@ Until = Annotated[datetime | None, Depends(_until)]
 _ETAG = re.compile(r'^(W/)?"(\d{1,18})"$')
 
 
-async def _if_match(
+async def if_match_version(
     if_match: Annotated[
         str | None,
         Header(
@@ -187,7 +187,7 @@ async def _if_match(
     return int(match.group(2))
 
 
-IfMatch = Annotated[int | None, Depends(_if_match)]
+IfMatch = Annotated[int | None, Depends(if_match_version)]
 
 
 def etag_matches(if_none_match: str | None, version: int) -> bool:

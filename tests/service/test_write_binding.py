@@ -1,0 +1,145 @@
+"""The write routes bind a well-formed `application/json` request directly and leave any other
+to FastAPI (which also takes `+json` types): a posting system sees one behaviour, whichever way
+its request went."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support import event, open_case
+
+Headers = dict[str, str]
+Token = Callable[..., Headers]
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def _post(client: TestClient, path: str, body: object, headers: Headers, content_type: str | None):
+    sent = dict(headers)
+    if content_type is not None:
+        sent["Content-Type"] = content_type
+    return client.post(path, content=orjson.dumps(body), headers=sent)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/vnd.casetrail+json",
+    ],
+)
+def test_append_when_json_sent_with_any_json_content_type_then_stored(
+    client: TestClient, headers: Headers, content_type: str
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+
+    # When a batch is posted with this content type
+    batch = {"events": [event("CaseNoteRecorded")]}
+    response = _post(client, f"/cases/{case_id}/events", batch, headers, content_type)
+
+    # Then it is stored
+    assert response.status_code == 201, response.text
+    assert response.json()["version"] == 2
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_append_when_body_not_sent_as_json_then_422_problem_and_nothing_stored(
+    client: TestClient, headers: Headers, content_type: str | None
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+
+    # When a valid batch is posted as text/plain, or with no content type
+    batch = {"events": [event("CaseNoteRecorded")]}
+    response = _post(client, f"/cases/{case_id}/events", batch, headers, content_type)
+
+    # Then it is refused as a body that is not a batch, and nothing is stored
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert client.get(f"/cases/{case_id}", headers=headers).json()["version"] == 1
+
+
+def test_replay_when_sent_the_other_way_then_the_original_results(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a batch stored from a request with a JSON content type
+    case_id, _ = open_case(client, headers)
+    batch = {"events": [event("CaseNoteRecorded"), event("CaseNoteRecorded")]}
+    path = f"/cases/{case_id}/events"
+    stored = _post(client, path, batch, headers, "application/json")
+    assert stored.status_code == 201
+
+    # When the same batch is sent again as a +json type
+    replay = _post(client, path, batch, headers, "application/vnd.casetrail+json")
+
+    # Then it is a replay with the original results, whichever way each request went
+    assert replay.status_code == 200
+    assert replay.headers["ETag"] == stored.headers["ETag"] == '"3"'
+    assert replay.json() == {
+        **stored.json(),
+        "events": [{**e, "replayed": True} for e in stored.json()["events"]],
+    }
+
+
+def test_open_case_when_sent_either_way_then_the_same_answer(
+    client: TestClient, headers: Headers
+) -> None:
+    # When two cases are opened, one sent as application/json and one as a +json type
+    answers = [
+        _post(client, "/cases", {"events": [event("CaseOpened")]}, headers, content_type)
+        for content_type in ("application/json", "application/vnd.casetrail+json")
+    ]
+
+    # Then both are created alike
+    assert [a.status_code for a in answers] == [201, 201]
+    assert [a.headers["Location"] for a in answers] == [
+        f"/cases/{a.json()['case_id']}" for a in answers
+    ]
+    assert [a.json()["version"] for a in answers] == [1, 1]
+
+
+def test_rate_limit_when_request_refused_as_invalid_then_counted_once(
+    start_app: Callable[..., TestClient], token: Token
+) -> None:
+    # Given a limit of two requests at once, and a case (opened by another principal)
+    app = start_app(rate_limit_per_minute=1, rate_limit_burst=2)
+    case_id, _ = open_case(app, token(sub="opener"))
+    writer = token()
+
+    # When the writer sends two invalid batches, then a valid one
+    invalid = [
+        _post(app, f"/cases/{case_id}/events", {"events": [{"type": "NoSuchType"}]}, writer, ct)
+        for ct in ("application/json", "application/json")
+    ]
+    valid = _post(
+        app,
+        f"/cases/{case_id}/events",
+        {"events": [event("CaseNoteRecorded")]},
+        writer,
+        "application/json",
+    )
+
+    # Then each invalid one costs one request of its limit: both refused as invalid, and the
+    # third is the one over the limit
+    assert [r.status_code for r in invalid] == [422, 422]
+    assert valid.status_code == 429
+
+
+def test_append_when_case_id_not_a_uuid_then_422_problem(
+    client: TestClient, headers: Headers
+) -> None:
+    # When a valid batch is posted to a path whose case id is not a UUID
+    batch = {"events": [event("CaseNoteRecorded")]}
+    response = _post(client, "/cases/not-a-uuid/events", batch, headers, "application/json")
+
+    # Then it is refused, naming the parameter
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert "case_id" in response.text
