@@ -11,7 +11,6 @@ An entry is stored as a plain JSON object with these keys:
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,10 +55,6 @@ CLIENT_FIELDS = (
 )
 
 
-# orjson's output, read for what JCS writes differently: strings removed, a digit followed by a
-# decimal point or an exponent is a float (`true` and `false` hold an `e`, but after a letter).
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_FLOAT = re.compile(rb"[0-9][.eE]")
 # orjson refuses what it would otherwise write in its own way, so `rfc8785` decides those.
 _STRICT = (
     orjson.OPT_SORT_KEYS
@@ -83,17 +78,19 @@ def canonical(value: Any) -> bytes:
         out = orjson.dumps(value, option=_STRICT)
     except orjson.JSONEncodeError:
         return bytes(rfc8785.dumps(value))
-    if _FLOAT.search(_JSON_STRING.sub(b"", out)) is None and (out.isascii() or _ascii_keys(value)):
+    if _plain(value):
         return out
     return bytes(rfc8785.dumps(value))
 
 
-def _ascii_keys(value: Any) -> bool:
-    if type(value) is dict:
-        return all(k.isascii() and _ascii_keys(v) for k, v in value.items())
-    if type(value) is list:
-        return all(_ascii_keys(v) for v in value)
-    return True
+def _plain(value: Any) -> bool:
+    """No floats and only ASCII keys: what orjson writes exactly as JCS does."""
+    kind = type(value)
+    if kind is dict:
+        return all(key.isascii() and _plain(item) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return kind is not float
 
 
 def chain_hash(case_id: UUID, version: int, entry: Mapping[str, Any], prev: str) -> str:

@@ -59,6 +59,8 @@ def test_canonical_when_any_json_value_then_same_bytes_or_refusal_as_rfc8785(val
         {"n": -(2**53)},
         {"t": True, "f": False, "e": "1e5", "d": "0.5"},  # float-like text is no float
         {"f": 1.0, "g": 1e21, "h": -0.0},
+        {"f": [{"g": 0.5}]},  # a float deep inside
+        {"t": ("x", 1), "u": (2.5,)},  # tuples write as arrays
         '\x00\x1f\x7f"\\/\u2028\u2029',
         "\ud800",  # a lone surrogate
     ],
