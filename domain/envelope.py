@@ -83,14 +83,18 @@ def canonical(value: Any) -> bytes:
     return bytes(rfc8785.dumps(value))
 
 
+_PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
+
+
 def _plain(value: Any) -> bool:
-    """No floats and only ASCII keys: what orjson writes exactly as JCS does."""
+    """Only strings, integers, booleans and nulls, in lists and objects with ASCII keys: what
+    orjson writes exactly as JCS does."""
     kind = type(value)
     if kind is dict:
         return all(key.isascii() and _plain(item) for key, item in value.items())
     if kind is list or kind is tuple:
         return all(_plain(item) for item in value)
-    return kind is not float
+    return kind in _PLAIN_LEAVES
 
 
 def chain_hash(case_id: UUID, version: int, entry: Mapping[str, Any], prev: str) -> str:

@@ -116,10 +116,16 @@ def parse_bound(text: str) -> datetime:
     return end_of_day(moment.london_date) if moment.is_date else moment.instant
 
 
-@lru_cache(maxsize=65536)
 def format_utc(instant: datetime) -> str:
-    """The one textual form of a server time (`recorded_at`): UTC, microseconds, `Z` (cached:
-    a batch's events share one, and an instant's text is the same in any zone)."""
+    """The one textual form of a server time (`recorded_at`): UTC, microseconds, `Z`."""
+    # Equal datetimes are one instant, but for a wall time repeated when the clocks go back,
+    # which only `fold` tells apart.
+    return _utc_text(instant, instant.fold)
+
+
+@lru_cache(maxsize=65536)
+def _utc_text(instant: datetime, fold: int) -> str:
+    """`format_utc`, cached: a batch's events share one recording time."""
     # `isoformat` (several times cheaper than `strftime`) ends `+00:00` in UTC.
     return instant.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 

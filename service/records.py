@@ -44,6 +44,7 @@ from service.clock import Clock, system_clock
 from service.errors import (
     CaseExistsError,
     CaseNotFoundError,
+    CasetrailError,
     EventIdReused,
     FieldProblem,
     InvalidEvents,
@@ -166,7 +167,8 @@ class WriteCheck(Protocol):
     """The caller's permission to post a batch, judged on one version of the case."""
 
     def confirm(self, owner: str, version: int) -> None:
-        """Raise (a refusal) unless the batch may be appended after this version of the case."""
+        """Raise a refusal (a `CasetrailError`) unless the batch may follow this version of the
+        case."""
         ...
 
 
@@ -301,6 +303,7 @@ class CaseRecords(Application[UUID]):
         # id stored before): a replay, or an id reused, is then told apart from a lost race.
         targets = _targets(entries)
         if targets:
+            self._confirm_stored(case_id, check)
             known = self.index.lookup([e["id"] for e in entries] + targets)
             self._check_targets(case_id, entries, known, now=now)
             replay = self._replay(case_id, entries, known)
@@ -340,12 +343,13 @@ class CaseRecords(Application[UUID]):
                 # the ids tell which.
                 replay = self._replay(case_id, entries, self.index.lookup(e["id"] for e in entries))
                 if replay is not None:
+                    self._confirm_stored(case_id, check)
                     return replay
                 if not isinstance(conflict, IntegrityError):
                     raise
                 if opening:
                     raise CaseExistsError(case_id) from None
-                if time.monotonic() > deadline:
+                if fresh and time.monotonic() > deadline:  # (a stale cache always gets its retry)
                     raise StoreBusy from None
                 self.observer.retried()
                 if fresh:  # lost a race with another writer: back off (a stale cache need not)
@@ -373,7 +377,7 @@ class CaseRecords(Application[UUID]):
             raise CaseExistsError(case_id)
         case = None if opening else self._load(case_id, current=fresh)
         if case is not None:
-            if not fresh and expected not in (None, ANY_VERSION, case.version):
+            if not fresh and not _may_follow(case, expected, check):
                 case = self._load(case_id)  # the cached case may be behind the store
             if check is not None:
                 check.confirm(case.local_authority, case.version)
@@ -415,6 +419,13 @@ class CaseRecords(Application[UUID]):
                 for r in recordings
             ],
         )
+
+    def _confirm_stored(self, case_id: UUID, check: WriteCheck | None) -> None:
+        """Confirm `check` on the case as stored, before an answer that is not an append after
+        a judged version: a replay, or a judgement of the batch's targets."""
+        if check is not None:
+            case = self._load(case_id)
+            check.confirm(case.local_authority, case.version)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Store the batch; then cache each case as saved, which is exactly what is stored (the
@@ -819,6 +830,20 @@ class CaseRecords(Application[UUID]):
         if agency is not None:
             events = [e for e in events if e.agency == agency]
         return EventsPage(events, scanned_to)
+
+
+def _may_follow(case: Case, expected: int | None, check: WriteCheck | None) -> bool:
+    """Whether a batch with this `If-Match` version and `check` may follow the case's version
+    (if not, and the case is as cached, it is judged again as stored)."""
+    if expected not in (None, ANY_VERSION, case.version):
+        return False
+    if check is None:
+        return True
+    try:
+        check.confirm(case.local_authority, case.version)
+    except CasetrailError:
+        return False
+    return True
 
 
 def _check_no_nul(events: Sequence[dict[str, Any]]) -> None:

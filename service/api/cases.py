@@ -27,7 +27,7 @@ from service.api.deps import (
     etag_matches,
     if_match_version,
 )
-from service.api.direct import DirectRoute, binds, json_body, path_uuid
+from service.api.direct import DirectRoute, binds, json_document, path_uuid, validated
 from service.api.guard import case_access, partner_agency
 from service.api.models import (
     AppendRequest,
@@ -143,17 +143,19 @@ def _services(request: Request) -> dict[str, Any]:
 
 @binds(open_case)
 async def _open_case_arguments(request: Request) -> dict[str, Any]:
-    body = await json_body(request, OpenCaseRequest)
+    document = await json_document(request)
     caller = await authenticate(request, request.headers.get("authorization"))
+    body = validated(OpenCaseRequest, document)
     return {"body": body, "caller": caller, **_services(request)}
 
 
 @binds(append_events)
 async def _append_arguments(request: Request) -> dict[str, Any]:
-    case_id = path_uuid(request, "case_id")
-    body = await json_body(request, AppendRequest)
+    document = await json_document(request)
     caller = await authenticate(request, request.headers.get("authorization"))
     if_match = await if_match_version(request.headers.get("if-match"))
+    case_id = path_uuid(request, "case_id")
+    body = validated(AppendRequest, document)
     return {
         "case_id": case_id,
         "body": body,

@@ -54,6 +54,11 @@ def _unauthorised(detail: str) -> Refusal:
 async def authenticate(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
+    """The caller, once per request: its rate limit is taken once, however often it is asked
+    for (a write route's binder asks before FastAPI's way may ask again)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     if not authorization:
         raise _unauthorised("send Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")
@@ -74,6 +79,7 @@ async def authenticate(
         ) from None
     note_caller(route_template(request.scope), principal.sub, principal.agency)
     _check_rate(request.app.state.rate_limiter, principal)
+    request.state.principal = principal
     return principal
 
 

@@ -132,6 +132,27 @@ def test_rate_limit_when_request_refused_as_invalid_then_counted_once(
     assert valid.status_code == 429
 
 
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [({"Authorization": ""}, 401), ({"If-Match": "seven"}, 400), ({}, 422)],
+)
+def test_append_when_body_invalid_then_an_earlier_refusal_comes_first(
+    client: TestClient, headers: Headers, sent: Headers, status: int
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+
+    # When a batch that does not validate is posted without a token, or with a garbage If-Match
+    invalid = {"events": [{"type": "NoSuchType"}]}
+    response = _post(
+        client, f"/cases/{case_id}/events", invalid, {**headers, **sent}, "application/json"
+    )
+
+    # Then the token and the precondition are judged before the body, as for any route
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+
+
 def test_append_when_case_id_not_a_uuid_then_422_problem(
     client: TestClient, headers: Headers
 ) -> None:
@@ -143,3 +164,39 @@ def test_append_when_case_id_not_a_uuid_then_422_problem(
     assert response.status_code == 422
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     assert "case_id" in response.text
+
+
+def test_append_when_client_disconnects_mid_body_then_400_not_a_server_error(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a case, and a client that sends the headers of a batch and goes away
+    case_id, _ = open_case(client, headers)
+    sent = {**headers, "Content-Type": "application/json", "Content-Length": "1000"}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/cases/{case_id}/events",
+        "raw_path": f"/cases/{case_id}/events".encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in sent.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    messages: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        messages.append(message)
+
+    # When the service reads the body
+    client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr]
+
+    # Then it answers as for a body it could not read (to no one), not with a server error
+    assert messages[0]["status"] == 400
+    assert client.get(f"/cases/{case_id}", headers=headers).json()["version"] == 1

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from service.access import Gatekeeper
 from service.clock import SettableClock
-from service.errors import CaseNotFoundError, VersionMismatch
+from service.errors import CaseNotFoundError, Forbidden, VersionMismatch
 from service.integrity import verify_case
 from service.principal import Principal
 from service.records import CaseRecords
@@ -149,25 +149,39 @@ def test_if_match_when_cache_behind_the_store_then_judged_on_the_current_version
     second.close()
 
 
-def test_write_when_owner_changed_since_cached_then_judged_on_the_current_case(
-    settings: Settings, clock: SettableClock
-) -> None:
-    # Given a case the first worker cached at version 2, whose opening the second has since
-    # corrected to another authority
+def _moved_away(
+    settings: Settings, clock: SettableClock, batch: list[dict[str, Any]]
+) -> tuple[CaseRecords, CaseRecords, UUID]:
+    """Two workers, and a case Barsetshire opened and appended `batch` to through the first
+    (which caches it at version 2), whose opening the second has since corrected to another
+    authority (version 3)."""
     first, second = CaseRecords(settings, clock), CaseRecords(settings, clock)
     opened = event("CaseOpened")
-    case_id = first.open_case(None, [opened, event("CaseNoteRecorded")], by=WORKER).case_id
+    case_id = first.open_case(None, [opened], by=WORKER).case_id
+    first.record(case_id, batch, by=WORKER)
     moved = {**opened["data"], "local_authority": "csc:wessex"}
     correction = event("EntryCorrected", data=payload("EntryCorrected", opened["id"], data=moved))
     second.record(case_id, [correction], by=WORKER)
+    return first, second, case_id
 
-    # When Barsetshire's worker posts through the first, which still has it as the owner
-    batch = [event("CaseNoteRecorded")]
+
+@pytest.mark.parametrize("resent", [False, True], ids=["new batch", "replay"])
+def test_write_when_owner_changed_since_cached_then_judged_on_the_current_case(
+    settings: Settings, clock: SettableClock, resent: bool
+) -> None:
+    # Given a case the first worker cached as Barsetshire's, with a batch Barsetshire stored,
+    # moved since to another authority by the second
+    stored = [event("CaseNoteRecorded")]
+    first, second, case_id = _moved_away(settings, clock, stored)
+
+    # When Barsetshire's worker posts a new batch through the first, or sends the stored again
+    batch = stored if resent else [event("CaseNoteRecorded")]
     with pytest.raises(CaseNotFoundError):
         grant = Gatekeeper(first).check_write(WORKER, case_id, batch, opening=False)
         first.record(case_id, batch, by=WORKER, check=grant)
 
-    # Then it is refused as the case now stands, and nothing is stored
+    # Then it is refused as the case now stands (no replay of what it can no longer see), and
+    # nothing is stored
     assert first.current_version(case_id) == 3
     first.close()
     second.close()
@@ -191,6 +205,54 @@ def test_partner_write_when_involved_since_cached_then_allowed(
 
     # Then it is judged on the case as it stands, and stored after the second worker's event
     assert result.version == 4
+    first.close()
+    second.close()
+
+
+class FromVersion:
+    """A write check that lets a batch follow only version `first` of the case or a later one
+    (as a partner's involvement recorded at that version would)."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+
+    def confirm(self, owner: str, version: int) -> None:
+        if version < self.first:
+            raise Forbidden(f"not before version {self.first}")
+
+
+def test_write_when_refused_on_the_cached_case_then_judged_again_as_stored(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a case the first worker cached at version 2, now at version 3 by the second
+    first, second, case_id = _behind(settings, clock)
+
+    # When the first appends with a check that refuses version 2 and allows version 3
+    result = first.record(case_id, [event("CaseNoteRecorded")], by=WORKER, check=FromVersion(3))
+
+    # Then it is judged on the case as stored, and appended after it
+    assert result.version == 4
+    first.close()
+    second.close()
+
+
+@pytest.mark.parametrize("expected", [None, 2])
+def test_append_when_cache_behind_and_no_time_to_retry_then_still_judged_on_the_store(
+    settings: Settings, clock: SettableClock, expected: int | None
+) -> None:
+    # Given two workers that never retry a lost race, the first with the case cached behind
+    no_retries = settings.model_copy(update={"append_retry_seconds": 0.0})
+    first, second, case_id = _behind(no_retries, clock)
+
+    # When the first appends, without If-Match or with a stale one
+    batch = [event("CaseNoteRecorded")]
+    if expected is None:
+        # Then a stale cache is not a lost race: the append is stored after the second's
+        assert first.record(case_id, batch, by=WORKER).version == 4
+    else:
+        # Then the stale If-Match is a 412 with the current version, not a busy store
+        with pytest.raises(VersionMismatch, match="at version 3, not 2"):
+            first.record(case_id, batch, by=WORKER, expected=expected)
     first.close()
     second.close()
 
