@@ -18,6 +18,7 @@ the pool gives up backing off after a few seconds, so it reconnects soon after t
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,7 +44,10 @@ from psycopg.sql import SQL, Identifier
 
 from service.deadline import retry_reads
 
+logger = logging.getLogger("casetrail.store")
+
 T = TypeVar("T")
+K = TypeVar("K")
 R = TypeVar("R", bound=AggregateRecorder)
 
 # The library's environment key carrying `CASETRAIL_REQUEST_DEADLINE_SECONDS` to the factory:
@@ -111,41 +115,87 @@ class CaseLog(Protocol):
 
 def _positions(
     stored_events: Sequence[StoredEvent], notification_ids: Sequence[int] | None
-) -> dict[tuple[str, int], int]:
+) -> dict[tuple[UUID | str, int], int]:
     return {
-        (str(s.originator_id), s.originator_version): n
+        (s.originator_id, s.originator_version): n
         for s, n in zip(stored_events, notification_ids or (), strict=False)
     }
 
 
 def _index_rows(
-    index: Sequence[IndexedEvent], positions: dict[tuple[str, int], int]
-) -> list[tuple[str, str, int, str, int, str]]:
+    index: Sequence[IndexedEvent],
+    positions: dict[tuple[UUID | str, int], int],
+    key: Callable[[str], Any] = str,
+) -> list[tuple[Any, str, int, str, int, str]]:
+    """The index rows of a batch; `key` gives the stored form of an event id."""
+    texts = {case_id: str(case_id) for case_id in {e.case_id for e in index}}
     return [
         (
-            e.event_id,
-            str(e.case_id),
+            key(e.event_id),
+            texts[e.case_id],
             e.version,
             e.type,
-            positions[(str(e.case_id), e.version)],
+            positions[(e.case_id, e.version)],
             e.digest,
         )
         for e in index
     ]
 
 
-class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder, with the event-id index in the same transaction."""
+def _id_bytes(event_id: str) -> bytes:
+    return UUID(event_id).bytes
 
-    index_table = "casetrail_event_ids"
+
+def _asked(event_ids: Iterable[str], stored_form: Callable[[UUID], K]) -> dict[K, str]:
+    """Each id looked up, by its stored form; one that is not a UUID is no event's id."""
+    asked: dict[K, str] = {}
+    for event_id in event_ids:
+        try:
+            asked[stored_form(UUID(event_id))] = event_id
+        except ValueError:
+            continue
+    return asked
+
+
+class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, with the event-id index in the same transaction.
+
+    The index is a plain table, whose rows a batch adds at its end, and a unique index of each
+    id's 16 bytes: only those small entries land at random places (event ids are random), so a
+    commit writes few pages. The index of earlier versions, one table keyed by the id's text
+    (`casetrail_event_ids`), is moved into it when the store is opened, in the same transaction
+    as the tables are created."""
+
+    index_table = "casetrail_event_index"
+    text_keyed_index_table = "casetrail_event_ids"
 
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.index_table} ("
-            "event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, version INTEGER NOT NULL, "
-            "type TEXT NOT NULL, position INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID",
+            "event_id BLOB NOT NULL, case_id TEXT NOT NULL, version INTEGER NOT NULL, "
+            "type TEXT NOT NULL, position INTEGER NOT NULL, digest TEXT NOT NULL)",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {self.index_table}_event_id "
+            f"ON {self.index_table} (event_id)",
         ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        self._move_text_keyed_index(c)
+
+    def _move_text_keyed_index(self, c: SQLiteCursor) -> None:
+        old = self.text_keyed_index_table
+        c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (old,))
+        if c.fetchone() is None:
+            return
+        c.execute(
+            f"SELECT event_id, case_id, version, type, position, digest FROM {old} "
+            "ORDER BY position"
+        )
+        rows = [(_id_bytes(row[0]), *row[1:]) for row in c.fetchall()]
+        c.executemany(f"INSERT INTO {self.index_table} VALUES (?,?,?,?,?,?)", rows)
+        c.execute(f"DROP TABLE {old}")
+        logger.info("event-id index moved to %s: %d ids", self.index_table, len(rows))
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -155,23 +205,24 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         if index:
             c.executemany(
                 f"INSERT INTO {self.index_table} VALUES (?,?,?,?,?,?)",
-                _index_rows(index, _positions(stored_events, notification_ids)),
+                _index_rows(index, _positions(stored_events, notification_ids), _id_bytes),
             )
         return notification_ids
 
     def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
-        ids = list(event_ids)
+        asked = _asked(event_ids, lambda u: u.bytes)
         found: dict[str, IndexedEvent] = {}
         with self.datastore.transaction(commit=False) as c:
-            for chunk in _chunks(ids, 500):
+            for chunk in _chunks(list(asked), 500):
                 c.execute(
                     f"SELECT * FROM {self.index_table} WHERE event_id IN "
                     f"({','.join('?' * len(chunk))})",
                     chunk,
                 )
                 for row in c.fetchall():
-                    found[row["event_id"]] = IndexedEvent(
-                        event_id=row["event_id"],
+                    event_id = asked[row["event_id"]]
+                    found[event_id] = IndexedEvent(
+                        event_id=event_id,
                         case_id=UUID(row["case_id"]),
                         version=row["version"],
                         type=row["type"],
@@ -320,15 +371,15 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         return newest
 
     def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
-        ids = list(event_ids)
-        return self._read(lambda: self._lookup(ids))
+        asked = _asked(event_ids, str)
+        return self._read(lambda: self._lookup(asked))
 
-    def _lookup(self, event_ids: list[str]) -> dict[str, IndexedEvent]:
+    def _lookup(self, asked: dict[str, str]) -> dict[str, IndexedEvent]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.lookup_statement, (event_ids,), prepare=True)
+            curs.execute(self.lookup_statement, (list(asked),), prepare=True)
             return {
-                row["event_id"]: IndexedEvent(
-                    event_id=row["event_id"],
+                asked[row["event_id"]]: IndexedEvent(
+                    event_id=asked[row["event_id"]],
                     case_id=row["case_id"],
                     version=row["version"],
                     type=row["type"],
@@ -451,7 +502,7 @@ class PostgresStoreFactory(PostgresFactory):
 POSTGRES_FACTORY_TOPIC = get_topic(PostgresStoreFactory)
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+def _chunks(items: list[K], size: int) -> Iterable[list[K]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
