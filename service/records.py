@@ -20,10 +20,12 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
+    JSONTranscoder,
     MapperDeserialisationError,
     OperationalError,
     PersistenceError,
     Recording,
+    Transcoder,
 )
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
@@ -62,6 +64,7 @@ from service.store import (
     SQLiteCaseLogRecorder,
     case_log,
 )
+from service.transcoder import LogTranscoder
 
 # Case ids derived from a CaseOpened event's id (UUIDv5 in this namespace), so a retried open
 # without a `case_id` lands on the same case. Fixed forever.
@@ -223,6 +226,12 @@ class CaseRecords(Application[UUID]):
         self.observer: WriteObserver = Unobserved()
         if check_key:
             self._check_key()
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON format, written and read with orjson (`service.transcoder`)."""
+        library = super().construct_transcoder()
+        assert isinstance(library, JSONTranscoder)
+        return LogTranscoder(library)
 
     # --- writing -------------------------------------------------------------------------
 

@@ -1,0 +1,72 @@
+"""The log's transcoder: the library's JSON format, written and read with orjson.
+
+A stored Case event is `{"timestamp": ..., "entry": {...}}` (an opening also names its
+`originator_topic`), a snapshot `{"timestamp": ..., "originator_topic": ..., "state": {...}}`.
+The library's `JSONTranscoder` writes a value JSON cannot hold (a datetime, a UUID) as
+`{"_type_": name, "_data_": ...}` and reads any object of that shape back as the value, with a
+Python call for every object of every event. Here the same bytes are written and read by orjson,
+and only the envelope is looked at for tagged values: an entry is a client's JSON document
+(strings, integers, booleans, nulls, arrays and objects, as `CaseRecords.decode` reads it) and is
+written and read as it is, never turned into anything else whatever its objects look like.
+Anything orjson cannot write goes to the library's transcoder, whose output this one reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import JSONTranscoder, Transcoder
+
+# The key whose value is a client's JSON document, left as it is both ways.
+ENTRY = "entry"
+
+
+class LogTranscoder(Transcoder):
+    """orjson, in the format (and with the transcodings) of the library's `JSONTranscoder`."""
+
+    def __init__(self, library: JSONTranscoder) -> None:
+        self.library = library
+
+    def encode(self, obj: Any) -> bytes:
+        if type(obj) is not dict:
+            return self.library.encode(obj)
+        try:
+            return orjson.dumps(
+                {key: value if key == ENTRY else self._tagged(value) for key, value in obj.items()}
+            )
+        except (orjson.JSONEncodeError, TypeError):
+            return self.library.encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        state = orjson.loads(data)
+        if type(state) is not dict:
+            return self._untagged(state)
+        for key, value in state.items():
+            if key != ENTRY and type(value) in (dict, list):
+                state[key] = self._untagged(value)
+        return state
+
+    def _tagged(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is dict:
+            return {key: self._tagged(item) for key, item in value.items()}
+        if kind is list or kind is tuple:
+            return [self._tagged(item) for item in value]
+        if kind in (str, int, bool, type(None)):
+            return value
+        transcoding = self.library.types.get(kind)
+        if transcoding is None:
+            raise TypeError(f"no transcoding for {kind.__name__}")
+        return {"_type_": transcoding.name, "_data_": self._tagged(transcoding.encode(value))}
+
+    def _untagged(self, value: Any) -> Any:
+        """What the library's decoder makes of a value: tagged objects, innermost first."""
+        if type(value) is list:
+            return [self._untagged(item) for item in value]
+        if type(value) is not dict:
+            return value
+        value = {key: self._untagged(item) for key, item in value.items()}
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            return self.library.names[value["_type_"]].decode(value["_data_"])
+        return value
