@@ -100,13 +100,14 @@ class Case(Aggregate):
                 raise CaseRuleBroken(
                     index, "type", "this case is already open: CaseOpened comes once"
                 )
+        case_id = str(self.id)
         for entry in entries:
-            sealed = _sealed(entry, self.id, self.version + 1, self.last_hash, stamp)
+            sealed = _sealed(entry, case_id, self.version + 1, self.last_hash, stamp)
             self.trigger_event(self.Recorded, entry=sealed, timestamp=recorded_at)
 
 
 def _sealed(
-    entry: dict[str, Any], case_id: UUID, version: int, prev: str, stamp: str
+    entry: dict[str, Any], case_id: UUID | str, version: int, prev: str, stamp: str
 ) -> dict[str, Any]:
     sealed = {**entry, "recorded_at": stamp}
     sealed["hash"] = chain_hash(case_id, version, sealed, prev)

@@ -89,16 +89,24 @@ _PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
 def _plain(value: Any) -> bool:
     """Only strings, integers, booleans and nulls, in lists and objects with ASCII keys: what
     orjson writes exactly as JCS does."""
-    kind = type(value)
-    if kind is dict:
-        return all(key.isascii() and _plain(item) for key, item in value.items())
-    if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
-    return kind in _PLAIN_LEAVES
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            if not "".join(item).isascii():
+                return False
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif kind not in _PLAIN_LEAVES:
+            return False
+    return True
 
 
-def chain_hash(case_id: UUID, version: int, entry: Mapping[str, Any], prev: str) -> str:
-    """SHA-256 of the canonical JSON of the entry's hashed fields, its place and its predecessor."""
+def chain_hash(case_id: UUID | str, version: int, entry: Mapping[str, Any], prev: str) -> str:
+    """SHA-256 of the canonical JSON of the entry's hashed fields, its place and its predecessor
+    (`case_id` as a UUID, or as its text)."""
     body: dict[str, Any] = {name: entry.get(name) for name in HASHED_FIELDS}
     body["case_id"] = str(case_id)
     body["version"] = version
