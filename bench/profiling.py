@@ -87,7 +87,7 @@ def append_steps(
         ),
         (
             f"{size} event(s): serialise the response",
-            median_ms(lambda: AppendResponse.of(result).model_dump_json(), n),
+            median_ms(lambda: AppendResponse.render(result), n),
         ),
     ]
 

@@ -63,7 +63,7 @@ def _written(result: AppendResult, headers: dict[str, str] | None = None) -> Res
     """201 with what was stored, or 200 for a replay; serialised here, once (FastAPI would
     validate a returned model against `response_model` again before serialising it)."""
     return Response(
-        AppendResponse.of(result).model_dump_json(),
+        AppendResponse.render(result),
         status_code=200 if result.replayed else 201,
         media_type="application/json",
         headers={**(headers or {}), "ETag": f'"{result.version}"'},

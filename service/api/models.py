@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from uuid import UUID
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
@@ -60,10 +61,7 @@ class EventEnvelope(BaseModel):
 
     def stored_form(self) -> dict[str, Any]:
         """The plain-JSON client envelope the use cases take."""
-        body = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"data"})
-        payload: BaseModel = getattr(self, "data")  # noqa: B009  (each subclass declares it)
-        body["data"] = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return body
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _envelope(kind: EntryType) -> type[EventEnvelope]:
@@ -119,22 +117,26 @@ class AppendResponse(BaseModel):
     version: int
     events: list[StoredEventResult]
 
-    @classmethod
-    def of(cls, result: AppendResult) -> AppendResponse:
-        return cls(
-            case_id=result.case_id,
-            version=result.version,
-            events=[
-                StoredEventResult(
-                    id=UUID(e.id),
-                    version=e.version,
-                    position=e.position,
-                    recorded_at=e.recorded_at,
-                    hash=e.hash,
-                    replayed=e.replayed,
-                )
-                for e in result.events
-            ],
+    @staticmethod
+    def render(result: AppendResult) -> bytes:
+        """This model's JSON for `result`, written directly: the result's values already have
+        the fields' types, so building and validating a model per event would check nothing."""
+        return orjson.dumps(
+            {
+                "case_id": str(result.case_id),
+                "version": result.version,
+                "events": [
+                    {
+                        "id": e.id,
+                        "version": e.version,
+                        "position": e.position,
+                        "recorded_at": e.recorded_at,
+                        "hash": e.hash,
+                        "replayed": e.replayed,
+                    }
+                    for e in result.events
+                ],
+            }
         )
 
 

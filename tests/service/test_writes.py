@@ -23,6 +23,7 @@ from httpx import Response
 
 from domain.catalogue import catalogue
 from service.api.app import create_app
+from service.api.models import AppendResponse
 from service.clock import SettableClock
 from service.settings import Settings
 from tests.conftest import NOW, POSTGRES_URL
@@ -298,6 +299,28 @@ def test_open_case_when_new_then_201_with_location_etag_and_derived_case_id(
     assert [e["version"] for e in body["events"]] == [1, 2]
     assert not any(e["replayed"] for e in body["events"])
     assert client.get(response.headers["Location"], headers=headers).status_code == 200
+
+
+def test_open_case_when_ids_sent_in_capitals_then_answer_is_the_response_model_json(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a batch whose event ids are spelt in capitals
+    events = [event("CaseOpened"), event("ContactReceived", "2013-05-17")]
+    for posted in events:
+        posted["id"] = posted["id"].upper()
+
+    # When it opens a case, and is sent again
+    first = client.post("/cases", json={"events": events}, headers=headers)
+    again = client.post("/cases", json={"events": events}, headers=headers)
+
+    # Then each answer is exactly the documented model's JSON, ids in their canonical spelling
+    for response in (first, again):
+        assert (
+            response.content
+            == AppendResponse.model_validate_json(response.content).model_dump_json().encode()
+        )
+        assert [e["id"] for e in response.json()["events"]] == [e["id"].lower() for e in events]
+    assert [first.status_code, again.status_code] == [201, 200]
 
 
 def test_open_case_when_retried_without_case_id_then_200_replay_on_same_case(
