@@ -784,9 +784,9 @@ def main(argv: list[str] | None = None) -> int:
 def _standing_notes(plan: Plan) -> list[str]:
     return [
         f"Run: {'quick' if plan is QUICK else 'full'} — {plan.as_dict()}.",
-        "Service: `casetrail serve` (uvicorn, one worker, access log on) in a subprocess on a "
-        "fresh data directory; one keep-alive connection of `http.client`; bodies serialised "
-        "before timing.",
+        "Service: `casetrail serve` (uvicorn, one worker, access log on, and its projection "
+        "runner process: the defaults) in a subprocess on a fresh data directory; one "
+        "keep-alive connection of `http.client`; bodies serialised before timing.",
         "Baseline: a plain `eventsourcing` `Application` (no aggregate cache, no snapshots) on "
         "its own SQLite file (WAL, default synchronous) or PostgreSQL schema; its events carry "
         "the same client event dicts the service is sent.",

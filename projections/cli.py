@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from dataclasses import asdict
@@ -40,6 +41,9 @@ alerts_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(stderr=True)
+logger = logging.getLogger("casetrail.projections")
+# How much lower `casetrail serve`'s runner process runs than its workers (nice(1)'s scale).
+SERVE_RUNNER_NICENESS = 10
 
 
 def _open() -> tuple[Settings, CaseRecords]:
@@ -57,28 +61,63 @@ def run(
     ] = 0.5,
     page_size: Annotated[int, typer.Option(help="Events per transaction")] = DEFAULT_PAGE_SIZE,
     once: Annotated[bool, typer.Option(help="Catch up once and exit")] = False,
+    parent: Annotated[
+        int | None,
+        typer.Option(
+            hidden=True,
+            help="Run as `casetrail serve`'s runner: its JSON logs, at a lower CPU priority, "
+            "and stop when the process PARENT is gone",
+        ),
+    ] = None,
 ) -> None:
     """Keep the read models current; leads each model no other runner leads (and takes over
     when its leader stops). Stops cleanly on SIGINT or SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings, records = _open()
+    if parent is None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    else:
+        _as_serves_runner(settings)
+    say = console.print if parent is None else logger.info
     collect_young_every(settings.gc_threshold)
     try:
         with Runner(settings, records, default_models(), page_size=page_size) as runner:
             if once:
                 applied = runner.run_once()
-                console.print(f"applied {applied} events; leading: {sorted(runner.leading)}")
+                say(f"applied {applied} events; leading: {sorted(runner.leading)}")
                 return
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-            console.print(f"projection runner started (models: {', '.join(runner.models)})")
+            if parent is not None:
+                threading.Thread(
+                    target=_stop_when_gone, args=(parent, stop), name="parent", daemon=True
+                ).start()
+            say(f"projection runner started (models: {', '.join(runner.models)})")
             runner.run_forever(
                 stop, poll_interval, refresh_interval=settings.alerts_refresh_seconds
             )
-            console.print("projection runner stopped")
+            say("projection runner stopped")
     finally:
         records.close()
+
+
+def _as_serves_runner(settings: Settings) -> None:
+    """`casetrail serve`'s JSON log lines, and a lower priority than its workers."""
+    import logging.config
+
+    from service.logs import logging_config
+
+    logging.config.dictConfig(logging_config(settings.log_level))
+    os.nice(SERVE_RUNNER_NICENESS)
+
+
+def _stop_when_gone(parent: int, stop: threading.Event) -> None:
+    """Set `stop` once the process `parent` is no longer this process's parent (it ended, and
+    this one was handed to another)."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            logger.warning("the serving process %d is gone: the projection runner stops", parent)
+            stop.set()
 
 
 @app.command("status")

@@ -6,7 +6,9 @@ Every command reads the same settings as `serve` (`CASETRAIL_DATABASE_URL`, `CAS
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -41,24 +43,56 @@ def serve(
 
     from service.auth import ensure_local_keys
     from service.logs import logging_config
+    from service.projector import Projector
 
     settings = Settings()
     settings.prepare()
     if not settings.jwt_secret and settings.jwt_jwks_file is None:
         # Before the workers start: each one's create_app then finds the keys made.
         ensure_local_keys(settings)
-    uvicorn.run(
-        "service.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        # JSON lines from every logger; uvicorn's access log is off: the service writes its own
-        # access line per request (route template, status, duration, principal, request id).
-        log_config=logging_config(settings.log_level),
-        access_log=False,
-    )
+    projector = None
+    if settings.projections_in_process and not settings.projections_in_workers:
+        # The read models' runner in a process of its own; the workers, which read their
+        # settings from the environment, run none.
+        projector = Projector()
+        projector.start()
+        os.environ["CASETRAIL_PROJECTIONS_IN_PROCESS"] = "false"
+        # uvicorn stops on SIGTERM, then raises it again under the handler it found: this one
+        # stops the runner first.
+        signal.signal(signal.SIGTERM, _raise_signalled)
+    signalled = None
+    try:
+        uvicorn.run(
+            "service.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            # JSON lines from every logger; uvicorn's access log is off: the service writes its
+            # own access line per request (route template, status, duration, principal, request
+            # id).
+            log_config=logging_config(settings.log_level),
+            access_log=False,
+        )
+    except _Signalled as stop:
+        signalled = stop.signum
+    finally:
+        if projector is not None:
+            projector.stop()
+    if signalled is not None:  # end as the signal would have, as uvicorn does
+        signal.signal(signalled, signal.SIG_DFL)
+        signal.raise_signal(signalled)
+
+
+class _Signalled(BaseException):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, frame: object) -> None:
+    raise _Signalled(signum)
 
 
 @app.command()

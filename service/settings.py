@@ -93,12 +93,15 @@ class Settings(BaseSettings):
     feed_scan_limit: int = Field(default=10_000, ge=1)
     feed_ping_seconds: float = Field(default=15.0, gt=0)
 
-    # Read models: the runner inside `serve` (one leader across workers and processes), how often
-    # it polls the log, and how long a request's X-Min-Position may wait for it.
+    # Read models: whether `serve` runs their runner (one leader across workers and processes),
+    # in a process of its own beside the workers or (`projections_in_workers`) as a thread inside
+    # each worker; how often it polls the log, and how long a request's X-Min-Position may wait.
     projections_in_process: bool = True
+    projections_in_workers: bool = False
     projection_poll_seconds: float = Field(default=0.5, gt=0, le=10)
-    # The share of the time the runner inside `serve` may spend applying events: after each page
-    # (or refresh) of T seconds it rests T * (1 - share) / share, so requests keep the interpreter.
+    # The share of the time a runner thread inside a worker may spend applying events: after each
+    # page (or refresh) of T seconds it rests T * (1 - share) / share, so requests keep the
+    # interpreter.
     projections_in_process_share: float = Field(default=0.25, gt=0, le=1)
     projection_wait_seconds: float = Field(default=2.0, ge=0, le=30)
     # How often the runner re-evaluates alerts whose deadlines have passed with no new event.
