@@ -168,6 +168,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
 
     index_table = "casetrail_event_index"
     text_keyed_index_table = "casetrail_event_ids"
+    move_page = 10_000  # rows of that table moved at a time
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -188,14 +189,24 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (old,))
         if c.fetchone() is None:
             return
-        c.execute(
+        # Read and written a page at a time, on one connection: a store's whole index need not
+        # fit in memory.
+        reader = c.sqlite_cursor
+        writer = reader.connection.cursor()
+        reader.execute(
             f"SELECT event_id, case_id, version, type, position, digest FROM {old} "
             "ORDER BY position"
         )
-        rows = [(_id_bytes(row[0]), *row[1:]) for row in c.fetchall()]
-        c.executemany(f"INSERT INTO {self.index_table} VALUES (?,?,?,?,?,?)", rows)
+        moved = 0
+        while rows := reader.fetchmany(self.move_page):
+            writer.executemany(
+                f"INSERT INTO {self.index_table} VALUES (?,?,?,?,?,?)",
+                [(_id_bytes(row[0]), *row[1:]) for row in rows],
+            )
+            moved += len(rows)
+        writer.close()
         c.execute(f"DROP TABLE {old}")
-        logger.info("event-id index moved to %s: %d ids", self.index_table, len(rows))
+        logger.info("event-id index moved to %s: %d ids", self.index_table, moved)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any

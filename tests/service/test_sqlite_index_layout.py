@@ -14,6 +14,7 @@ from service.errors import EventIdReused
 from service.principal import Principal
 from service.records import CaseRecords
 from service.settings import Settings
+from service.store import SQLiteCaseLogRecorder
 from tests.support import event
 
 WORKER = Principal("ann.worker", "Ann Worker", "csc:barsetshire", ("practitioner",))
@@ -46,8 +47,9 @@ def _tables(path: str) -> set[str]:
 
 
 @pytest.mark.parametrize("store", ["sqlite"])
+@pytest.mark.parametrize("page", [10_000, 1], ids=["one page", "a page per row"])
 def test_open_store_with_text_keyed_index_then_ids_moved_and_still_recognised(
-    settings: Settings, clock: SettableClock
+    settings: Settings, clock: SettableClock, page: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a store whose index is in the earlier layout, holding one case's two events
     opened, note = event("CaseOpened"), event("CaseNoteRecorded")
@@ -59,7 +61,8 @@ def test_open_store_with_text_keyed_index_then_ids_moved_and_still_recognised(
     _as_text_keyed_store(path)
     assert CURRENT not in _tables(path)
 
-    # When the service opens it
+    # When the service opens it (moving the index `page` rows at a time)
+    monkeypatch.setattr(SQLiteCaseLogRecorder, "move_page", page)
     reopened = CaseRecords(settings, clock)
 
     # Then the index is in the current layout, and the earlier table is gone
