@@ -57,8 +57,12 @@ def _open() -> tuple[Settings, CaseRecords]:
 @app.command()
 def run(
     poll_interval: Annotated[
-        float, typer.Option(help="Seconds between polls of the log when current")
-    ] = 0.5,
+        float | None,
+        typer.Option(
+            help="Seconds between polls of the log when current "
+            "(default: CASETRAIL_PROJECTION_POLL_SECONDS, 0.5)"
+        ),
+    ] = None,
     page_size: Annotated[int, typer.Option(help="Events per transaction")] = DEFAULT_PAGE_SIZE,
     once: Annotated[bool, typer.Option(help="Catch up once and exit")] = False,
     parent: Annotated[
@@ -94,7 +98,9 @@ def run(
                 ).start()
             say(f"projection runner started (models: {', '.join(runner.models)})")
             runner.run_forever(
-                stop, poll_interval, refresh_interval=settings.alerts_refresh_seconds
+                stop,
+                poll_interval or settings.projection_poll_seconds,
+                refresh_interval=settings.alerts_refresh_seconds,
             )
             say("projection runner stopped")
     finally:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from projections.cli import app
+from projections.runner import Runner
 from service.clock import SettableClock
 from service.records import CaseRecords
 from service.settings import Settings
@@ -51,3 +56,37 @@ def test_cli_when_rebuild_unknown_model_then_usage_error(settings: Settings) -> 
     result = CliRunner().invoke(app, ["rebuild", "nope"], env=environment(settings))
     assert result.exit_code == 2
     assert "no read model 'nope'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "setting", "polls"),
+    [([], "0.2", 0.2), (["--poll-interval", "3"], "0.2", 3.0)],
+    ids=["the setting", "the option over the setting"],
+)
+def test_cli_when_run_then_polls_at_the_configured_interval(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    option: list[str],
+    setting: str,
+    polls: float,
+) -> None:
+    # Given CASETRAIL_PROJECTION_POLL_SECONDS, and a runner that returns at once
+    seen: list[float] = []
+
+    def run_forever(self: Runner, stop: threading.Event, poll_interval: float, **_: Any) -> None:
+        seen.append(poll_interval)
+
+    monkeypatch.setattr(Runner, "run_forever", run_forever)
+    env = {**environment(settings), "CASETRAIL_PROJECTION_POLL_SECONDS": setting}
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    # When `projections run` starts
+    try:
+        result = CliRunner().invoke(app, ["run", *option], env=env)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+    # Then its runner polls at the option's interval, or else the setting's
+    assert result.exit_code == 0, result.output
+    assert seen == [polls]
