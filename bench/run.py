@@ -231,9 +231,10 @@ def _small_appends(ctx: Context, service: Service) -> tuple[list[Row], list[over
     plan, app, n = ctx.plan, ctx.app, ctx.plan.single_appends
     cases = over_http.open_cases(service, plan.small_cases)
     aggregates = library.start_aggregates(app, plan.small_cases)
+    over_http.wait_caught_up(service)  # the runner process has started and is idle
     interleave(
-        over_http.single_appends(service, cases, plan.warmup),
-        library.load_then_append(app, aggregates, plan.warmup),
+        over_http.single_appends(service, cases, plan.append_warmup),
+        library.load_then_append(app, aggregates, plan.append_warmup),
     )
     appends, library_appends, raw, driver = interleave(
         over_http.single_appends(service, cases, n),
@@ -398,8 +399,8 @@ def _long_appends(ctx: Context, service: Service, built: Built, first_append: Ti
     plan, app = ctx.plan, ctx.app
     ctx.say(f"3 — one-event appends to the {plan.long_events:,}-event case")
     interleave(
-        over_http.single_appends(service, [built.long_case], plan.warmup),
-        over_http.single_appends(service, built.small_cases, plan.warmup),
+        over_http.single_appends(service, [built.long_case], plan.append_warmup),
+        over_http.single_appends(service, built.small_cases, plan.append_warmup),
     )
     appends, small_appends, library_appends = interleave(
         over_http.single_appends(service, [built.long_case], plan.single_appends),
@@ -792,6 +793,9 @@ def _standing_notes(plan: Plan) -> list[str]:
         "the same client event dicts the service is sent.",
         "Each service measure runs interleaved with its baseline (calls alternate, spread over "
         "the same stretch of time), so load from other processes falls on both sides.",
+        f"One-event appends (1a, 3a) are timed after {plan.append_warmup} untimed appends of "
+        "each side, and 1a once `/ready` reports the read models caught up: the server, and "
+        "the runner process it starts beside it, past their start-up.",
         "Cold read: the first read of the case by a freshly restarted server, after reads of a "
         "small case to warm the process and once `/ready` reports its read models caught up "
         "with the log (the projection runner idle, not catching up beside the read); its "
