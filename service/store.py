@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,6 +47,9 @@ from psycopg.sql import SQL, Identifier
 from service.deadline import retry_reads
 
 logger = logging.getLogger("casetrail.store")
+
+# How long opening a SQLite store may wait for another process moving its event-id index.
+MOVE_WAIT_SECONDS = 600.0
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -163,8 +168,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
     The index is a plain table, whose rows a batch adds at its end, and a unique index of each
     id's 16 bytes: only those small entries land at random places (event ids are random), so a
     commit writes few pages. The index of earlier versions, one table keyed by the id's text
-    (`casetrail_event_ids`), is moved into it when the store is opened, in the same transaction
-    as the tables are created."""
+    (`casetrail_event_ids`), is moved into it when the store is opened, in one transaction."""
 
     index_table = "casetrail_event_index"
     text_keyed_index_table = "casetrail_event_ids"
@@ -180,18 +184,48 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
             f"ON {self.index_table} (event_id)",
         ]
 
-    def _create_table(self, c: SQLiteCursor) -> None:
-        super()._create_table(c)
-        self._move_text_keyed_index(c)
+    def create_table(self) -> None:
+        # Each statement in a transaction of its own: one that creates a table is then a write
+        # from its start, and waits for another process creating it (the workers and the runner
+        # of one `serve` start together) where, after a statement that only read, it would fail
+        # at once ("database is locked").
+        for statement in self.create_table_statements:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(statement)
+        deadline = time.monotonic() + MOVE_WAIT_SECONDS
+        while True:
+            try:
+                self._move_text_keyed_index()
+                return
+            except sqlite3.OperationalError as e:
+                # Another process (the workers and the runner of one `serve` start together) is
+                # moving it, for longer than the busy timeout: wait on.
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                logger.info("waiting for another process to move the event-id index")
 
-    def _move_text_keyed_index(self, c: SQLiteCursor) -> None:
+    def _move_text_keyed_index(self) -> None:
+        """Move the text-keyed index into the current one, in one transaction that takes the
+        write lock first (`BEGIN IMMEDIATE`: a process that finds another moving it waits, then
+        finds nothing left to move)."""
         old = self.text_keyed_index_table
-        c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (old,))
-        if c.fetchone() is None:
-            return
-        # Read and written a page at a time, on one connection: a store's whole index need not
-        # fit in memory.
-        reader = c.sqlite_cursor
+        exists = f"SELECT 1 FROM sqlite_master WHERE type='table' AND name='{old}'"
+        with self.datastore.get_connection(commit=True) as conn, conn.cursor() as cursor:
+            if cursor.execute(exists).fetchone() is None:
+                return
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._move(cursor, old) if cursor.execute(exists).fetchone() else None
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        if moved is not None:
+            logger.info("event-id index moved to %s: %d ids", self.index_table, moved)
+
+    def _move(self, reader: sqlite3.Cursor, old: str) -> int:
+        """Copy the rows of `old` a page at a time (a store's whole index need not fit in
+        memory), then drop it; the number of rows."""
         writer = reader.connection.cursor()
         reader.execute(
             f"SELECT event_id, case_id, version, type, position, digest FROM {old} "
@@ -204,9 +238,9 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
                 [(_id_bytes(row[0]), *row[1:]) for row in rows],
             )
             moved += len(rows)
+        writer.execute(f"DROP TABLE {old}")
         writer.close()
-        c.execute(f"DROP TABLE {old}")
-        logger.info("event-id index moved to %s: %d ids", self.index_table, moved)
+        return moved
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -5,7 +5,9 @@ with its original results, a reused id is refused."""
 from __future__ import annotations
 
 import sqlite3
-from uuid import UUID
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -79,6 +81,46 @@ def test_open_store_with_text_keyed_index_then_ids_moved_and_still_recognised(
     # And the case goes on from where it was
     assert reopened.record(case_id, [event("CaseNoteRecorded")], by=WORKER).version == 3
     reopened.close()
+
+
+@pytest.mark.parametrize("store", ["sqlite"])
+def test_open_store_with_text_keyed_index_when_processes_open_it_at_once_then_moved_once(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a store in the earlier layout whose index holds many ids
+    records = CaseRecords(settings, clock)
+    case_id = records.open_case(None, [event("CaseOpened")], by=WORKER).case_id
+    for _ in range(20):
+        records.record(case_id, [event("CaseNoteRecorded") for _ in range(250)], by=WORKER)
+    records.close()
+    path = str(settings.sqlite_path)
+    _as_text_keyed_store(path)
+
+    # When several processes open it at once (as `serve`'s workers and its runner do)
+    start = threading.Barrier(4)
+
+    def open_store() -> int:
+        start.wait()
+        opened = CaseRecords(settings, clock)
+        try:
+            return len(opened.index.lookup([str(uuid4())]))
+        finally:
+            opened.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: open_store(), range(4)))
+
+    # Then every one opens it, and the index holds every id once, in the current layout
+    assert outcomes == [0, 0, 0, 0]
+    assert TEXT_KEYED not in _tables(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT event_id) FROM {CURRENT}"
+        ).fetchone() == (
+            5001,
+            5001,
+        )
+    db.close()
 
 
 def test_lookup_of_ids_in_any_spelling_then_found_under_the_spelling_asked(
