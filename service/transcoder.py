@@ -1,14 +1,17 @@
 """The log's transcoder: the library's JSON format, written and read with orjson.
 
 A stored Case event is `{"timestamp": ..., "entry": {...}}` (an opening also names its
-`originator_topic`), a snapshot `{"timestamp": ..., "originator_topic": ..., "state": {...}}`.
-The library's `JSONTranscoder` writes a value JSON cannot hold (a datetime, a UUID) as
+`originator_topic`), a snapshot `{"timestamp": ..., "topic": ..., "state": {...}}`. The
+library's `JSONTranscoder` writes a value JSON cannot hold (a datetime, a UUID) as
 `{"_type_": name, "_data_": ...}` and reads any object of that shape back as the value, with a
 Python call for every object of every event. Here the same bytes are written and read by orjson,
-and only the envelope is looked at for tagged values: an entry is a client's JSON document
-(strings, integers, booleans, nulls, arrays and objects, as `CaseRecords.decode` reads it) and is
-written and read as it is, never turned into anything else whatever its objects look like.
-Anything orjson cannot write goes to the library's transcoder, whose output this one reads.
+and only the envelope is looked at for tagged values. An entry is a client's JSON document as
+the API accepted it (strings, integers the chain hash can hold, booleans, nulls, arrays and
+objects: what `CaseRecords.decode` reads): it is written and read as it is, never turned into
+anything else whatever its objects look like. Anything else the envelope holds that orjson
+would refuse or write in its own way (a float, an unregistered type) is written by the library's
+transcoder, and read back by it too (orjson reads no NaN or infinity, and reads an integer
+beyond 64 bits as a float).
 """
 
 from __future__ import annotations
@@ -39,12 +42,15 @@ class LogTranscoder(Transcoder):
             return self.library.encode(obj)
 
     def decode(self, data: bytes) -> Any:
-        state = orjson.loads(data)
-        if type(state) is not dict:
-            return self._untagged(state)
-        for key, value in state.items():
-            if key != ENTRY and type(value) in (dict, list):
-                state[key] = self._untagged(value)
+        try:
+            state = orjson.loads(data)
+            if type(state) is not dict:
+                raise _LibrarysToRead
+            for key, value in state.items():
+                if key != ENTRY:
+                    state[key] = self._untagged(value)
+        except (orjson.JSONDecodeError, _LibrarysToRead):
+            return self.library.decode(data)
         return state
 
     def _tagged(self, value: Any) -> Any:
@@ -61,12 +67,21 @@ class LogTranscoder(Transcoder):
         return {"_type_": transcoding.name, "_data_": self._tagged(transcoding.encode(value))}
 
     def _untagged(self, value: Any) -> Any:
-        """What the library's decoder makes of a value: tagged objects, innermost first."""
-        if type(value) is list:
+        """What the library's decoder makes of a value: tagged objects, innermost first. A
+        number orjson read as a float may be one it cannot read exactly (an integer beyond 64
+        bits): the envelope holds none of its own, so such bytes are the library's to read."""
+        kind = type(value)
+        if kind is float:
+            raise _LibrarysToRead
+        if kind is list:
             return [self._untagged(item) for item in value]
-        if type(value) is not dict:
+        if kind is not dict:
             return value
         value = {key: self._untagged(item) for key, item in value.items()}
         if len(value) == 2 and "_type_" in value and "_data_" in value:
             return self.library.names[value["_type_"]].decode(value["_data_"])
         return value
+
+
+class _LibrarysToRead(Exception):
+    """Bytes that orjson cannot read as the library's decoder would."""

@@ -3,6 +3,7 @@ library's transcoder wrote; an entry is a client's JSON document, read back as i
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -89,15 +90,17 @@ def test_decode_when_entry_object_looks_tagged_then_left_as_json() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [2**64, Decimal("1.50")],
-    ids=["integer orjson cannot write", "value with a transcoding of its own"],
+    [2**64 + 1, 1.5, math.inf, Decimal("1.50")],
+    ids=["integer beyond 64 bits", "float", "infinity", "value with a transcoding of its own"],
 )
 def test_encode_when_value_orjson_cannot_write_as_library_then_library_format(value: Any) -> None:
-    # Given a state holding a value orjson would refuse, or write in its own way
+    # Given an envelope holding a value orjson would refuse, or write in its own way
     state = {"timestamp": WHEN, "extra": value}
 
     # When the log's transcoder writes it
     # Then it is the library's output, read back as the library reads it
     written = LOG.encode(state)
     assert written == LIBRARY.encode(state)
-    assert LOG.decode(written) == state
+    read = LOG.decode(written)
+    assert read == state
+    assert type(read["extra"]) is type(value)
