@@ -76,11 +76,11 @@ def run(
 ) -> None:
     """Keep the read models current; leads each model no other runner leads (and takes over
     when its leader stops). Stops cleanly on SIGINT or SIGTERM."""
-    settings, records = _open()
     if parent is None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     else:
-        _as_serves_runner(settings)
+        _as_serves_runner()
+    settings, records = _open()
     say = console.print if parent is None else logger.info
     collect_young_every(settings.gc_threshold)
     try:
@@ -99,7 +99,7 @@ def run(
             say(f"projection runner started (models: {', '.join(runner.models)})")
             runner.run_forever(
                 stop,
-                poll_interval or settings.projection_poll_seconds,
+                settings.projection_poll_seconds if poll_interval is None else poll_interval,
                 refresh_interval=settings.alerts_refresh_seconds,
             )
             say("projection runner stopped")
@@ -107,13 +107,14 @@ def run(
         records.close()
 
 
-def _as_serves_runner(settings: Settings) -> None:
+def _as_serves_runner() -> None:
     """`casetrail serve`'s JSON log lines, and a lower priority than its workers."""
     import logging.config
 
     from service.logs import logging_config
+    from service.settings import Settings
 
-    logging.config.dictConfig(logging_config(settings.log_level))
+    logging.config.dictConfig(logging_config(Settings().log_level))
     os.nice(SERVE_RUNNER_NICENESS)
 
 

@@ -77,11 +77,12 @@ def serve(
         )
     except _Signalled as stop:
         signalled = stop.signum
+        # A second one ends `serve` at once (its runner follows it within a second).
+        signal.signal(signalled, signal.SIG_DFL)
     finally:
         if projector is not None:
             projector.stop()
     if signalled is not None:  # end as the signal would have, as uvicorn does
-        signal.signal(signalled, signal.SIG_DFL)
         signal.raise_signal(signalled)
 
 

@@ -3,7 +3,7 @@
 A runner thread inside a worker shares the worker's Python interpreter with the requests: while
 it applies events, requests wait for it. In a process of its own it works on another core, and
 the requests never wait for it. `serve` starts `casetrail projections run --parent PID` before
-its workers, starts it again if it exits while `serve` runs (after a pause that grows while it
+its workers, starts it again if it fails while `serve` runs (after a pause that grows while it
 keeps failing), and stops it (SIGTERM: it finishes the page in hand) when `serve` stops. The
 runner watches its parent: if `serve` is killed outright, it stops within a second. It runs at
 a lower CPU priority than the workers, so on a machine short of cores the requests come first
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +27,9 @@ LONGEST_PAUSE_SECONDS = 30.0
 # A runner that ran this long before exiting was not failing at start: the pause starts over.
 SETTLED_SECONDS = 60.0
 STOP_SECONDS = 15.0
+# How a runner ends when told to stop: cleanly on SIGTERM or SIGINT once it handles them, or by
+# the signal itself before it does.
+TOLD_TO_STOP = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
 
 
 def runner_command(parent: int) -> list[str]:
@@ -52,7 +56,8 @@ class Projector:
     def _spawn(self) -> None:
         with self._lock:
             if not self._stopping.is_set():
-                self._process = subprocess.Popen(self.command)
+                # A session of its own: a terminal's Ctrl-C reaches `serve`, which stops it.
+                self._process = subprocess.Popen(self.command, start_new_session=True)
                 self._started = time.monotonic()
 
     def _supervise(self) -> None:
@@ -63,6 +68,9 @@ class Projector:
             code = process.wait()
             if self._stopping.is_set():
                 return
+            if code in TOLD_TO_STOP:  # by someone else: so be it
+                logger.info("the projection runner was stopped")
+                return
             if time.monotonic() - self._started >= SETTLED_SECONDS:
                 pause = FIRST_PAUSE_SECONDS
             logger.warning(
@@ -71,7 +79,10 @@ class Projector:
             if self._stopping.wait(pause):
                 return
             pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
-            self._spawn()
+            try:
+                self._spawn()
+            except OSError:
+                logger.exception("the projection runner could not be started")
 
     def stop(self) -> None:
         """Stop the runner: SIGTERM, then SIGKILL if it has not stopped within a while."""

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from service.settings import Settings
@@ -94,11 +95,28 @@ def test_serve_when_started_then_its_runner_process_keeps_the_read_models_curren
 
 
 @pytest.mark.parametrize("store", ["sqlite"])
-def test_serve_when_its_runner_exits_then_started_again(server: Server) -> None:
+def test_serve_when_its_runner_is_told_to_stop_then_left_stopped(server: Server) -> None:
+    # Given `casetrail serve` and its runner process, in a session of its own
+    runner = _runner_of(server)
+    assert server.process is not None
+    assert os.getsid(runner) != os.getsid(server.process.pid)
+
+    # When someone else stops the runner (SIGTERM: it finishes its page and exits cleanly)
+    os.kill(runner, signal.SIGTERM)
+
+    # Then it is not started again, and `serve` goes on answering
+    assert _eventually(lambda: not _alive(runner))
+    time.sleep(2.5)  # (past the first pause before a failed runner is started again)
+    assert [p for p in _children(server.process.pid) if _alive(p)] == []
+    assert httpx.get(f"{server.base_url}/health").status_code == 200
+
+
+@pytest.mark.parametrize("store", ["sqlite"])
+def test_serve_when_its_runner_fails_then_started_again(server: Server) -> None:
     # Given `casetrail serve` and its runner process
     first = _runner_of(server)
 
-    # When the runner is killed
+    # When the runner is killed (as a crash would end it)
     os.kill(first, signal.SIGKILL)
 
     # Then `serve` starts another
