@@ -50,6 +50,9 @@ def serve(
     if not settings.jwt_secret and settings.jwt_jwks_file is None:
         # Before the workers start: each one's create_app then finds the keys made.
         ensure_local_keys(settings)
+    # Every table, once, before the processes that use them start together (on PostgreSQL two
+    # sessions creating one table at once fail: "duplicate key value violates unique constraint").
+    _create_tables(settings)
     projector = None
     if settings.projections_in_process and not settings.projections_in_workers:
         # The read models' runner in a process of its own; the workers, which read their
@@ -84,6 +87,23 @@ def serve(
             projector.stop()
     if signalled is not None:  # end as the signal would have, as uvicorn does
         signal.raise_signal(signalled)
+
+
+def _create_tables(settings: Settings) -> None:
+    """The log's, the access audit's and the read models' tables, as each store creates them."""
+    from projections.registry import default_models
+    from projections.store import ReadModelStore
+    from service.audit import AuditLog
+    from service.records import CaseRecords
+
+    CaseRecords(settings).close()
+    AuditLog(settings).close()
+    read_models = ReadModelStore(settings)
+    try:
+        for model in default_models():
+            read_models.ensure(model)
+    finally:
+        read_models.close()
 
 
 class _Signalled(BaseException):

@@ -71,7 +71,6 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.mark.parametrize("store", ["sqlite"])
 def test_serve_when_started_then_its_runner_process_keeps_the_read_models_current(
     settings: Settings, server: Server
 ) -> None:
