@@ -173,6 +173,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
     index_table = "casetrail_event_index"
     text_keyed_index_table = "casetrail_event_ids"
     move_page = 10_000  # rows of that table moved at a time
+    insert_index_statement = f"INSERT INTO {index_table} VALUES (?,?,?,?,?,?)"
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -198,8 +199,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
                 self._move_text_keyed_index()
                 return
             except sqlite3.OperationalError as e:
-                # Another process (the workers and the runner of one `serve` start together) is
-                # moving it, for longer than the busy timeout: wait on.
+                # Another process is moving it, for longer than the busy timeout: wait on.
                 if "locked" not in str(e) or time.monotonic() > deadline:
                     raise
                 logger.info("waiting for another process to move the event-id index")
@@ -234,7 +234,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         moved = 0
         while rows := reader.fetchmany(self.move_page):
             writer.executemany(
-                f"INSERT INTO {self.index_table} VALUES (?,?,?,?,?,?)",
+                self.insert_index_statement,
                 [(_id_bytes(row[0]), *row[1:]) for row in rows],
             )
             moved += len(rows)
@@ -249,7 +249,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         index: Sequence[IndexedEvent] = kwargs.get("event_index", ())
         if index:
             c.executemany(
-                f"INSERT INTO {self.index_table} VALUES (?,?,?,?,?,?)",
+                self.insert_index_statement,
                 _index_rows(index, _positions(stored_events, notification_ids), _id_bytes),
             )
         return notification_ids
