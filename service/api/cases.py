@@ -27,7 +27,7 @@ from service.api.deps import (
     etag_matches,
     if_match_version,
 )
-from service.api.direct import DirectRoute, binds, json_document, path_uuid, validated
+from service.api.direct import DirectRoute, binds, json_body, path_uuid, validated
 from service.api.guard import case_access, partner_agency
 from service.api.models import (
     AppendRequest,
@@ -97,7 +97,7 @@ def open_case(
     Children's social care opens its own cases; any other agency opens one with a referral:
     `CaseOpened` followed by a `ContactReceived` naming it as the referrer."""
     _check_batch(settings, len(body.events))
-    events = [e.stored_form() for e in body.events]
+    events = body.stored_forms()
     gate.check_open(caller, body.case_id, events)
     result = records.open_case(body.case_id, events, by=caller)
     return _written(result, {"Location": f"/cases/{result.case_id}"})
@@ -130,7 +130,7 @@ def append_events(
 
     Partner agencies post the types they may, and correct or retract only their own entries."""
     _check_batch(settings, len(body.events))
-    events = [e.stored_form() for e in body.events]
+    events = body.stored_forms()
     grant = gate.check_write(caller, case_id, events, opening=False)
     result = records.record(case_id, events, by=caller, expected=if_match, check=grant)
     return _written(result)
@@ -143,19 +143,17 @@ def _services(request: Request) -> dict[str, Any]:
 
 @binds(open_case)
 async def _open_case_arguments(request: Request) -> dict[str, Any]:
-    document = await json_document(request)
+    body = validated(OpenCaseRequest, await json_body(request))
     caller = await authenticate(request, request.headers.get("authorization"))
-    body = validated(OpenCaseRequest, document)
     return {"body": body, "caller": caller, **_services(request)}
 
 
 @binds(append_events)
 async def _append_arguments(request: Request) -> dict[str, Any]:
-    document = await json_document(request)
+    body = validated(AppendRequest, await json_body(request))
     caller = await authenticate(request, request.headers.get("authorization"))
     if_match = await if_match_version(request.headers.get("if-match"))
     case_id = path_uuid(request, "case_id")
-    body = validated(AppendRequest, document)
     return {
         "case_id": case_id,
         "body": body,

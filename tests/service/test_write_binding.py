@@ -200,3 +200,52 @@ def test_append_when_client_disconnects_mid_body_then_400_not_a_server_error(
     # Then it answers as for a body it could not read (to no one), not with a server error
     assert messages[0]["status"] == 400
     assert client.get(f"/cases/{case_id}", headers=headers).json()["version"] == 1
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/vnd.casetrail+json"])
+def test_append_when_body_not_json_then_400_before_the_token_is_judged(
+    client: TestClient, headers: Headers, content_type: str
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+
+    # When a body that is not JSON is posted without a token, either way
+    response = client.post(
+        f"/cases/{case_id}/events",
+        content=b'{"events": [',
+        headers={"Content-Type": content_type},
+    )
+
+    # Then it is refused as a body that does not parse, before the token is looked at
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "urn:casetrail:problem:malformed-json"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # JSON the standard library reads and pydantic's parser does not: a lone surrogate, a
+        # byte-order mark, UTF-16
+        lambda e: orjson.dumps({"events": [e]}).replace(b"A note", b"A note \\ud800"),
+        lambda e: b"\xef\xbb\xbf" + orjson.dumps({"events": [e]}),
+        lambda e: orjson.dumps({"events": [e]}).decode().encode("utf-16"),
+    ],
+    ids=["lone-surrogate", "bom", "utf-16"],
+)
+def test_append_when_json_only_the_standard_parser_reads_then_answered_as_fastapi_answers(
+    client: TestClient, headers: Headers, body: Callable[[dict[str, object]], bytes]
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+
+    # When such a body is posted as application/json, and its like as a +json type (which
+    # always goes FastAPI's way)
+    answers = []
+    for content_type in ("application/json", "application/vnd.casetrail+json"):
+        note = event("CaseNoteRecorded", data={"kind": "phone call", "text": "A note"})
+        sent = {**headers, "Content-Type": content_type}
+        answers.append(client.post(f"/cases/{case_id}/events", content=body(note), headers=sent))
+
+    # Then both are answered alike, and never with a server error
+    assert answers[0].status_code == answers[1].status_code < 500, answers[0].text
+    assert answers[0].headers["content-type"] == answers[1].headers["content-type"]
