@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
     JSONTranscoder,
+    Mapper,
     MapperDeserialisationError,
     OperationalError,
     PersistenceError,
@@ -64,7 +65,7 @@ from service.store import (
     SQLiteCaseLogRecorder,
     case_log,
 )
-from service.transcoder import LogTranscoder
+from service.transcoder import LogMapper, LogTranscoder
 
 # Case ids derived from a CaseOpened event's id (UUIDv5 in this namespace), so a retried open
 # without a `case_id` lands on the same case. Fixed forever.
@@ -226,6 +227,13 @@ class CaseRecords(Application[UUID]):
         self.observer: WriteObserver = Unobserved()
         if check_key:
             self._check_key()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper (its compressor and cipher), mapping `Case.Recorded` directly
+        (`service.transcoder.LogMapper`)."""
+        library = super().construct_mapper()
+        assert isinstance(library.transcoder, LogTranscoder)
+        return LogMapper(library.transcoder, library.compressor, library.cipher)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON format, written and read with orjson (`service.transcoder`)."""

@@ -16,10 +16,23 @@ beyond 64 bits as a float).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, Transcoder
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    Cipher,
+    Compressor,
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.utils import get_topic
+
+from domain.case import Case
 
 # The key whose value is a client's JSON document, left as it is both ways.
 ENTRY = "entry"
@@ -36,7 +49,7 @@ class LogTranscoder(Transcoder):
             return self.library.encode(obj)
         try:
             return orjson.dumps(
-                {key: value if key == ENTRY else self._tagged(value) for key, value in obj.items()}
+                {key: value if key == ENTRY else self.tagged(value) for key, value in obj.items()}
             )
         except (orjson.JSONEncodeError, TypeError):
             return self.library.encode(obj)
@@ -53,18 +66,18 @@ class LogTranscoder(Transcoder):
             return self.library.decode(data)
         return state
 
-    def _tagged(self, value: Any) -> Any:
+    def tagged(self, value: Any) -> Any:
         kind = type(value)
         if kind is dict:
-            return {key: self._tagged(item) for key, item in value.items()}
+            return {key: self.tagged(item) for key, item in value.items()}
         if kind is list or kind is tuple:
-            return [self._tagged(item) for item in value]
+            return [self.tagged(item) for item in value]
         if kind in (str, int, bool, type(None)):
             return value
         transcoding = self.library.types.get(kind)
         if transcoding is None:
             raise TypeError(f"no transcoding for {kind.__name__}")
-        return {"_type_": transcoding.name, "_data_": self._tagged(transcoding.encode(value))}
+        return {"_type_": transcoding.name, "_data_": self.tagged(transcoding.encode(value))}
 
     def _untagged(self, value: Any) -> Any:
         """What the library's decoder makes of a value: tagged objects, innermost first. A
@@ -81,6 +94,52 @@ class LogTranscoder(Transcoder):
         if len(value) == 2 and "_type_" in value and "_data_" in value:
             return self.library.names[value["_type_"]].decode(value["_data_"])
         return value
+
+
+class LogMapper(Mapper[UUID]):
+    """The library's mapper; a `Case.Recorded` (nearly every stored event) is mapped without its
+    generic steps, to the same bytes: `{"timestamp": <tagged time>, "entry": <entry>}`, the
+    tagged time written once for all the events of a batch (which share it). An entry orjson
+    cannot write goes the library's way, as the transcoder sends it."""
+
+    def __init__(
+        self,
+        transcoder: LogTranscoder,
+        compressor: Compressor | None = None,
+        cipher: Cipher | None = None,
+    ) -> None:
+        super().__init__(transcoder, compressor, cipher)
+        self.log_transcoder = transcoder
+        self._last_time: tuple[datetime | None, bytes] = (None, b"")
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        if type(domain_event) is not Case.Recorded:
+            return super().to_stored_event(domain_event)
+        try:
+            entry = orjson.dumps(domain_event.entry)
+        except orjson.JSONEncodeError:
+            return super().to_stored_event(domain_event)
+        state = b'{"timestamp":' + self._time(domain_event.timestamp) + b',"entry":' + entry + b"}"
+        if self.compressor:
+            state = self.compressor.compress(state)
+        if self.cipher:
+            state = self.cipher.encrypt(state)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=RECORDED_TOPIC,
+            state=state,
+        )
+
+    def _time(self, when: datetime) -> bytes:
+        last, written = self._last_time  # (one tuple: threads may swap it in between)
+        if last is not when:
+            written = orjson.dumps(self.log_transcoder.tagged(when))
+            self._last_time = (when, written)
+        return written
+
+
+RECORDED_TOPIC = get_topic(Case.Recorded)
 
 
 class _LibrarysToRead(Exception):
