@@ -50,9 +50,10 @@ async def json_body(request: Request) -> bytes:
 
 def validated(model: type[ModelT], body: bytes) -> ModelT:
     """The body as `model`, parsed and validated in one step by pydantic's JSON parser: for
-    JSON both parse, it gives what FastAPI gives (the standard library's parse, then the same
-    validators). A body it refuses (not JSON, not UTF-8, nested too deep, a lone surrogate,
-    or not valid) goes FastAPI's way, which says what is wrong with it."""
+    JSON both parse, the values FastAPI gives (the standard library's parse, then the same
+    validators), though a key given twice in one object may keep a different place. A body
+    it refuses (not JSON, not UTF-8, nested too deep, a lone surrogate, or not valid) goes
+    FastAPI's way, which says what is wrong with it."""
     try:
         return model.model_validate_json(body)
     except ValidationError:

@@ -87,7 +87,8 @@ else:
 
 
 class _Batch(BaseModel):
-    events: list[NewEvent] = Field(min_length=1)
+    """A request carrying `events` (each request declares the field after its own, so that its
+    fields, and its validation errors, keep their order)."""
 
     def stored_forms(self) -> list[dict[str, Any]]:
         """Each event's `stored_form`, in one dump (a third cheaper than one per event)."""

@@ -58,7 +58,7 @@ def test_canonical_when_any_json_value_then_same_bytes_or_refusal_as_rfc8785(val
         {"n": 2**53 - 1, "m": -(2**53 - 1)},
         {"n": -(2**53)},
         {"t": True, "f": False, "e": "1e5", "d": "0.5"},  # float-like text is no float
-        {"t": "ratio 3:2.5", "u": "[1.5]", "v": "a,-1e3"},  # ... even after : [ or ,
+        {"t": "ratio 3:2.5", "u": "[1.5]", "v": "a,-1e3"},  # ... wherever it stands
         0.0,
         [1, -2.5e-7],
         {"id": "5e10c1a3-b1b6-4711-b008-e99c9b1e9c4a", "n": 12},

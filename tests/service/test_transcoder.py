@@ -122,12 +122,13 @@ def test_encode_when_value_orjson_cannot_write_as_library_then_library_format(va
     assert type(read["extra"]) is type(value)
 
 
-def _batch(*data: Any) -> list[DomainEventProtocol[Any]]:
-    """The events of a case opened and then given one entry per `data`, in one batch."""
+def _batch(*data: Any, when: datetime = WHEN) -> list[DomainEventProtocol[Any]]:
+    """The events of a case opened and then given one entry per `data`, in one batch recorded
+    `when`."""
     case = Case.open(
         uuid4(), [_entry({"local_authority": "csc:x"}) | {"type": "CaseOpened"}], recorded_at=WHEN
     )
-    case.record([_entry(d) for d in data], recorded_at=WHEN)
+    case.record([_entry(d) for d in data], recorded_at=when)
     return list(case.collect_events())
 
 
@@ -151,13 +152,31 @@ def test_map_when_case_events_then_same_stored_events_as_library_mapper(data: li
 def test_map_when_entry_holds_floats_or_what_orjson_refuses_then_library_bytes(
     data: dict[str, Any],
 ) -> None:
-    # Given an event whose entry holds floats, or an integer orjson refuses (which no sealed
-    # entry holds: the chain hash refuses it)
+    # Given an event whose entry holds floats (which orjson writes as the library does), or an
+    # integer orjson refuses (which no sealed entry holds: the chain hash refuses it, and the
+    # library's way writes it)
     event = Case.Recorded(originator_id=uuid4(), originator_version=2, timestamp=WHEN, entry=data)
 
     # When the log's mapper maps it
     # Then it is written as the library writes it
     assert LogMapper(_log()).to_stored_event(event) == Mapper(_library()).to_stored_event(event)
+
+
+def test_map_when_batches_recorded_at_other_times_then_each_batch_its_own_time() -> None:
+    # Given one mapper, and batches recorded at one time, at a later one, and at a time equal
+    # to the first but another object
+    log, library = LogMapper(_log()), Mapper(_library())
+    later = datetime(2026, 3, 4, 5, 6, 8, tzinfo=UTC)
+    again = datetime.fromisoformat(WHEN.isoformat())
+    assert again == WHEN and again is not WHEN
+
+    # When each batch is mapped in turn
+    # Then each event carries its own batch's time, as the library writes it
+    for when in (WHEN, later, again, later):
+        for event in _batch({"note": "x"}, {"note": "y"}, when=when)[1:]:
+            stored = log.to_stored_event(event)
+            assert stored == library.to_stored_event(event)
+            assert log.to_domain_event(stored).timestamp == when
 
 
 def test_map_when_compressed_and_encrypted_then_library_reads_it_back() -> None:
