@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from eventsourcing.persistence import (
     OperationalError,
     PersistenceError,
     Recording,
+    StoredEvent,
     Transcoder,
 )
 from eventsourcing.utils import get_topic
@@ -62,6 +62,7 @@ from service.store import (
     CaseLog,
     IndexedEvent,
     PostgresCaseLogRecorder,
+    SnapshotRows,
     SQLiteCaseLogRecorder,
     case_log,
 )
@@ -72,8 +73,6 @@ from service.transcoder import LogMapper, LogTranscoder
 CASE_ID_NAMESPACE = UUID("6f1c2a57-3c1e-4b8e-9a3d-2f0d5c7e8b41")
 
 ANY_VERSION = -1  # `If-Match: *`
-
-logger = logging.getLogger("casetrail.records")
 
 
 class _OutcomeUnknown(Exception):
@@ -445,26 +444,31 @@ class CaseRecords(Application[UUID]):
             check.confirm(case.local_authority, case.version)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Store the batch; then cache each case as saved, which is exactly what is stored (the
+        """Store the batch, and in its transaction a snapshot of each case whose batch reached a
+        multiple of `snapshot_interval` (one commit, where the library commits each snapshot on
+        its own afterwards); then cache each case as saved, which is exactly what is stored (the
         library leaves a fast-forwarding cache to re-read and re-decode the batch on the next
         load; fast-forwarding still catches up with any writer the cache has not seen)."""
+        snapshots = self._snapshots(processing_event)
+        if snapshots:
+            assert self.snapshots is not None
+            processing_event.saved_kwargs["snapshots"] = SnapshotRows(
+                self.snapshots.recorder, snapshots
+            )
         recordings = super()._record(processing_event)
         if self.repository.cache is not None:
             for case_id, case in processing_event.aggregates.items():
                 self.repository.cache.put(case_id, case)
         return recordings
 
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """A snapshot of each case whose batch reached a multiple of `snapshot_interval`, taken
-        from the case as saved (its state at the batch's last version) rather than rebuilt from
-        the store as the library would.
-
-        Snapshots are taken after the events are committed: one that cannot be written (the
-        store failing just then) is skipped and logged, never reported as a failed append; the
-        case loads from its events, and the next snapshot comes `snapshot_interval` later."""
+    def _snapshots(self, processing_event: ProcessingEvent[UUID]) -> list[StoredEvent]:
+        """A snapshot of each case whose batch reaches a multiple of `snapshot_interval`, taken
+        from the case as it will be saved (its state at the batch's last version) rather than
+        rebuilt from the store as the library would."""
         interval = self.settings.snapshot_interval
         if self.snapshots is None or not interval:
-            return
+            return []
+        taken = []
         for case_id, case in processing_event.aggregates.items():
             if not any(
                 event.originator_id == case_id and event.originator_version % interval == 0
@@ -473,12 +477,12 @@ class CaseRecords(Application[UUID]):
                 continue
             # The aggregate's own snapshot class (the library's `Aggregate.Snapshot`).
             snapshot_class = getattr(type(case), "Snapshot", type(self).snapshot_class)
-            if snapshot_class is None:
-                continue
-            try:
-                self.snapshots.put([snapshot_class.take(case)])
-            except PersistenceError:
-                logger.warning("a snapshot could not be written; skipped", exc_info=True)
+            if snapshot_class is not None:
+                taken.append(self.snapshots.mapper.to_stored_event(snapshot_class.take(case)))
+        return taken
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Nothing: the batch's snapshots were written in its own transaction (`_record`)."""
 
     def _load(self, case_id: UUID, *, to_change: bool = True, current: bool = True) -> Case:
         """The case's aggregate, fast-forwarded from the cache (or, not `current`, as cached

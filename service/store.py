@@ -38,7 +38,7 @@ from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresFactory,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import Environment, EnvType, get_topic
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -86,6 +86,15 @@ class IndexedEvent:
     type: str
     digest: str
     position: int = 0
+
+
+@dataclass(frozen=True)
+class SnapshotRows:
+    """Snapshots to write in a batch's transaction, by the snapshots' own recorder (its table,
+    in the same database as the log's)."""
+
+    recorder: AggregateRecorder
+    stored_events: Sequence[StoredEvent]
 
 
 @dataclass(frozen=True)
@@ -252,6 +261,10 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
                 self.insert_index_statement,
                 _index_rows(index, _positions(stored_events, notification_ids), _id_bytes),
             )
+        snapshots: SnapshotRows | None = kwargs.get("snapshots")
+        if snapshots is not None:
+            assert isinstance(snapshots.recorder, SQLiteAggregateRecorder)
+            snapshots.recorder._insert_events(c, snapshots.stored_events)
         return notification_ids
 
     def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
@@ -361,14 +374,19 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         index: Sequence[IndexedEvent] = kwargs.get("event_index", ())
-        if index:
+        snapshots: SnapshotRows | None = kwargs.get("snapshots")
+        if index or snapshots is not None:
             # A nested pipeline block syncs on exit, so a duplicate id fails here, inside the
             # events' transaction, and nothing of the batch is committed.
             with curs.connection.pipeline():
-                curs.executemany(
-                    self.insert_index_statement,
-                    _index_rows(index, _positions(stored_events, notification_ids)),
-                )
+                if index:
+                    curs.executemany(
+                        self.insert_index_statement,
+                        _index_rows(index, _positions(stored_events, notification_ids)),
+                    )
+                if snapshots is not None:
+                    assert isinstance(snapshots.recorder, PostgresAggregateRecorder)
+                    snapshots.recorder._insert_stored_events(curs, snapshots.stored_events)
         return notification_ids
 
     def _read(self, call: Callable[[], T]) -> T:
