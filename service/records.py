@@ -215,7 +215,7 @@ class CaseRecords(Application[UUID]):
         env = settings.library_environment()
         recorder = PostgresCaseLogRecorder if settings.is_postgres else SQLiteCaseLogRecorder
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
-        # Per instance: the library reads the interval from the instance when it saves.
+        # Per instance (the library's own snapshotting is replaced by `_record`'s).
         self.snapshotting_intervals = (  # type: ignore[misc]
             {Case: settings.snapshot_interval} if settings.snapshot_interval else {}
         )
@@ -411,8 +411,8 @@ class CaseRecords(Application[UUID]):
             IndexedEvent(entry["id"], case_id, event.originator_version, entry["type"], digest)
             for entry, event, digest in zip(entries, pending, digests, strict=True)
         ]
-        # Save the aggregate, not its collected events: the library snapshots (every
-        # `snapshot_interval` versions) only the aggregates it is given.
+        # Save the aggregate, not its collected events: `_record` snapshots (every
+        # `snapshot_interval` versions) the aggregates it is given.
         try:
             recordings = self.save(case, event_index=index)
         except PersistenceError as failure:

@@ -90,8 +90,9 @@ class IndexedEvent:
 
 @dataclass(frozen=True)
 class SnapshotRows:
-    """Snapshots to write in a batch's transaction, by the snapshots' own recorder (its table,
-    in the same database as the log's)."""
+    """Snapshots to write in a batch's transaction, into the table of the snapshots' recorder
+    (in the same database as the log's). One the store already holds at the same version (only
+    ever a stray row: the batch's events are new) is replaced, never a reason to refuse them."""
 
     recorder: AggregateRecorder
     stored_events: Sequence[StoredEvent]
@@ -264,7 +265,13 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         snapshots: SnapshotRows | None = kwargs.get("snapshots")
         if snapshots is not None:
             assert isinstance(snapshots.recorder, SQLiteAggregateRecorder)
-            snapshots.recorder._insert_events(c, snapshots.stored_events)
+            c.executemany(
+                f"INSERT OR REPLACE INTO {snapshots.recorder.events_table_name} VALUES (?,?,?,?)",
+                [
+                    (_case_text(s.originator_id), s.originator_version, s.topic, s.state)
+                    for s in snapshots.stored_events
+                ],
+            )
         return notification_ids
 
     def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
@@ -338,6 +345,11 @@ def _case_uuid(text: str) -> UUID:
     return UUID(text)
 
 
+def _case_text(originator_id: UUID | str) -> str:
+    """A case's id as the library's SQLite recorders store it."""
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
 class PostgresCaseLogRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder (table-locking insert kept), with the event-id index;
     reads retried within the request's deadline, inserts tried once (see the module's doc)."""
@@ -385,8 +397,30 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
                         _index_rows(index, _positions(stored_events, notification_ids)),
                     )
                 if snapshots is not None:
-                    assert isinstance(snapshots.recorder, PostgresAggregateRecorder)
-                    snapshots.recorder._insert_stored_events(curs, snapshots.stored_events)
+                    recorder = snapshots.recorder
+                    assert isinstance(recorder, PostgresAggregateRecorder)
+                    curs.execute(
+                        SQL(
+                            "INSERT INTO {0}.{1} AS t "
+                            "(originator_id, originator_version, topic, state) "
+                            "SELECT originator_id, originator_version, topic, state "
+                            "FROM unnest(%s::{0}.{2}[]) "
+                            "ON CONFLICT (originator_id, originator_version) "
+                            "DO UPDATE SET topic = EXCLUDED.topic, state = EXCLUDED.state"
+                        ).format(
+                            Identifier(self.datastore.schema),
+                            Identifier(recorder.events_table_name),
+                            Identifier(recorder.stored_event_type_name),
+                        ),
+                        (
+                            [
+                                recorder.construct_pg_stored_event(
+                                    s.originator_id, s.originator_version, s.topic, s.state
+                                )
+                                for s in snapshots.stored_events
+                            ],
+                        ),
+                    )
         return notification_ids
 
     def _read(self, call: Callable[[], T]) -> T:
@@ -502,7 +536,8 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
 
 class PostgresSnapshotRecorder(PostgresAggregateRecorder):
     """The snapshots' recorder: reads retried within the request's deadline, inserts tried
-    once (a snapshot that fails to be written is simply taken at a later version)."""
+    once. `CaseRecords` writes its snapshots in the batches' own transactions
+    (`PostgresCaseLogRecorder`); this recorder reads them."""
 
     retry_seconds = DEFAULT_RETRY_SECONDS
 

@@ -13,7 +13,7 @@ import pytest
 
 from domain.case import Case
 from service.clock import SettableClock
-from service.errors import StoreBusy
+from service.errors import EventIdReused
 from service.principal import Principal
 from service.records import CaseRecords
 from service.settings import Settings
@@ -47,25 +47,50 @@ def test_record_when_batch_passes_snapshot_interval_then_snapshot_taken_and_used
     restarted.close()
 
 
-def test_record_when_snapshot_cannot_be_written_then_batch_not_stored_either(
+def test_record_when_stray_snapshot_at_the_version_then_replaced_by_the_batch_s(
     settings: Settings, clock: SettableClock
 ) -> None:
-    # Given an open case, and a snapshot already stored at the version a batch would reach
+    # Given an open case, and a stray snapshot already stored at the version a batch will reach
     # (a store that holds what it should not: nothing else writes one there)
-    records = CaseRecords(settings.model_copy(update={"append_retry_seconds": 0.2}), clock)
+    records = CaseRecords(settings, clock)
     case_id = records.open_case(None, [event("CaseOpened")], by=WORKER).case_id
     interval = settings.snapshot_interval
     assert records.snapshots is not None
-    planted = Case.Snapshot.take(records._load(case_id))
-    records.snapshots.put([dataclasses.replace(planted, originator_version=interval)])
+    stray = Case.Snapshot.take(records._load(case_id))
+    records.snapshots.put([dataclasses.replace(stray, originator_version=interval)])
 
     # When a batch reaching that version is appended
-    # Then it is refused as the store being busy, and neither it nor a snapshot of it is stored:
-    # the batch and its snapshot are written in one transaction
-    with pytest.raises(StoreBusy):
-        records.record(
-            case_id, [event("CaseNoteRecorded") for _ in range(interval - 1)], by=WORKER
-        )
-    assert records.current_version(case_id) == 1
-    assert [s.originator_version for s in records.snapshots.get(case_id)] == [interval]
+    result = records.record(
+        case_id, [event("CaseNoteRecorded") for _ in range(interval - 1)], by=WORKER
+    )
+
+    # Then it is stored, and the snapshot at that version is the batch's (the case as it left
+    # it), in place of the stray one
+    assert result.version == interval
+    (snapshot,) = records.snapshots.get(case_id)
+    assert snapshot.originator_version == interval
+    assert snapshot.state["last_hash"] == result.events[-1].hash
+    records.close()
+
+
+def test_record_when_batch_refused_then_no_snapshot_of_it_either(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given two open cases
+    records = CaseRecords(settings, clock)
+    first = records.open_case(None, [event("CaseOpened")], by=WORKER).case_id
+    second = records.open_case(None, [event("CaseOpened")], by=WORKER).case_id
+    used = event("CaseNoteRecorded")
+    records.record(first, [used], by=WORKER)
+
+    # When a batch reaching the snapshot interval of the second case reuses an id the first
+    # case holds
+    batch = [event("CaseNoteRecorded") for _ in range(settings.snapshot_interval - 2)]
+    with pytest.raises(EventIdReused):
+        records.record(second, [*batch, used], by=WORKER)
+
+    # Then neither the batch nor a snapshot of it is stored
+    assert records.current_version(second) == 1
+    assert records.snapshots is not None
+    assert list(records.snapshots.get(second)) == []
     records.close()
