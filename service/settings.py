@@ -236,6 +236,9 @@ class Settings(BaseSettings):
                 POSTGRES_MAX_OVERFLOW=str(self.postgres_max_overflow),
                 POSTGRES_CONNECT_TIMEOUT=str(self.postgres_connect_timeout),
                 POSTGRES_PRE_PING="y",
+                # Off, whatever the process environment says: the library's insert by a
+                # database function would write neither the event-id index nor snapshots.
+                POSTGRES_ENABLE_DB_FUNCTIONS="n",
                 # An append waits for the events table's lock (appends are serialised) at most
                 # as long as a request may last; a transaction left idle is ended after 5 s.
                 POSTGRES_LOCK_TIMEOUT=str(math.ceil(self.request_deadline_seconds)),

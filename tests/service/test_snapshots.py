@@ -94,3 +94,28 @@ def test_record_when_batch_refused_then_no_snapshot_of_it_either(
     assert records.snapshots is not None
     assert list(records.snapshots.get(second)) == []
     records.close()
+
+
+def test_record_when_process_environment_asks_for_database_functions_then_all_still_written(
+    settings: Settings, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stray POSTGRES_ENABLE_DB_FUNCTIONS in the process environment (the library would
+    # then insert events by a database function of its own, writing neither the event-id index
+    # nor the batch's snapshot)
+    monkeypatch.setenv("POSTGRES_ENABLE_DB_FUNCTIONS", "y")
+    records = CaseRecords(settings, clock)
+    opening = event("CaseOpened")
+    case_id = records.open_case(None, [opening], by=WORKER).case_id
+
+    # When a batch reaches the snapshot interval
+    records.record(
+        case_id, [event("CaseNoteRecorded") for _ in range(settings.snapshot_interval)], by=WORKER
+    )
+
+    # Then the ids are indexed and the snapshot stored, as without it
+    assert list(records.index.lookup([opening["id"]])) == [opening["id"]]
+    assert records.snapshots is not None
+    assert [s.originator_version for s in records.snapshots.get(case_id)] == [
+        settings.snapshot_interval + 1
+    ]
+    records.close()
