@@ -46,11 +46,11 @@ logger = logging.getLogger("casetrail.projections")
 SERVE_RUNNER_NICENESS = 10
 
 
-def _open() -> tuple[Settings, CaseRecords]:
+def _open(settings: Settings | None = None) -> tuple[Settings, CaseRecords]:
     from service.records import CaseRecords
     from service.settings import Settings
 
-    settings = Settings()
+    settings = settings or Settings()
     return settings, CaseRecords(settings)
 
 
@@ -76,11 +76,14 @@ def run(
 ) -> None:
     """Keep the read models current; leads each model no other runner leads (and takes over
     when its leader stops). Stops cleanly on SIGINT or SIGTERM."""
+    from service.settings import Settings
+
+    settings = Settings()
     if parent is None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     else:
-        _as_serves_runner()
-    settings, records = _open()
+        _as_serves_runner(settings)
+    _, records = _open(settings)
     say = console.print if parent is None else logger.info
     collect_young_every(settings.gc_threshold)
     try:
@@ -107,14 +110,13 @@ def run(
         records.close()
 
 
-def _as_serves_runner() -> None:
+def _as_serves_runner(settings: Settings) -> None:
     """`casetrail serve`'s JSON log lines, and a lower priority than its workers."""
     import logging.config
 
     from service.logs import logging_config
-    from service.settings import Settings
 
-    logging.config.dictConfig(logging_config(Settings().log_level))
+    logging.config.dictConfig(logging_config(settings.log_level))
     os.nice(SERVE_RUNNER_NICENESS)
 
 

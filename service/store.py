@@ -397,30 +397,8 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
                         _index_rows(index, _positions(stored_events, notification_ids)),
                     )
                 if snapshots is not None:
-                    recorder = snapshots.recorder
-                    assert isinstance(recorder, PostgresAggregateRecorder)
-                    curs.execute(
-                        SQL(
-                            "INSERT INTO {0}.{1} AS t "
-                            "(originator_id, originator_version, topic, state) "
-                            "SELECT originator_id, originator_version, topic, state "
-                            "FROM unnest(%s::{0}.{2}[]) "
-                            "ON CONFLICT (originator_id, originator_version) "
-                            "DO UPDATE SET topic = EXCLUDED.topic, state = EXCLUDED.state"
-                        ).format(
-                            Identifier(self.datastore.schema),
-                            Identifier(recorder.events_table_name),
-                            Identifier(recorder.stored_event_type_name),
-                        ),
-                        (
-                            [
-                                recorder.construct_pg_stored_event(
-                                    s.originator_id, s.originator_version, s.topic, s.state
-                                )
-                                for s in snapshots.stored_events
-                            ],
-                        ),
-                    )
+                    assert isinstance(snapshots.recorder, PostgresSnapshotRecorder)
+                    snapshots.recorder.write_replacing(curs, snapshots.stored_events)
         return notification_ids
 
     def _read(self, call: Callable[[], T]) -> T:
@@ -537,9 +515,30 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
 class PostgresSnapshotRecorder(PostgresAggregateRecorder):
     """The snapshots' recorder: reads retried within the request's deadline, inserts tried
     once. `CaseRecords` writes its snapshots in the batches' own transactions
-    (`PostgresCaseLogRecorder`); this recorder reads them."""
+    (`PostgresCaseLogRecorder`, by `write_replacing`)."""
 
     retry_seconds = DEFAULT_RETRY_SECONDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.replace_statement = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(%s::{0}.{2}[]) "
+            "ON CONFLICT (originator_id, originator_version) "
+            "DO UPDATE SET topic = EXCLUDED.topic, state = EXCLUDED.state"
+        ).format(
+            Identifier(self.datastore.schema),
+            Identifier(self.events_table_name),
+            Identifier(self.stored_event_type_name),
+        )
+
+    def write_replacing(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
+        """Insert on `curs` (in its transaction), replacing a row at the same version."""
+        rows = [
+            self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
+            for s in stored_events
+        ]
+        curs.execute(self.replace_statement, (rows,))
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
