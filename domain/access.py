@@ -153,11 +153,12 @@ def check_write(
         _check_referral(caller, entries)
     for index, entry in enumerate(entries):
         reason = _refusal(caller, owner, entry, target_agencies, opening and index < 2)
-        author = (entry.get("author") or {}).get("agency")
-        if not reason and not owner and author not in (None, caller.agency):
+        if not reason and not owner:
             # The owning authority may type in what another agency wrote; a partner may not
             # attribute its entry to another agency.
-            reason = f"an entry posted by {caller.agency} cannot name {author} as its author"
+            author = (entry.get("author") or {}).get("agency")
+            if author not in (None, caller.agency):
+                reason = f"an entry posted by {caller.agency} cannot name {author} as its author"
         if reason:
             raise Denied(f"/events/{index}: {reason}")
 

@@ -11,7 +11,8 @@ An entry is stored as a plain JSON object with these keys:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,26 @@ CLIENT_FIELDS = (
 )
 
 
+# A UUID in its one textual form, as `str(UUID(...))` writes it.
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def uuid_text(value: object) -> str:
+    """An event id in its one textual form (lower case, hyphenated); `ValueError` if it is no
+    UUID. Text already in that form (what the API passes on) is taken as it is, without being
+    parsed into a `UUID` and written back."""
+    if type(value) is str and _UUID_TEXT.fullmatch(value):
+        return value
+    return str(UUID(str(value)))
+
+
+def uuid_bytes(text: str) -> bytes:
+    """The 16 bytes of a UUID given as text (`ValueError` if it is none)."""
+    if _UUID_TEXT.fullmatch(text):
+        return bytes.fromhex(text.replace("-", ""))
+    return UUID(text).bytes
+
+
 # orjson refuses what it would otherwise write in its own way, so `rfc8785` decides those.
 _STRICT = (
     orjson.OPT_SORT_KEYS
@@ -88,18 +109,21 @@ _PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
 
 def _plain(value: Any) -> bool:
     """Only strings, integers, booleans and nulls, in lists and objects with ASCII keys: what
-    orjson writes exactly as JCS does."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        kind = type(item)
-        if kind is dict:
-            if not "".join(item).isascii():
-                return False
-            pending.extend(item.values())
-        elif kind is list or kind is tuple:
-            pending.extend(item)
-        elif kind not in _PLAIN_LEAVES:
+    orjson writes exactly as JCS does. (Only called on what orjson wrote: nested no deeper than
+    its limit of 255.)"""
+    kind = type(value)
+    if kind is dict:
+        if not "".join(value).isascii():
+            return False
+        items: Iterable[Any] = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind in _PLAIN_LEAVES
+    # A loop, not `all()` over a generator: this runs for every event written, and the
+    # generator costs half as much again.
+    for item in items:  # noqa: SIM110
+        if type(item) not in _PLAIN_LEAVES and not _plain(item):
             return False
     return True
 

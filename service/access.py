@@ -148,11 +148,12 @@ class Gatekeeper:
                 raise CaseNotFoundError(case_id)
         # Whose entry each possible target is (a partner corrects only its own): stored ones,
         # and those earlier in this batch. The owning authority corrects any.
-        stored = self.records.known_events(case_id) if decision.view is View.PARTNER else []
-        targets = {e.id: e.agency for e in stored}
-        for event in events:
-            author = event.get("author") or {}
-            targets[str(event["id"])] = author.get("agency") or principal.agency
+        targets: dict[str, str] = {}
+        if decision.view is View.PARTNER:
+            targets = {e.id: e.agency for e in self.records.known_events(case_id)}
+            for event in events:
+                author = event.get("author") or {}
+                targets[str(event["id"])] = author.get("agency") or principal.agency
         try:
             check_write(caller, decision, events, target_agencies=targets, opening=opening)
         except Denied as e:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import threading
 import time
 import uuid
@@ -11,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 import orjson
@@ -36,7 +35,7 @@ from domain.access import withheld_from
 from domain.case import Case, CaseRuleBroken
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
-from domain.envelope import RecordedEvent, client_digest
+from domain.envelope import RecordedEvent, client_digest, uuid_text
 from domain.involvement import InvolvementSummary, involvement_summary
 from domain.moments import BadMoment, Moment
 from domain.rules import RULES, BreakGlassRead, Evaluation, evaluate
@@ -92,9 +91,9 @@ def _outcome_unknown(failure: PersistenceError) -> bool:
     return lost or type(failure) is PersistenceError
 
 
-@dataclass(frozen=True)
-class StoredResult:
-    """What the log says about one event of a batch."""
+class StoredResult(NamedTuple):
+    """What the log says about one event of a batch (a named tuple: a batch builds one per
+    event)."""
 
     id: str
     version: int
@@ -311,7 +310,7 @@ class CaseRecords(Application[UUID]):
     ) -> AppendResult:
         now = self.clock()
         _check_no_nul(events)
-        entries = [self._entry(i, raw, by, now) for i, raw in enumerate(events)]
+        entries = self._entries(events, by, now)
         _check_unique_ids(entries)
         # A batch that corrects (or retracts, ...) earlier entries looks its targets up, and its
         # own ids with them: a replay of it answers before its targets are judged again. Any
@@ -506,36 +505,41 @@ class CaseRecords(Application[UUID]):
         rows = self.recorder.select_events(case_id, desc=True, limit=1)
         return rows[0].originator_version if rows else None
 
-    def _entry(
-        self, index: int, raw: dict[str, Any], by: Principal, now: datetime
-    ) -> dict[str, Any]:
-        """The stored form of a client's event: defaults applied, times checked."""
-        occurred = self._occurred(f"/events/{index}/occurred_at", raw["occurred_at"], now)
-        kind = catalogue[raw["type"]]
-        return {
-            "id": str(UUID(str(raw["id"]))),
-            "type": raw["type"],
-            "schema_version": kind.schema_version,
-            "occurred_at": occurred.text,
-            "occurred_precision": raw.get("occurred_precision")
-            or occurred.default_precision().value,
-            "recorded_by": by.recorded_by(),
-            "author": raw.get("author"),
-            "source": raw.get("source"),
-            "sensitivity": raw.get("sensitivity") or "normal",
-            "data": raw["data"],
-        }
+    def _entries(
+        self, events: Sequence[dict[str, Any]], by: Principal, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The stored form of each client's event: defaults applied, times checked. The
+        events of a batch share one `recorded_by` object (what the log stores is their JSON)."""
+        recorded_by = by.recorded_by()
+        latest = self._latest(now)
+        entries = []
+        for index, raw in enumerate(events):
+            try:
+                occurred = _occurred_at(raw["occurred_at"], latest)
+            except BadMoment as e:
+                pointer = f"/events/{index}/occurred_at"
+                raise InvalidEvents([FieldProblem(pointer, str(e))]) from None
+            entries.append(
+                {
+                    "id": uuid_text(raw["id"]),
+                    "type": raw["type"],
+                    "schema_version": catalogue[raw["type"]].schema_version,
+                    "occurred_at": occurred.text,
+                    "occurred_precision": raw.get("occurred_precision")
+                    or occurred.default_precision().value,
+                    "recorded_by": recorded_by,
+                    "author": raw.get("author"),
+                    "source": raw.get("source"),
+                    "sensitivity": raw.get("sensitivity") or "normal",
+                    "data": raw["data"],
+                }
+            )
+        return entries
 
-    def _occurred(self, pointer: str, text: str, now: datetime) -> Moment:
-        """A valid `occurred_at`, not later than now (beyond the tolerated clock skew)."""
-        try:
-            occurred = Moment.parse(text)
-        except BadMoment as e:
-            raise InvalidEvents([FieldProblem(pointer, str(e))]) from None
-        if occurred.instant > now + timedelta(seconds=self.settings.clock_skew_seconds):
-            detail = "occurred_at is later than now: an event cannot be recorded before it happens"
-            raise InvalidEvents([FieldProblem(pointer, detail)])
-        return occurred
+    def _latest(self, now: datetime) -> datetime:
+        """The latest `occurred_at` accepted at `now` (beyond it only by the tolerated clock
+        skew)."""
+        return now + timedelta(seconds=self.settings.clock_skew_seconds)
 
     def _replay(
         self,
@@ -578,7 +582,7 @@ class CaseRecords(Application[UUID]):
                 )
             )
         if [r.hash for r in results] == list(attempted):
-            results = [dataclasses.replace(r, replayed=False) for r in results]
+            results = [r._replace(replayed=False) for r in results]
         # The original results: the version this batch brought the case to, whatever came later.
         return AppendResult(case_id=case_id, version=last, events=results)
 
@@ -618,9 +622,12 @@ class CaseRecords(Application[UUID]):
                 elif entry["type"] == "EntryCorrected":
                     problems.extend(_check_correction(i, entry, target_type))
                     if entry["data"].get("occurred_at"):
-                        pointer = f"/events/{i}/data/occurred_at"
-                        moved = self._occurred(pointer, entry["data"]["occurred_at"], now)
-                        entry["data"]["occurred_at"] = moved.text
+                        try:
+                            moved = _occurred_at(entry["data"]["occurred_at"], self._latest(now))
+                        except BadMoment as e:
+                            problems.append(FieldProblem(f"/events/{i}/data/occurred_at", str(e)))
+                        else:
+                            entry["data"]["occurred_at"] = moved.text
             in_batch[entry["id"]] = entry["type"]
         if problems:
             raise InvalidEvents(problems)
@@ -865,6 +872,16 @@ def _may_follow(case: Case, expected: int | None, check: WriteCheck | None) -> b
     except CasetrailError:
         return False
     return True
+
+
+def _occurred_at(text: str, latest: datetime) -> Moment:
+    """A valid `occurred_at`, not later than `latest`; `BadMoment` says what is wrong."""
+    occurred = Moment.parse(text)
+    if occurred.instant > latest:
+        raise BadMoment(
+            "occurred_at is later than now: an event cannot be recorded before it happens"
+        )
+    return occurred
 
 
 def _check_no_nul(events: Sequence[dict[str, Any]]) -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -44,6 +44,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from domain.envelope import uuid_bytes
 from service.deadline import retry_reads
 
 logger = logging.getLogger("casetrail.store")
@@ -76,9 +77,9 @@ _select_notifications = inspect.unwrap(PostgresApplicationRecorder.select_notifi
 _max_notification_id = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
 
 
-@dataclass(frozen=True)
-class IndexedEvent:
-    """Where a client's event id was stored, and a digest of what the client sent."""
+class IndexedEvent(NamedTuple):
+    """Where a client's event id was stored, and a digest of what the client sent (a named
+    tuple: a batch builds one per event)."""
 
     event_id: str
     case_id: UUID
@@ -155,10 +156,6 @@ def _index_rows(
         )
         for e in index
     ]
-
-
-def _id_bytes(event_id: str) -> bytes:
-    return UUID(event_id).bytes
 
 
 def _asked(event_ids: Iterable[str], stored_form: Callable[[UUID], K]) -> dict[K, str]:
@@ -245,7 +242,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         while rows := reader.fetchmany(self.move_page):
             writer.executemany(
                 self.insert_index_statement,
-                [(_id_bytes(row[0]), *row[1:]) for row in rows],
+                [(uuid_bytes(row[0]), *row[1:]) for row in rows],
             )
             moved += len(rows)
         writer.execute(f"DROP TABLE {old}")
@@ -260,7 +257,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         if index:
             c.executemany(
                 self.insert_index_statement,
-                _index_rows(index, _positions(stored_events, notification_ids), _id_bytes),
+                _index_rows(index, _positions(stored_events, notification_ids), uuid_bytes),
             )
         snapshots: SnapshotRows | None = kwargs.get("snapshots")
         if snapshots is not None:

@@ -862,6 +862,28 @@ def test_correction_when_replacement_invalid_for_target_type_then_422_inside_rep
     assert version_of(client, headers, case_id) == 2
 
 
+def test_correction_when_moved_after_now_and_another_target_unknown_then_422_names_both(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a case with an entry, a correction moving it to after now, and a correction of an
+    # entry the case does not hold, in one batch
+    case_id, _ = open_case(client, headers)
+    original = note()
+    assert append(client, headers, case_id, original).status_code == 201
+    moved = payload("EntryCorrected", target=original["id"])
+    moved["occurred_at"] = (NOW + timedelta(days=2)).date().isoformat()
+    unknown = event("EntryCorrected", target=str(uuid.uuid4()))
+
+    # When
+    response = append(client, headers, case_id, event("EntryCorrected", data=moved), unknown)
+
+    # Then each problem is named at its place, and nothing is stored
+    body = problem(response, 422)
+    assert pointers(body) == ["/events/0/data/occurred_at", "/events/1/data/target_event_id"]
+    assert "later than now" in body["errors"][0]["detail"]
+    assert version_of(client, headers, case_id) == 2
+
+
 def test_correction_when_target_earlier_in_same_batch_then_accepted(
     client: TestClient, headers: Headers
 ) -> None:
