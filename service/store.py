@@ -366,8 +366,21 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
                 "type text NOT NULL, position bigint NOT NULL, digest text NOT NULL)"
             ).format(schema, table)
         )
-        self.insert_index_statement = SQL("INSERT INTO {0}.{1} VALUES (%s,%s,%s,%s,%s,%s)").format(
-            schema, table
+        # One array per column, in PostgreSQL's binary format (see `_insert_stored_events`).
+        self.insert_index_statement = SQL(
+            "INSERT INTO {0}.{1} SELECT * FROM unnest("
+            "%b::text[], %b::uuid[], %b::bigint[], %b::text[], %b::bigint[], %b::text[])"
+        ).format(schema, table)
+        self.insert_arrays_statement = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest("
+            "%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) WITH ORDINALITY "
+            "AS e(originator_id, originator_version, topic, state, n) ORDER BY n "
+            "RETURNING notification_id"
+        ).format(
+            schema,
+            Identifier(self.events_table_name),
+            Identifier(self.datastore.originator_id_type),
         )
         self.lookup_statement = SQL("SELECT * FROM {0}.{1} WHERE event_id = ANY(%s)").format(
             schema, table
@@ -389,14 +402,33 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
             # events' transaction, and nothing of the batch is committed.
             with curs.connection.pipeline():
                 if index:
-                    curs.executemany(
-                        self.insert_index_statement,
-                        _index_rows(index, _positions(stored_events, notification_ids)),
-                    )
+                    rows = _index_rows(index, _positions(stored_events, notification_ids))
+                    columns = [list(column) for column in zip(*rows, strict=True)]
+                    curs.execute(self.insert_index_statement, columns)
                 if snapshots is not None:
                     assert isinstance(snapshots.recorder, PostgresSnapshotRecorder)
                     snapshots.recorder.write_replacing(curs, snapshots.stored_events)
         return notification_ids
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """The library's insert (the table locked, the channel notified, the notification ids
+        returned in the events' order), with the events sent as one array per column in
+        PostgreSQL's binary format: the library sends one array of a composite type, which
+        psycopg writes as text, escaping every byte of every event's state (measured: a
+        100-event batch spends more than half its time there)."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self.insert_arrays_statement,
+            (
+                [s.originator_id for s in stored_events],
+                [s.originator_version for s in stored_events],
+                [s.topic for s in stored_events],
+                [s.state for s in stored_events],
+            ),
+        )
 
     def _read(self, call: Callable[[], T]) -> T:
         return retry_reads(call, budget=self.retry_seconds)

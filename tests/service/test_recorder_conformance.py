@@ -287,6 +287,31 @@ class EventIndexContract:
         found = recorder.lookup(i.event_id for i in index)
         assert sorted(e.version for e in found.values()) == list(range(1, 1201))
 
+    def test_insert_when_cases_interleave_and_states_hold_every_byte_then_stored_as_given(
+        self,
+    ) -> None:
+        # Given one batch of 300 events of two cases, interleaved, whose states hold every byte
+        # value (a NUL, quotes, backslashes, braces, bytes beyond ASCII)
+        recorder = self._recorder()
+        case_a, case_b = uuid4(), uuid4()
+        every_byte = bytes(range(256))
+        events = [
+            StoredEvent(case_id, version, RECORDED_TOPIC, every_byte + version.to_bytes(2, "big"))
+            for version in range(1, 151)
+            for case_id in (case_a, case_b)
+        ]
+
+        # When
+        positions = recorder.insert_events(events)
+
+        # Then the positions follow the batch's order, and each state reads back exactly
+        assert positions is not None and list(positions) == sorted(positions)
+        notifications = recorder.select_notifications(start=positions[0], limit=len(events))
+        assert [(n.id, n.originator_id, n.originator_version, n.state) for n in notifications] == [
+            (p, e.originator_id, e.originator_version, e.state)
+            for p, e in zip(positions, events, strict=True)
+        ]
+
     def test_insert_without_event_index_when_read_then_case_rows_still_have_positions(
         self,
     ) -> None:
