@@ -467,12 +467,14 @@ class CaseRecords(Application[UUID]):
         interval = self.settings.snapshot_interval
         if self.snapshots is None or not interval:
             return []
+        due = {
+            event.originator_id
+            for event in processing_event.events
+            if event.originator_version % interval == 0
+        }
         taken = []
         for case_id, case in processing_event.aggregates.items():
-            if not any(
-                event.originator_id == case_id and event.originator_version % interval == 0
-                for event in processing_event.events
-            ):
+            if case_id not in due:
                 continue
             # The aggregate's own snapshot class (the library's `Aggregate.Snapshot`).
             snapshot_class = getattr(type(case), "Snapshot", type(self).snapshot_class)

@@ -131,31 +131,36 @@ class CaseLog(Protocol):
 
 def _positions(
     stored_events: Sequence[StoredEvent], notification_ids: Sequence[int] | None
-) -> dict[tuple[UUID | str, int], int]:
+) -> dict[tuple[int, int], int]:
+    """Each stored event's notification id, by its case (the UUID's integer, which hashes
+    without the Python call a UUID's own hash is) and version."""
     return {
-        (s.originator_id, s.originator_version): n
+        (_case_number(s.originator_id), s.originator_version): n
         for s, n in zip(stored_events, notification_ids or (), strict=False)
     }
 
 
+def _case_number(case_id: UUID | str) -> int:
+    return case_id.int if type(case_id) is UUID else UUID(str(case_id)).int
+
+
 def _index_rows(
     index: Sequence[IndexedEvent],
-    positions: dict[tuple[UUID | str, int], int],
+    positions: dict[tuple[int, int], int],
     key: Callable[[str], Any] = str,
 ) -> list[tuple[Any, str, int, str, int, str]]:
     """The index rows of a batch; `key` gives the stored form of an event id."""
-    texts = {case_id: str(case_id) for case_id in {e.case_id for e in index}}
-    return [
-        (
-            key(e.event_id),
-            texts[e.case_id],
-            e.version,
-            e.type,
-            positions[(e.case_id, e.version)],
-            e.digest,
+    texts: dict[int, str] = {}  # each case's id as text
+    rows = []
+    for e in index:
+        case = _case_number(e.case_id)
+        text = texts.get(case)
+        if text is None:
+            text = texts[case] = str(UUID(int=case))
+        rows.append(
+            (key(e.event_id), text, e.version, e.type, positions[(case, e.version)], e.digest)
         )
-        for e in index
-    ]
+    return rows
 
 
 def _asked(event_ids: Iterable[str], stored_form: Callable[[UUID], K]) -> dict[K, str]:
