@@ -8,10 +8,15 @@ from functools import lru_cache
 
 import holidays
 
+# England's calendar, loaded when this module is: the package imports every country's module the
+# first time any is asked for (tens of milliseconds), which would otherwise fall on the first
+# request that counts working days after each restart.
+ENGLAND = type(holidays.country_holidays("GB", subdiv="ENG"))
+
 
 @lru_cache(maxsize=512)
 def _bank_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+    return frozenset(ENGLAND(subdiv="ENG", years=year))
 
 
 @lru_cache(maxsize=512)
@@ -45,8 +50,14 @@ def working_days_between(start: date, end: date) -> int:
         return 0
     weekdays = _weekdays_through(end.toordinal()) - _weekdays_through(start.toordinal())
     holidays_in = _holidays_through(end) - _holidays_through(start)
-    holidays_in += sum(len(_weekday_holidays(year)) for year in range(start.year, end.year))
+    holidays_in += _weekday_holidays_in_years(start.year, end.year)
     return weekdays - holidays_in
+
+
+@lru_cache(maxsize=4096)
+def _weekday_holidays_in_years(first: int, stop: int) -> int:
+    """Weekday bank holidays in the years from `first` up to, not including, `stop`."""
+    return sum(len(_weekday_holidays(year)) for year in range(first, stop))
 
 
 def add_working_days(start: date, n: int) -> date:

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -175,6 +176,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         )
         if settings.projections_in_process:
             thread.start()
+        # The thread pool's first use imports its backend and starts a worker thread: done now,
+        # not by the first request after each start.
+        await run_in_threadpool(lambda: None)
         try:
             yield
         finally:
