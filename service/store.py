@@ -140,6 +140,20 @@ def _positions(
     }
 
 
+def _columns(
+    stored_events: Sequence[StoredEvent],
+) -> tuple[list[UUID | str], list[int], list[str], list[bytes]]:
+    """Stored events as one list per column, for PostgreSQL's `unnest` of binary arrays: the
+    library's one array of a composite type is written by psycopg as text, escaping every byte
+    of every state."""
+    return (
+        [s.originator_id for s in stored_events],
+        [s.originator_version for s in stored_events],
+        [s.topic for s in stored_events],
+        [s.state for s in stored_events],
+    )
+
+
 def _case_number(case_id: UUID | str) -> int:
     return case_id.int if type(case_id) is UUID else UUID(str(case_id)).int
 
@@ -425,15 +439,7 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         100-event batch spends more than half its time there)."""
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(
-            self.insert_arrays_statement,
-            (
-                [s.originator_id for s in stored_events],
-                [s.originator_version for s in stored_events],
-                [s.topic for s in stored_events],
-                [s.state for s in stored_events],
-            ),
-        )
+        curs.execute(self.insert_arrays_statement, _columns(stored_events))
 
     def _read(self, call: Callable[[], T]) -> T:
         return retry_reads(call, budget=self.retry_seconds)
@@ -555,24 +561,21 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # One array per column, in binary, as the log's events (`_columns`).
         self.replace_statement = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(%s::{0}.{2}[]) "
+            "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) "
             "ON CONFLICT (originator_id, originator_version) "
             "DO UPDATE SET topic = EXCLUDED.topic, state = EXCLUDED.state"
         ).format(
             Identifier(self.datastore.schema),
             Identifier(self.events_table_name),
-            Identifier(self.stored_event_type_name),
+            Identifier(self.datastore.originator_id_type),
         )
 
     def write_replacing(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
         """Insert on `curs` (in its transaction), replacing a row at the same version."""
-        rows = [
-            self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
-            for s in stored_events
-        ]
-        curs.execute(self.replace_statement, (rows,))
+        curs.execute(self.replace_statement, _columns(stored_events))
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
