@@ -141,9 +141,10 @@ def check_write(
     *,
     target_agencies: Mapping[str, str],
     opening: bool,
+    local_authority: str,
 ) -> None:
-    """Refuse (Denied) a batch the caller may not post; `target_agencies` maps each targeted
-    event id to the agency whose entry it is."""
+    """Refuse (Denied) a batch the caller may not post to a case `local_authority` owns;
+    `target_agencies` maps each targeted event id to the agency whose entry it is."""
     if not caller.has(*WRITERS):
         raise Denied(f"the roles {sorted(caller.roles)} never write")
     if decision.break_glass:
@@ -152,7 +153,9 @@ def check_write(
     if opening and not owner:
         _check_referral(caller, entries)
     for index, entry in enumerate(entries):
-        reason = _refusal(caller, owner, entry, target_agencies, opening and index < 2)
+        reason = _refusal(
+            caller, owner, entry, target_agencies, opening and index < 2, local_authority
+        )
         if not reason and not owner:
             # The owning authority may type in what another agency wrote; a partner may not
             # attribute its entry to another agency.
@@ -181,6 +184,7 @@ def _refusal(
     entry: Mapping[str, Any],
     target_agencies: Mapping[str, str],
     referral: bool,
+    local_authority: str,
 ) -> str | None:
     kind = catalogue[entry["type"]]
     rule = kind.posted_by
@@ -192,6 +196,12 @@ def _refusal(
         )
     if owner:
         return None
+    if entry["type"] == "EntryCorrected":
+        # A referrer corrects its own CaseOpened, but the owner it names stays: a correction of
+        # `local_authority` moves the whole case (and every restricted entry) to that agency.
+        moved_to = (entry["data"].get("data") or {}).get("local_authority")
+        if moved_to is not None and moved_to != local_authority:
+            return "only the owning authority's children's social care moves the case elsewhere"
     if entry["type"] == "ContactReceived":
         # Naming a referrer makes it involved: a partner refers only as itself.
         referrer = entry["data"].get("referrer", {}).get("agency")

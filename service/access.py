@@ -136,7 +136,7 @@ class Gatekeeper:
         """`check_write` on the case as it was at `facts`."""
         caller = caller_of(principal)
         if opening and facts is None:
-            owner = events[0]["data"].get("local_authority")
+            owner = str(events[0]["data"].get("local_authority"))
             view = View.FULL if owner == principal.agency else View.PARTNER
             decision = Decision(view, "opening a case", "opening")
         else:
@@ -144,8 +144,9 @@ class Gatekeeper:
             # other roles its token carries (else it would write as the owning authority).
             writer = replace(principal, roles=tuple(r for r in principal.roles if r != "reviewer"))
             decision = self._decide(writer, case_id, facts, emergency=False)
-            if decision.view is View.NONE:
+            if decision.view is View.NONE or facts is None:
                 raise CaseNotFoundError(case_id)
+            owner = facts[0]
         # Whose entry each possible target is (a partner corrects only its own): stored ones,
         # and those earlier in this batch. The owning authority corrects any.
         targets: dict[str, str] = {}
@@ -155,7 +156,14 @@ class Gatekeeper:
                 author = event.get("author") or {}
                 targets[str(event["id"])] = author.get("agency") or principal.agency
         try:
-            check_write(caller, decision, events, target_agencies=targets, opening=opening)
+            check_write(
+                caller,
+                decision,
+                events,
+                target_agencies=targets,
+                opening=opening,
+                local_authority=owner,
+            )
         except Denied as e:
             raise Forbidden(e.reason) from None
 

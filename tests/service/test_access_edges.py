@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -141,6 +142,66 @@ def test_owner_when_case_opening_corrected_then_access_follows_the_record(
     # Then the corrected owner reads it, and the other no longer does
     assert wessex.status_code == 200
     assert barsetshire.status_code == 404
+
+
+def _school_opened_case(client: TestClient, school: Headers) -> tuple[str, dict[str, Any]]:
+    """A case the school opened by referral: its CaseOpened is the school's own entry."""
+    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
+    opened = event("CaseOpened", "2026-10-01")
+    response = client.post(
+        "/cases",
+        json={"events": [opened, event("ContactReceived", "2026-10-01", data=referral)]},
+        headers=school,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["case_id"]), opened
+
+
+def test_owner_when_referrer_corrects_the_opening_to_another_authority_then_403(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case a school opened by referral, owned by Barsetshire
+    school = token(agency=SCHOOL, sub="dsl")
+    case_id, opened = _school_opened_case(client, school)
+
+    # When the school corrects its own CaseOpened to move the case to its own agency, or to
+    # another authority, and also fixes the child's details without moving it
+    def corrected(**changes: Any) -> dict[str, Any]:
+        data = payload("EntryCorrected", opened["id"], data={**opened["data"], **changes})
+        return event("EntryCorrected", data=data)
+
+    taken = append(client, school, case_id, corrected(local_authority=SCHOOL))
+    moved = append(client, school, case_id, corrected(local_authority="csc:wessex"))
+    child = {**opened["data"]["child"], "name": "Amy Smyth"}
+    fixed = append(client, school, case_id, corrected(child=child))
+
+    # Then only the owning authority moves a case: ownership stays where it was
+    assert taken.status_code == 403, taken.text
+    assert moved.status_code == 403, moved.text
+    assert "owning authority" in taken.json()["detail"]
+    assert fixed.status_code == 201, fixed.text
+    assert client.get(f"/cases/{case_id}", headers=token()).status_code == 200
+    wessex = token(agency="csc:wessex", sub="w")
+    assert client.get(f"/cases/{case_id}", headers=wessex).status_code == 404
+
+
+def test_owner_when_referral_batch_corrects_its_own_opening_then_403(
+    client: TestClient, token: Token
+) -> None:
+    # Given a school's referral whose batch also corrects the opening to another authority
+    school = token(agency=SCHOOL, sub="dsl")
+    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
+    opened = event("CaseOpened")
+    taken = {**opened["data"], "local_authority": SCHOOL}
+    moved = payload("EntryCorrected", opened["id"], data=taken)
+    batch = [opened, event("ContactReceived", data=referral), event("EntryCorrected", data=moved)]
+
+    # When it posts the batch
+    response = client.post("/cases", json={"events": batch}, headers=school)
+
+    # Then it is refused whole
+    assert response.status_code == 403, response.text
+    assert client.post("/cases", json={"events": batch[:2]}, headers=school).status_code == 201
 
 
 def test_open_when_partner_chooses_case_id_then_403(client: TestClient, token: Token) -> None:
