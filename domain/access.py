@@ -289,17 +289,24 @@ def partner_feed_view(
     `known_at` (whenever they happened), and the corrections, annotations and significance
     reassessments of those shared entries. Among these, another agency's restricted events (and
     entries a restricted correction made restricted) are placeholders: "a restricted entry
-    exists", never their content. Everything else of the case is not in its feed at all; a
-    retracted entry leaves it, as it leaves every view.
+    exists", never their content; so are other agencies' corrections, annotations and
+    reassessments of such an entry, whatever their own sensitivity (a correction carries the
+    entry's new payload). Everything else of the case is not in its feed at all; a retracted
+    entry leaves it, as it leaves every view.
     """
     entries = select(events, as_of=_WHENEVER, known_at=known_at)
     shared = shared_with(entries, agency)
+    withheld = set(withheld_from(events, agency))
     carried = {e.id for e in events if e.agency == agency}
     for entry in entries:
-        if entry.id in shared:
-            carried.add(entry.id)
-            carried.update(e.id for e in (*entry.corrections, *entry.annotations))
-            if entry.assessment is not None:
-                carried.add(entry.assessment.id)
-    placeholders = frozenset(carried & withheld_from(events, agency))
+        if entry.id not in shared:
+            continue
+        acts = [*entry.corrections, *entry.annotations]
+        if entry.assessment is not None:
+            acts.append(entry.assessment)
+        carried.add(entry.id)
+        carried.update(act.id for act in acts)
+        if entry.id in withheld:
+            withheld.update(act.id for act in acts if act.agency != agency)
+    placeholders = frozenset(carried & withheld)
     return frozenset(carried - placeholders), placeholders

@@ -144,9 +144,12 @@ class Feed:
     ) -> FeedPage:
         """Up to `limit` events after `after` that the caller may read, of `types` if given.
 
-        Stops at `limit` events, at the end of the log, or after `scan_limit` notifications;
-        a page is whatever exists after `after` (ids left by rolled-back inserts are never
-        waited for: the library's inserts give ids in commit order).
+        Stops at `limit` events, at the end of the log as it stood when the page began, or
+        after `scan_limit` notifications: every case's access is decided on facts read after
+        that end, so a page never judges a newer event on older facts (an event naming a
+        partner for the first time is left to the next page, not dropped). A page is whatever
+        exists after `after` (ids left by rolled-back inserts are never waited for: the
+        library's inserts give ids in commit order).
         """
         scan = _Scan(principal, frozenset(types), self.head())
         recorder = self.records.recorder
@@ -155,7 +158,9 @@ class Feed:
         rows_wanted = min(ROWS_PER_READ, limit)
         while True:
             rows_wanted = min(rows_wanted, self.scan_limit - scanned)
-            rows = recorder.select_notifications(cursor, rows_wanted, inclusive_of_start=False)
+            rows = recorder.select_notifications(
+                cursor, rows_wanted, stop=scan.log_head, inclusive_of_start=False
+            )
             for notification in rows:
                 scanned += 1
                 cursor = notification.id

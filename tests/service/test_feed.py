@@ -27,8 +27,16 @@ from fastapi.testclient import TestClient
 from domain.envelope import RESTRICTED
 from service.api.app import create_app
 from service.clock import SettableClock
+from service.feed import Feed
 from service.settings import Settings
-from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload
+from tests.support import (
+    LOCAL_AUTHORITY,
+    append,
+    event,
+    open_case,
+    payload,
+    school_referred_case,
+)
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
@@ -420,6 +428,101 @@ def test_partner_feed_when_read_then_own_and_shared_entries_placeholders_and_not
     for secret in (SECRET, "ZX-4472", "ZX-4474", "Sam Patel", CHILD_NAME):
         assert secret not in text
     assert unrelated not in text
+
+
+def test_partner_feed_when_restricted_entry_acted_on_in_normal_entries_then_those_placeholders(
+    client: TestClient, token: Token
+) -> None:
+    # Given a restricted concern CSC shared with the school, which CSC then corrects, annotates
+    # and reassesses in entries of normal sensitivity, and which the school annotates itself
+    csc, school = token(), _school(token)
+    case_id = school_referred_case(client, csc, SCHOOL)
+    concern = _restricted_concern()
+    assert (
+        append(client, csc, case_id, concern, _shared_with_school(concern["id"])).status_code == 201
+    )
+    replacement = payload("ConcernObserved", description="CORRECTED-SECRET")
+    acts = [
+        event(
+            "EntryCorrected",
+            "2026-10-07",
+            data=payload("EntryCorrected", concern["id"], data=replacement),
+        ),
+        event(
+            "EntryAnnotated",
+            "2026-10-07",
+            data=payload("EntryAnnotated", concern["id"], note="NOTE-SECRET"),
+        ),
+        event(
+            "SignificanceAssessed",
+            "2026-10-07",
+            data=payload("SignificanceAssessed", concern["id"], rationale="RATIONALE-SECRET"),
+        ),
+    ]
+    assert append(client, csc, case_id, *acts).status_code == 201
+    own = event(
+        "EntryAnnotated", "2026-10-08", data=payload("EntryAnnotated", concern["id"], note="Seen")
+    )
+    assert append(client, school, case_id, own).status_code == 201
+
+    # When the school reads the feed
+    events, _ = _read_all(client, school)
+
+    # Then what CSC did to the restricted concern reaches it only as placeholders, and nothing
+    # of their content; its own annotation is in full
+    by_id = {e["id"]: e for e in events}
+    assert {by_id[a["id"]].get("note") for a in acts} == {RESTRICTED}
+    assert not any("data" in by_id[a["id"]] for a in acts)
+    assert by_id[own["id"]]["data"]["note"] == "Seen"
+    text = json.dumps(events)
+    assert [
+        s for s in ("CORRECTED-SECRET", "NOTE-SECRET", "RATIONALE-SECRET", SECRET) if s in text
+    ] == []
+
+
+class _WriterAfterHead(Feed):
+    """A feed whose next page begins just before another writer commits: the race between
+    reading the log's head and reading its rows, made certain."""
+
+    def __init__(self, feed: Feed, write: Callable[[], None]) -> None:
+        super().__init__(feed.records, feed.gate, scan_limit=feed.scan_limit)
+        self.write: Callable[[], None] | None = write
+
+    def head(self) -> int:
+        head = super().head()
+        if self.write is not None:
+            write, self.write = self.write, None
+            write()
+        return head
+
+
+def test_partner_feed_when_case_shared_while_page_begins_then_next_page_carries_it(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school is not involved in, whose events its feed has already passed
+    csc, school = token(), _school(token)
+    case_id, _ = open_case(client, csc)
+    _, end = _read_all(client, school)
+    share = event(
+        "InformationShared",
+        "2026-10-06",
+        data=payload("InformationShared", **{"with": [{"agency": SCHOOL}]}, concern_event_ids=[]),
+    )
+
+    # When CSC shares information with the school just as the school's next page begins
+    state = client.app.state  # type: ignore[attr-defined]
+    principal = state.tokens.verify(school["Authorization"].removeprefix("Bearer "))
+    feed = Feed(state.records, state.gate, scan_limit=10_000)
+
+    def share_it() -> None:
+        assert append(client, csc, case_id, share).status_code == 201
+
+    racing = _WriterAfterHead(feed, share_it)
+    first = racing.page(principal, after=end, limit=100)
+    events, _ = _read_all(client, school, after=first.next)
+
+    # Then the share reaches the school: on that page or the next, never skipped
+    assert share["id"] in [item.body["id"] for item in first.items] + [e["id"] for e in events]
 
 
 def test_feed_when_case_moves_to_another_authority_then_access_follows_at_once(
