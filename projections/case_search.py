@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
@@ -68,25 +67,13 @@ class Visibility:
             # A reviewer-only token reads the cases it names, whatever its agency.
             agency=caller.agency if caller.roles - {"reviewer"} else None,
             partner_cutoff=partner_cutoff(now, access_years),
-            case_ids=frozenset(_case_key(c) for c in caller.cases - {"*"})
-            if reviewer
-            else frozenset(),
+            case_ids=frozenset(caller.cases - {"*"}) if reviewer else frozenset(),
             all_cases=reviewer and "*" in caller.cases,
         )
 
     def sees_in_full(self, case_id: str, local_authority: str) -> bool:
         """Whether the caller sees this case in full (its own authority's, or a reviewer's)."""
-        return (
-            self.all_cases or local_authority == self.agency or _case_key(case_id) in self.case_ids
-        )
-
-
-def _case_key(text: str) -> str:
-    """A case id as the tables hold it (canonical UUID text), whatever form a token used."""
-    try:
-        return str(UUID(text))
-    except ValueError:
-        return text
+        return self.all_cases or local_authority == self.agency or case_id in self.case_ids
 
 
 def partner_cutoff(now: datetime, access_years: int) -> date:

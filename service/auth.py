@@ -21,6 +21,7 @@ from datetime import timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -274,5 +275,14 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         name=name,
         agency=agency,
         roles=tuple(roles),
-        cases=tuple(str(c) for c in cases),
+        cases=tuple(_case_claim(c) for c in cases),
     )
+
+
+def _case_claim(text: str) -> str:
+    """A case id as the store writes it (lower case, hyphenated), however the token wrote it;
+    `*`, or text that is no UUID (it names no case), as given."""
+    try:
+        return str(UUID(text))
+    except ValueError:
+        return text

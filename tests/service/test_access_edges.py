@@ -35,6 +35,24 @@ def test_reviewer_when_case_not_in_claim_then_404_whatever_its_agency(
     assert client.get(f"/cases/{case_id}", headers=partner_reviewer).status_code == 404
 
 
+def test_reviewer_when_claim_names_case_in_upper_case_then_reads_it_everywhere(
+    client: TestClient, token: Token
+) -> None:
+    # Given a reviewer whose token names a case in upper case
+    case_id = _school_case(client, token())
+    reviewer = token(roles=("reviewer",), sub="r1", cases=[case_id.upper()])
+
+    # When it reads the case, its chronology and the case list
+    state = client.get(f"/cases/{case_id}", headers=reviewer)
+    chronology = client.get(f"/cases/{case_id}/chronology", headers=reviewer)
+    head = client.app.state.records.recorder.max_notification_id()  # type: ignore[attr-defined]
+    listed = client.get("/cases", headers={**reviewer, "X-Min-Position": str(head)})
+
+    # Then the claim names that case wherever it is asked about
+    assert (state.status_code, chronology.status_code) == (200, 200)
+    assert [c["case_id"] for c in listed.json()["cases"]] == [case_id]
+
+
 def test_contact_when_partner_names_another_referrer_then_403(
     client: TestClient, token: Token
 ) -> None:
