@@ -147,7 +147,13 @@ def chronology(
         source = entry.agency if withheld else _source_agency(entry)
         if agency and source != agency:
             continue
-        significance = catalogue[entry.type].significance if withheld else entry.significance
+        if withheld:
+            significance = catalogue[entry.type].significance
+        elif partner and entry.assessment and is_withheld(entry.assessment, partner):
+            # A restricted reassessment's level is its content too: the entry keeps its own.
+            significance = catalogue[entry.type].default_significance(entry.data)
+        else:
+            significance = entry.significance
         if significance < min_significance:
             continue
         proportionate = entry.id in shared or significance >= Significance.SIGNIFICANT
@@ -227,7 +233,7 @@ def _line(
         source=dict(event.source) if event.source else None,
         significance=significance.label,
         significance_assessment=SignificanceAssessment(
-            significance=assessment.data["significance"],
+            significance=said(assessment, assessment.data["significance"]),
             rationale=said(assessment, assessment.data["rationale"]),
             event_id=assessment.id,
             assessed_by=assessment.recorded_by["name"],

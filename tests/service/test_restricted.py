@@ -80,10 +80,14 @@ def test_chronology_when_csc_restricted_meta_on_partner_entry_then_withheld(
         f"/cases/{case_id}/chronology", headers=school, params={"min_significance": "routine"}
     )
 
-    # Then its note is there, reassessed, but neither the annotation nor the rationale is
+    # Then its note is there, reassessed, but neither the annotation nor the reassessment's
+    # level or rationale is: the note keeps its own significance
     line = next(e for e in response.json()["entries"] if e["event_id"] == note["id"])
     assert line["annotations"] == []
-    assert line["significance_assessment"]["rationale"].startswith("A restricted entry exists")
+    assert line["significance"] == "routine"
+    assessment = line["significance_assessment"]
+    assert assessment["rationale"].startswith("A restricted entry exists")
+    assert assessment["significance"].startswith("A restricted entry exists")
     assert "NOTE-SECRET" not in response.text
     assert "RATIONALE-SECRET" not in response.text
 
