@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import Environment, EnvType, get_topic
 from pydantic import ValidationError
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
@@ -225,6 +225,13 @@ class CaseRecords(Application[UUID]):
         self.observer: WriteObserver = Unobserved()
         if check_key:
             self._check_key()
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The library's environment from our settings alone. The library would also read the
+        process environment, where a variable named for it (`PERSISTENCE_MODULE`, or
+        `CASERECORDS_...`, which it reads first) could move the log to memory, write without
+        the event-id index, or share cached aggregates between writers."""
+        return Environment(name, {**type(self).env, **(env or {})})
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper (its compressor and cipher), mapping `Case.Recorded` directly

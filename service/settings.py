@@ -236,8 +236,8 @@ class Settings(BaseSettings):
                 POSTGRES_MAX_OVERFLOW=str(self.postgres_max_overflow),
                 POSTGRES_CONNECT_TIMEOUT=str(self.postgres_connect_timeout),
                 POSTGRES_PRE_PING="y",
-                # Off, whatever the process environment says: the library's insert by a
-                # database function would write neither the event-id index nor snapshots.
+                # Off: the library's insert by a database function would write neither the
+                # event-id index nor snapshots.
                 POSTGRES_ENABLE_DB_FUNCTIONS="n",
                 # An append waits for the events table's lock (appends are serialised) at most
                 # as long as a request may last; a transaction left idle is ended after 5 s.
@@ -252,8 +252,8 @@ class Settings(BaseSettings):
                 SQLITE_DBNAME=str(self.sqlite_path),
                 SQLITE_LOCK_TIMEOUT="10",
             )
-        # Always set, empty when off: the library also reads the process environment, and a
-        # stray CIPHER_KEY there must not switch on a cipher this setting did not ask for.
+        # Always set, empty when off: a library application that also reads the process
+        # environment must not find a stray CIPHER_KEY there switching on a cipher.
         env.update(
             CIPHER_TOPIC=CIPHER_TOPIC if self.encrypted else "",
             CIPHER_KEY=self.cipher_key(),
