@@ -102,6 +102,27 @@ def select(events: Iterable[RecordedEvent], *, as_of: datetime, known_at: dateti
     return entries
 
 
+def next_occurrence(
+    events: Iterable[RecordedEvent], *, as_of: datetime, known_at: datetime
+) -> datetime | None:
+    """The first moment after `as_of` at which an entry recorded by `known_at` happens (one
+    dated a little ahead of the clock, within the tolerated skew, or corrected to a later
+    time): from then on `select` gives more, with no new event recorded."""
+    later: datetime | None = None
+    for event in events:
+        if event.recorded_at > known_at:
+            continue
+        if event.targets is None:
+            moment = event.occurred.instant
+        elif event.type == "EntryCorrected" and event.data.get("occurred_at"):
+            moment = Moment.parse(event.data["occurred_at"]).instant
+        else:
+            continue
+        if moment > as_of and (later is None or moment < later):
+            later = moment
+    return later
+
+
 def _corrected(fact: RecordedEvent, meta: _Meta) -> Entry | None:
     if meta.retracted:
         return None

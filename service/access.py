@@ -6,10 +6,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from domain.access import WRITERS, Caller, Decision, Denied, View, check_write, decide
+from domain.selection import next_occurrence
 from domain.state import CaseState, case_state
 from service.errors import CaseNotFoundError, Forbidden
 from service.principal import Principal
@@ -74,7 +76,8 @@ class Gatekeeper:
         self.access_years = records.settings.partner_access_years
         # The state a partner's access is judged on, by case and version: involvement changes
         # only with new events.
-        self._states: OrderedDict[UUID, tuple[int, CaseState]] = OrderedDict()
+        # Each case's state by version, with when it goes stale (an entry dated later happens).
+        self._states: OrderedDict[UUID, tuple[int, datetime | None, CaseState]] = OrderedDict()
         # Each case's owner and version, by the log's newest position when they were read: while
         # that position has not moved, nothing has been written, so they still hold (the feed
         # asks for many cases a page and would otherwise load each one's aggregate).
@@ -224,16 +227,19 @@ class Gatekeeper:
         return facts
 
     def _state(self, case_id: UUID, version: int) -> CaseState:
+        """The case's state now, on everything recorded: cached by version, until an entry
+        already recorded but dated later happens."""
+        now = self.records.clock()
         with self._lock:
             cached = self._states.get(case_id)
-        if cached is not None and cached[0] == version:
-            return cached[1]
+        if cached is not None and cached[0] == version and (cached[1] is None or now < cached[1]):
+            return cached[2]
         events = self.records.known_events(case_id)
-        # Judged on everything that had happened by now, as recorded so far.
-        now = self.records.clock()
-        state = case_state(case_id, events, as_of=now, known_at=max(now, events[-1].recorded_at))
+        known_at = max(now, events[-1].recorded_at)
+        state = case_state(case_id, events, as_of=now, known_at=known_at)
+        upcoming = next_occurrence(events, as_of=now, known_at=known_at)
         with self._lock:
-            self._states[case_id] = (events[-1].version, state)
+            self._states[case_id] = (events[-1].version, upcoming, state)
             self._states.move_to_end(case_id)
             while len(self._states) > 1024:
                 self._states.popitem(last=False)

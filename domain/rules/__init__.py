@@ -50,7 +50,7 @@ from domain.rules.base import (
     Timescale,
     breach_moment,
 )
-from domain.selection import select
+from domain.selection import next_occurrence, select
 from domain.state import CaseState, NothingRecorded, fold
 
 # Each rule module has `check(case) -> list[Alert]` and `TIMESCALES` (the numbers it counts with).
@@ -102,7 +102,8 @@ __all__ = [
 @dataclass(frozen=True)
 class Evaluation:
     """The alerts of a case as judged at `as_of`, and the first moment after it at which they
-    would change with no new event (an open alert's deadline passing), if any."""
+    may change with no new event (an open alert's deadline passing, or an entry dated after
+    `as_of` happening), if any."""
 
     alerts: list[Alert]
     next_change: datetime | None
@@ -135,10 +136,14 @@ def evaluate(
     alerts = _acknowledged(alerts, case)
     # `a.rule` is a StrEnum: it sorts as its value.
     alerts.sort(key=lambda a: (a.due_at or a.breached_at or as_of, a.rule, a.event_ids))
-    pending = [
+    changes = [
         breach_moment(a.due_at) for a in alerts if a.status is AlertStatus.PENDING and a.due_at
     ]
-    return Evaluation(alerts, min(pending, default=None), state)
+    # An entry dated after `as_of` changes the case when it happens.
+    upcoming = next_occurrence(events, as_of=as_of, known_at=known_at)
+    if upcoming is not None:
+        changes.append(upcoming)
+    return Evaluation(alerts, min(changes, default=None), state)
 
 
 def _acknowledged(alerts: list[Alert], case: CaseAtMoment) -> list[Alert]:

@@ -111,6 +111,25 @@ def test_next_change_when_alert_pending_then_the_moment_it_is_breached() -> None
     assert evaluation.next_change == datetime(2013, 5, 17, 23, 0, tzinfo=UTC)
 
 
+def test_next_change_when_entry_dated_ahead_of_the_clock_then_the_moment_it_happens() -> None:
+    # Given a contact with no decision due for days, and a visit recorded at 10:00:00 but
+    # dated 10:00:30 (the recorder's clock a little fast)
+    log = Log()
+    log.add("ContactReceived", "2013-05-16", "2013-05-16T09:00:00Z")
+    log.add("VisitMade", "2013-05-16T10:00:30Z", "2013-05-16T10:00:00Z")
+
+    # When the case is judged at 10:00:00
+    evaluation = evaluate(
+        CASE_ID,
+        log.events,
+        as_of=datetime(2013, 5, 16, 10, 0, tzinfo=UTC),
+        known_at=datetime(2013, 5, 16, 10, 0, tzinfo=UTC),
+    )
+
+    # Then it is judged again when the visit happens, not when the decision falls due
+    assert evaluation.next_change == datetime(2013, 5, 16, 10, 0, 30, tzinfo=UTC)
+
+
 def test_decision_overdue_when_decision_revised_later_then_the_first_decision_answered_it() -> None:
     # Given a contact decided in time, and the decision revised days later
     log = Log()

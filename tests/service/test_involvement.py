@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from service.clock import SettableClock
 from tests.support import LOCAL_AUTHORITY, event, open_case, payload
 
 Headers = dict[str, str]
@@ -129,3 +131,29 @@ def test_involvement_when_unrelated_agency_or_unknown_case_then_404(
     assert client.get(f"/cases/{case_id}/involvement", headers=housing).status_code == 404
     unknown = "00000000-0000-4000-8000-00000000dead"
     assert client.get(f"/cases/{unknown}/involvement", headers=csc).status_code == 404
+
+
+def test_partner_when_named_in_an_entry_dated_just_ahead_then_reads_once_it_happens(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given a case, read by a school it does not involve yet (its access judged and kept)
+    csc, school = token(), token(agency=SCHOOL, sub="dsl")
+    case_id, _ = open_case(client, csc)
+    assert client.get(f"/cases/{case_id}", headers=school).status_code == 404
+
+    # When CSC shares information with the school in an entry dated a minute ahead of the
+    # server's clock (within the tolerated skew), and the minute passes with nothing recorded
+    ahead = (clock() + timedelta(minutes=1)).isoformat()
+    shared = payload("InformationShared", **{"with": [{"agency": SCHOOL}]}, concern_event_ids=[])
+    posted = client.post(
+        f"/cases/{case_id}/events",
+        json={"events": [event("InformationShared", ahead, data=shared)]},
+        headers=csc,
+    )
+    assert posted.status_code == 201, posted.text
+    before = client.get(f"/cases/{case_id}", headers=school).status_code
+    clock.advance(timedelta(minutes=2))
+    after = client.get(f"/cases/{case_id}", headers=school).status_code
+
+    # Then the school reads the case from the moment the share happened
+    assert (before, after) == (404, 200)
