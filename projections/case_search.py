@@ -177,26 +177,37 @@ class CaseSearch:
         next_cursor = _cursor(rows[-1], sort) if more and rows else None
         return CasePage(summaries, next_cursor, position, [s.case_id for s in summaries])
 
-    def _children(
-        self, conn: Connection, case_ids: Sequence[str]
-    ) -> dict[str, tuple[list[dict[str, Any]], list[str]]]:
-        found: dict[str, tuple[list[dict[str, Any]], list[str]]] = {c: ([], []) for c in case_ids}
+    def _children(self, conn: Connection, case_ids: Sequence[str]) -> dict[str, _Children]:
+        found = {c: _Children([], [], []) for c in case_ids}
         if not case_ids:
             return found
-        idents, agencies = self.tables.identifiers, self.tables.agencies
+        idents = self.tables.identifiers
         for row in conn.execute(
             select(idents)
             .where(idents.c.case_id.in_(case_ids))
             .order_by(idents.c.case_id, idents.c.seq)
         ):
-            found[row.case_id][0].append(dict(row._mapping))
-        for row in conn.execute(
-            select(agencies.c.case_id, agencies.c.agency)
-            .where(agencies.c.case_id.in_(case_ids))
-            .order_by(agencies.c.case_id, agencies.c.involved_from, agencies.c.agency)
+            found[row.case_id].identifiers.append(dict(row._mapping))
+        for table, lists in (
+            (self.tables.agencies, {c: f.agencies for c, f in found.items()}),
+            (self.tables.partner_agencies, {c: f.partner_agencies for c, f in found.items()}),
         ):
-            found[row.case_id][1].append(row.agency)
+            for row in conn.execute(
+                select(table.c.case_id, table.c.agency)
+                .where(table.c.case_id.in_(case_ids))
+                .order_by(table.c.case_id, table.c.involved_from, table.c.agency)
+            ):
+                lists[row.case_id].append(row.agency)
         return found
+
+
+@dataclass(frozen=True)
+class _Children:
+    """A listed case's identifiers and agencies (in full, and as a partner is shown them)."""
+
+    identifiers: list[dict[str, Any]]
+    agencies: list[str]
+    partner_agencies: list[str]
 
 
 def list_cases(
@@ -289,11 +300,15 @@ def _filters(
     if filters.team:
         where.append(view["team"] == filters.team)
     if filters.agency:
-        agencies = tables.agencies
+        agencies, shown = tables.agencies, tables.partner_agencies
+        involved = exists().where(
+            agencies.c.case_id == cases.c.case_id, agencies.c.agency == filters.agency
+        )
+        shown_to_partners = exists().where(
+            shown.c.case_id == cases.c.case_id, shown.c.agency == filters.agency
+        )
         where.append(
-            exists().where(
-                agencies.c.case_id == cases.c.case_id, agencies.c.agency == filters.agency
-            )
+            involved if full_view is None else or_(and_(full_view, involved), shown_to_partners)
         )
     if filters.identifier:
         scheme, value = parse_identifier(filters.identifier)
@@ -362,9 +377,10 @@ def _cursor(row: Any, sort: Sort) -> str:
     return f"{row['last_activity']}|{row['created_position']}"
 
 
-def _summary(row: Any, children: dict[str, tuple[list[dict[str, Any]], list[str]]]) -> CaseSummary:
+def _summary(row: Any, children: dict[str, _Children]) -> CaseSummary:
     full = bool(row["full_view"])
-    identifiers, agencies = children[row["case_id"]]
+    found = children[row["case_id"]]
+    identifiers = found.identifiers
     return CaseSummary(
         case_id=row["case_id"],
         created_position=int(row["created_position"]),
@@ -381,7 +397,7 @@ def _summary(row: Any, children: dict[str, tuple[list[dict[str, Any]], list[str]
         allocated_worker=row["view_allocated_worker"],
         team=row["view_team"],
         local_authority=row["local_authority"],
-        involved_agencies=agencies,
+        involved_agencies=found.agencies if full else found.partner_agencies,
         last_activity=row["last_activity"],
         version=int(row["version"]),
     )

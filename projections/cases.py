@@ -43,6 +43,7 @@ from projections.per_case import PerCaseModel, replace_rows
 CASES = "casetrail_cases"
 IDENTIFIERS = "casetrail_case_identifiers"
 AGENCIES = "casetrail_case_agencies"
+PARTNER_AGENCIES = "casetrail_case_partner_agencies"
 
 # Both time axes of the fold: everything recorded, whenever it happened.
 HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
@@ -54,9 +55,10 @@ class CaseTables:
     cases: Table
     identifiers: Table
     agencies: Table
+    partner_agencies: Table
 
-    def all(self) -> tuple[Table, Table, Table]:
-        return (self.cases, self.identifiers, self.agencies)
+    def all(self) -> tuple[Table, Table, Table, Table]:
+        return (self.cases, self.identifiers, self.agencies, self.partner_agencies)
 
 
 def case_tables(metadata: MetaData, suffix: str = "") -> CaseTables:
@@ -114,7 +116,19 @@ def case_tables(metadata: MetaData, suffix: str = "") -> CaseTables:
         PrimaryKeyConstraint("case_id", "agency", name=f"{AGENCIES}_pkey{suffix}"),
         Index(f"{AGENCIES}_by_agency{suffix}", "agency", "case_id"),
     )
-    return CaseTables(cases, identifiers, agencies)
+    # The agencies a partner is shown: those the fold with every restricted entry withheld
+    # names. An agency named only in restricted entries is involved (`agencies` gives it
+    # access), but other partners are not told of it.
+    partner_agencies = Table(
+        PARTNER_AGENCIES + suffix,
+        metadata,
+        Column("case_id", String(36), nullable=False),
+        Column("agency", String(200), nullable=False),
+        Column("involved_from", String(40), nullable=False),
+        PrimaryKeyConstraint("case_id", "agency", name=f"{PARTNER_AGENCIES}_pkey{suffix}"),
+        Index(f"{PARTNER_AGENCIES}_by_agency{suffix}", "agency", "case_id"),
+    )
+    return CaseTables(cases, identifiers, agencies, partner_agencies)
 
 
 def name_key(name: str) -> str:
@@ -129,11 +143,12 @@ def identifier_key(value: str) -> str:
 
 @dataclass(frozen=True)
 class CaseRows:
-    """A case's rows in the three tables."""
+    """A case's rows in the four tables."""
 
     case: dict[str, Any]
     identifiers: list[dict[str, Any]]
     agencies: list[dict[str, Any]]
+    partner_agencies: list[dict[str, Any]]
 
 
 def case_rows(case_id: UUID, events: Sequence[RecordedEvent]) -> CaseRows:
@@ -169,7 +184,11 @@ def case_rows(case_id: UUID, events: Sequence[RecordedEvent]) -> CaseRows:
         "last_activity": format_utc(max(e.recorded_at for e in events)),
         "version": full.version,
     }
-    return CaseRows(case, _identifiers(key, full, partner), _agencies(key, full))
+    partner_agencies = [
+        {"case_id": key, "agency": i.agency, "involved_from": i.involved_from}
+        for i in partner.involved_agencies
+    ]
+    return CaseRows(case, _identifiers(key, full, partner), _agencies(key, full), partner_agencies)
 
 
 def _text(value: Any) -> str | None:
@@ -238,5 +257,6 @@ class CaseList(PerCaseModel[CaseTables, CaseRows]):
                 (tables.cases, [r.case for r in rows]),
                 (tables.identifiers, [i for r in rows for i in r.identifiers]),
                 (tables.agencies, [a for r in rows for a in r.agencies]),
+                (tables.partner_agencies, [a for r in rows for a in r.partner_agencies]),
             ],
         )

@@ -13,6 +13,7 @@ is applied exactly once even if the process dies mid-batch or two writers race.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from projections.model import ReadModel
+
+logger = logging.getLogger("casetrail.projections")
 
 TRACKING_TABLE = "casetrail_projection_tracking"
 READ_MODELS_FILE = "read_models.db"
@@ -195,17 +198,23 @@ class ReadModelStore:
 
     def ensure(self, model: ReadModel[T]) -> T:
         """Create the model's live tables and tracking row if missing; a model never started
-        starts from an empty set of tables at position 0."""
+        starts from an empty set of tables at position 0. A started model that gains a table
+        (a newer version of it) goes back to position 0: its runner writes every case's rows
+        again, the new table's with them, while the rows it had keep serving."""
         tables = self.tables(model)
         with self.begin_write() as conn:
             self.ddl_lock(conn)
             started = self.position(conn, model.name) is not None
+            added = [t.name for t in model.table_list(tables) if not self.has_table(conn, t.name)]
             for table in model.table_list(tables):
                 table.create(conn, checkfirst=True)
             if not started:
                 for table in reversed(model.table_list(tables)):
                     conn.execute(table.delete())
                 self.start_tracking(conn, model.name)
+            elif added:
+                self.set_position(conn, model.name, 0)
+                logger.info("read model %s gained %s: applying the log again", model.name, added)
         return tables
 
     def new_metadata(self) -> MetaData:

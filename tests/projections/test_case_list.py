@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
+from sqlalchemy import select
 
 from domain.access import Caller
 from domain.envelope import RESTRICTED
 from projections.case_search import (
     BadCursor,
+    CaseFilters,
     CaseSearch,
     Visibility,
     list_cases,
@@ -329,3 +331,27 @@ def test_page_when_read_then_carries_model_position(world: World) -> None:
     page = world.search.list_cases()
     assert page.position == world.records.recorder.max_notification_id()
     assert page.case_ids == [c.case_id for c in page.cases]
+
+
+def test_store_when_model_gains_a_table_then_log_applied_again_into_it(world: World) -> None:
+    # Given a case list written before its partner-agencies table existed (dropped here)
+    store = world.runner.store
+    tables = store.tables(CaseList())
+    listed = [c.case_id for c in world.search.list_cases(CaseFilters()).cases]
+    with store.begin_write() as conn:
+        tables.partner_agencies.drop(conn)
+
+    # When the model is opened again, and its runner runs
+    CaseSearch(store)
+    restarted = store.current(CaseList.name)
+    meanwhile = [c.case_id for c in world.search.list_cases(CaseFilters()).cases]
+    world.sync()
+
+    # Then it went back to the log's start, kept serving its rows meanwhile, and wrote the
+    # new table's rows for every case
+    assert restarted == 0
+    assert meanwhile == listed
+    with store.begin_read() as conn:
+        shown = {row.case_id for row in conn.execute(select(tables.partner_agencies))}
+    assert shown == {str(world.ids["amy"])}
+    assert store.current(CaseList.name) == world.records.recorder.max_notification_id()

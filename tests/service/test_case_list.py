@@ -215,3 +215,43 @@ def test_list_when_restricted_correction_then_partner_row_shows_none_of_it(
     # Then the corrected worker is nowhere, and the search does not match on it
     assert "SECRET" not in listed.text
     assert searched.json()["cases"] == []
+
+
+def test_list_when_agency_named_only_in_restricted_entry_then_partners_are_not_told(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school referred, in which CSC shares information with the police in a
+    # restricted entry
+    csc, school = token(), token(agency=SCHOOL, sub="dsl")
+    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
+    case_id, _ = _open(
+        client, csc, "Amy Smith", event("ContactReceived", "2026-11-01", data=referral),
+        event("ReferralAccepted", "2026-11-02"),
+    )  # fmt: skip
+    police = "police:barsetshire"
+    shared = payload("InformationShared", **{"with": [{"agency": police}]}, concern_event_ids=[])
+    written = append(
+        client,
+        csc,
+        case_id,
+        event("InformationShared", "2026-11-03", data=shared, sensitivity="restricted"),
+    )
+    position = written.json()["events"][-1]["position"]
+
+    # When the school, CSC and the police list the case, and filter by the police
+    def agencies(headers: Headers, **params: Any) -> list[list[str]]:
+        return [
+            c["involved_agencies"]
+            for c in _list(client, headers, position, **params).json()["cases"]
+        ]
+
+    # Then the school is not told the police are involved, by the row or by the filter; CSC is,
+    # and the police see the case (their involvement gives them access)
+    assert agencies(school) == [[SCHOOL]]
+    assert agencies(school, agency=police) == []
+    assert agencies(csc) == [[SCHOOL, police]]
+    assert agencies(csc, agency=police) == [[SCHOOL, police]]
+    assert [
+        c["case_id"]
+        for c in _list(client, token(agency=police, sub="pc"), position).json()["cases"]
+    ] == [case_id]
