@@ -21,7 +21,8 @@ import inspect
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -36,6 +37,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
+    PostgresDatastore,
     PostgresFactory,
 )
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteCursor
@@ -45,6 +47,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from domain.envelope import uuid_bytes
+from projections.store import stable_key
 from service.deadline import retry_reads
 
 logger = logging.getLogger("casetrail.store")
@@ -366,12 +369,31 @@ def _case_text(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
+@contextmanager
+def _creating_alone(datastore: PostgresDatastore) -> Iterator[None]:
+    """Hold the schema's table-creation lock (a session advisory lock) meanwhile: processes
+    starting together (`serve --workers N`, its runner) would otherwise run the library's
+    `CREATE OR REPLACE FUNCTION` and `CREATE TABLE IF NOT EXISTS` at once, and PostgreSQL
+    fails one of them ("tuple concurrently updated")."""
+    key = stable_key("casetrail-create-tables", datastore.schema)
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
 class PostgresCaseLogRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder (table-locking insert kept), with the event-id index;
     reads retried within the request's deadline, inserts tried once (see the module's doc)."""
 
     # How long a read may be retried outside a request (set by `PostgresStoreFactory`).
     retry_seconds = DEFAULT_RETRY_SECONDS
+
+    def create_table(self) -> None:
+        with _creating_alone(self.datastore):
+            super().create_table()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -572,6 +594,10 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
             Identifier(self.events_table_name),
             Identifier(self.datastore.originator_id_type),
         )
+
+    def create_table(self) -> None:
+        with _creating_alone(self.datastore):
+            super().create_table()
 
     def write_replacing(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
         """Insert on `curs` (in its transaction), replacing a row at the same version."""
