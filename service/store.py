@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -374,14 +375,16 @@ def _creating_alone(datastore: PostgresDatastore) -> Iterator[None]:
     """Hold the schema's table-creation lock (a session advisory lock) meanwhile: processes
     starting together (`serve --workers N`, its runner) would otherwise run the library's
     `CREATE OR REPLACE FUNCTION` and `CREATE TABLE IF NOT EXISTS` at once, and PostgreSQL
-    fails one of them ("tuple concurrently updated")."""
+    fails one of them ("tuple concurrently updated"). The lock is held on a connection of its
+    own, beside the pool the creation itself takes connections from."""
     key = stable_key("casetrail-create-tables", datastore.schema)
-    with datastore.get_connection() as conn:
+    pool = datastore.pool
+    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    params = {k: v for k, v in (kwargs or {}).items() if k != "row_factory"}
+    with psycopg.connect(conninfo, autocommit=True, **params) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        yield  # (closing the connection releases the lock, whatever happened)
 
 
 class PostgresCaseLogRecorder(PostgresApplicationRecorder):
@@ -390,10 +393,6 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
 
     # How long a read may be retried outside a request (set by `PostgresStoreFactory`).
     retry_seconds = DEFAULT_RETRY_SECONDS
-
-    def create_table(self) -> None:
-        with _creating_alone(self.datastore):
-            super().create_table()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -431,6 +430,10 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
             "WHERE originator_id = %s AND originator_version > %s AND originator_version <= %s "
             "ORDER BY originator_version LIMIT %s"
         ).format(schema, Identifier(self.events_table_name))
+
+    def create_table(self) -> None:
+        with _creating_alone(self.datastore):
+            super().create_table()
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
