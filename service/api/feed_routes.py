@@ -24,6 +24,7 @@ from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
 from service.api.models import StoredEvent
 from service.api.problems import Refusal, responses
 from service.audit import AuditLog, Read
+from service.auth import InvalidToken, KeysUnavailable, TokenService
 from service.feed import Feed, FeedPage
 
 log = logging.getLogger("casetrail.audit")
@@ -205,6 +206,8 @@ async def stream_feed(
     async def events() -> AsyncIterator[bytes]:
         cursor = start
         while not await request.is_disconnected():
+            if not _token_holds(request):
+                return  # expired or its key withdrawn: the client reconnects with a new one
             page = await run_in_threadpool(
                 feed.page, caller, after=cursor, limit=settings.max_page, types=wanted
             )
@@ -243,6 +246,19 @@ async def stream_feed(
                 return
 
     return EventSourceResponse(events(), ping=settings.feed_ping_seconds)
+
+
+def _token_holds(request: Request) -> bool:
+    """Whether the token a stream was opened with still verifies: a stream outlives no token
+    (one that expires, or whose key is taken out of the key set, ends it before its next
+    batch)."""
+    _, _, token = (request.headers.get("authorization") or "").partition(" ")
+    tokens: TokenService = request.app.state.tokens
+    try:
+        tokens.verify(token.strip())
+    except (InvalidToken, KeysUnavailable):
+        return False
+    return True
 
 
 def _resume_from(last_event_id: str | None, after: int) -> int:

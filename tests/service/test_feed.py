@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -634,6 +635,40 @@ def _sse(
             if len(received) == count:
                 break
     return received
+
+
+def test_stream_when_token_expires_while_open_then_ends_before_sending_more(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a stream opened with a token about to expire (no leeway), which has sent the log
+    strict = settings.model_copy(update={"feed_ping_seconds": 0.2, "jwt_leeway_seconds": 0})
+    with TestClient(create_app(strict, clock)) as client:
+        tokens = client.app.state.tokens  # type: ignore[attr-defined]
+
+        def bearer(roles: list[str], expires: timedelta) -> Headers:
+            jwt = tokens.mint(
+                sub="s", name="S", agency=LOCAL_AUTHORITY, roles=roles, expires=expires
+            )
+            return {"Authorization": f"Bearer {jwt}"}
+
+        csc = bearer(["practitioner"], timedelta(hours=1))
+        case_id, ids = _case_with_events(client, csc, 0)
+        brief = bearer(["integrator"], timedelta(seconds=2))
+        received: list[str] = []
+        deadline = time.monotonic() + SSE_TIMEOUT
+        with client.stream("GET", "/feed/stream", headers=brief) as response:
+            # When the token expires, and then an event is written
+            for line in response.iter_lines():
+                assert time.monotonic() < deadline, "the stream did not end"
+                if line.startswith("id: "):
+                    received.append(line)
+                    if len(received) == 1:
+                        time.sleep(3)
+                        note = event("CaseNoteRecorded")
+                        assert append(client, csc, case_id, note).status_code == 201
+
+    # Then the stream ended with the token: what was written after it is not sent
+    assert len(received) == len(ids) == 1
 
 
 def test_stream_when_read_then_ids_are_positions_events_types_data_the_feed_items(
