@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.support import append, event, payload
+from tests.support import append, event, payload, school_referred_case
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
@@ -223,11 +223,7 @@ def test_list_when_agency_named_only_in_restricted_entry_then_partners_are_not_t
     # Given a case the school referred, in which CSC shares information with the police in a
     # restricted entry
     csc, school = token(), token(agency=SCHOOL, sub="dsl")
-    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
-    case_id, _ = _open(
-        client, csc, "Amy Smith", event("ContactReceived", "2026-11-01", data=referral),
-        event("ReferralAccepted", "2026-11-02"),
-    )  # fmt: skip
+    case_id = school_referred_case(client, csc, SCHOOL)
     police = "police:barsetshire"
     shared = payload("InformationShared", **{"with": [{"agency": police}]}, concern_event_ids=[])
     written = append(
