@@ -212,8 +212,9 @@ def _line(
     action: str | None,
     partner: str | None = None,
 ) -> ChronologyEntry:
-    """A full line; for a partner, what other agencies' restricted corrections, annotations
-    and reassessments say about it is withheld (that they exist is not)."""
+    """A full line; for a partner, other agencies' restricted annotations are left out, and
+    what their restricted corrections and reassessments say is withheld (that they exist is
+    not)."""
     event = entry.event
 
     def said(by: RecordedEvent, text: str) -> str:
