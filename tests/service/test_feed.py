@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 
@@ -645,25 +646,27 @@ def test_stream_when_token_expires_while_open_then_ends_before_sending_more(
     with TestClient(create_app(strict, clock)) as client:
         tokens = client.app.state.tokens  # type: ignore[attr-defined]
 
-        def bearer(roles: list[str], expires: timedelta) -> Headers:
-            jwt = tokens.mint(
+        def bearer(roles: list[str], expires: timedelta) -> tuple[Headers, float]:
+            minted = tokens.mint(
                 sub="s", name="S", agency=LOCAL_AUTHORITY, roles=roles, expires=expires
             )
-            return {"Authorization": f"Bearer {jwt}"}
+            expiry = float(jwt.decode(minted, options={"verify_signature": False})["exp"])
+            return {"Authorization": f"Bearer {minted}"}, expiry
 
-        csc = bearer(["practitioner"], timedelta(hours=1))
+        csc, _ = bearer(["practitioner"], timedelta(hours=1))
         case_id, ids = _case_with_events(client, csc, 0)
-        brief = bearer(["integrator"], timedelta(seconds=2))
+        brief, expiry = bearer(["integrator"], timedelta(seconds=3))
         received: list[str] = []
-        deadline = time.monotonic() + SSE_TIMEOUT
         with client.stream("GET", "/feed/stream", headers=brief) as response:
             # When the token expires, and then an event is written
+            deadline = time.monotonic() + SSE_TIMEOUT
             for line in response.iter_lines():
                 assert time.monotonic() < deadline, "the stream did not end"
                 if line.startswith("id: "):
                     received.append(line)
                     if len(received) == 1:
-                        time.sleep(3)
+                        time.sleep(max(0.0, expiry - time.time()) + 0.5)
+                        deadline = time.monotonic() + SSE_TIMEOUT
                         note = event("CaseNoteRecorded")
                         assert append(client, csc, case_id, note).status_code == 201
 
