@@ -5,6 +5,7 @@ See DOMAIN.md §3.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,7 +133,12 @@ def chronology(
     """The chronology; for a `partner` agency, its proportionate view: entries of significance
     `significant` and above, in full its own and those shared with it, and other agencies'
     restricted entries as placeholders."""
-    entries = select(events, as_of=as_of, known_at=known_at)
+    # In the order they happened: the fold puts `CaseOpened` first whatever its date, but a case
+    # may record what happened before it was opened.
+    entries = sorted(
+        select(events, as_of=as_of, known_at=known_at),
+        key=lambda e: (e.occurred.instant, e.version),
+    )
     hidden = {e.id for e in entries if partner and entry_withheld(e, partner)}
     # What was done about an entry, never from a restricted entry the partner may not read.
     actions = _actions([e for e in entries if e.id not in hidden])
@@ -292,12 +298,32 @@ def late_by_days(entry: Entry) -> int:
     return working_days_between(entry.occurred.london_date, recorded)
 
 
+class _Linked:
+    """The entries other entries point at by an id of the posting system (a contact id, a
+    meeting id, ...), which a system may reuse: an entry pointing at one is about the latest
+    that happened on or before its own day (a decision is about the contact of its id received
+    that day or earlier, never a later one; one dated before them all is about none)."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        by_key: dict[tuple[str, str], list[Entry]] = {}
+        for entry in entries:  # (in the order they happened)
+            for key in _links_from(entry):
+                by_key.setdefault(key, []).append(entry)
+        self._targets = {
+            key: ([e.occurred.london_date for e in targets], [e.id for e in targets])
+            for key, targets in by_key.items()
+        }
+
+    def target(self, key: tuple[str, str], by: Entry) -> str | None:
+        days, ids = self._targets.get(key, ((), ()))
+        found = bisect_right(days, by.occurred.london_date)
+        return ids[found - 1] if found else None
+
+
 def _actions(entries: Sequence[Entry]) -> dict[str, str]:
-    """What was done about an entry, from the entries that link to it."""
-    by_key: dict[tuple[str, str], str] = {}
-    for entry in entries:
-        for key in _links_from(entry):
-            by_key.setdefault(key, entry.id)
+    """What was done about an entry, from the entries that link to it (`entries` in the order
+    they happened)."""
+    linked = _Linked(entries)
     notes: dict[str, list[str]] = {}
 
     def note(target: str | None, text: str) -> None:
@@ -314,32 +340,33 @@ def _actions(entries: Sequence[Entry]) -> dict[str, str]:
             )
         elif kind == "ContactDecisionMade":
             note(
-                by_key.get(("contact", data["contact_id"])),
+                linked.target(("contact", data["contact_id"]), entry),
                 f"Decision {when}: {_words(data['outcome'])} — {data['rationale']}",
             )
         elif kind == "MinutesRecorded":
-            note(by_key.get(("meeting", data["meeting_id"])), f"Minuted {when}")
+            note(linked.target(("meeting", data["meeting_id"]), entry), f"Minuted {when}")
         elif kind == "MinutesCirculated":
             recipients = ", ".join(r.get("agency") or r["name"] for r in data.get("recipients", ()))
             note(
-                by_key.get(("meeting", data["meeting_id"])),
+                linked.target(("meeting", data["meeting_id"]), entry),
                 f"Minutes circulated {when} to {recipients}",
             )
         elif kind == "ActionCompleted":
             note(
-                by_key.get(("action", data["action_id"])),
+                linked.target(("action", data["action_id"]), entry),
                 f"Action {data['action_id']} completed {when}: {data['outcome']}",
             )
         elif kind == "Section47Started":
             note(
-                by_key.get(("strategy", data["strategy_id"])), f"Section 47 enquiry started {when}"
+                linked.target(("strategy", data["strategy_id"]), entry),
+                f"Section 47 enquiry started {when}",
             )
         elif kind in ("InformationRequestAnswered", "InformationRequestDeclined"):
             verb = "Answered" if kind == "InformationRequestAnswered" else "Declined"
-            note(by_key.get(("request", data["request_id"])), f"{verb} {when}")
+            note(linked.target(("request", data["request_id"]), entry), f"{verb} {when}")
         elif kind == "AssessmentCompleted":
             note(
-                by_key.get(("assessment", data["assessment_id"])),
+                linked.target(("assessment", data["assessment_id"]), entry),
                 f"Completed {when}: {_words(data['outcome'])}",
             )
     return {target: "; ".join(texts) for target, texts in notes.items()}
