@@ -75,7 +75,8 @@ def sharing_pack(
     """The pack for a share with `for_agency` at `as_of`, on what was recorded by `known_at`."""
     entries = select(events, as_of=as_of, known_at=known_at)
     since = lookback_start(as_of)
-    concerns = concerns_to_share(entries, min(as_of, known_at))
+    # The entries were recorded by `known_at`: the window is the share's, at `as_of`.
+    concerns = concerns_to_share(entries, as_of)
     followed = {
         str(e.data["concern_event_id"]): e.id for e in entries if e.type == "ConcernFollowedUp"
     }

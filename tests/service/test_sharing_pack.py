@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
+from service.clock import SettableClock
 from tests.support import event, open_case, payload, school_referred_case
 
 Headers = dict[str, str]
@@ -70,3 +72,29 @@ def test_sharing_pack_when_partner_or_bad_agency_then_refused(
     assert client.get(url, headers=csc).status_code == 422
     unknown = "/cases/00000000-0000-4000-8000-00000000dead/sharing-pack"
     assert client.get(unknown, headers=csc, params={"for_agency": POLICE}).status_code == 404
+
+
+def test_sharing_pack_when_known_at_earlier_then_same_twelve_months_before_as_of(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given a concern seen and recorded on 1 March 2025, and the pack asked for on 26 November
+    # 2026 (its 12 months start on 26 November 2025)
+    csc = token()
+    concern = event("ConcernObserved", "2025-03-01")
+    clock.set(datetime(2025, 3, 1, 12, tzinfo=UTC))
+    case_id, _ = open_case(client, csc, concern, occurred_at="2025-03-01")
+    clock.set(datetime(2026, 11, 26, 12, tzinfo=UTC))
+    url = f"/cases/{case_id}/sharing-pack"
+
+    # When it is asked for on what was known in June 2025, and on what is known now
+    then = client.get(url, headers=csc, params={"for_agency": POLICE, "known_at": "2025-06-01"})
+    now = client.get(url, headers=csc, params={"for_agency": POLICE})
+
+    # Then neither carries the concern: it happened before the pack's period
+    assert then.status_code == now.status_code == 200
+    for pack in (then.json(), now.json()):
+        assert pack["period_from"] == "2025-11-26T00:00:00.000000Z"
+        assert pack["concern_event_ids"] == []
+    # And a pack as of June 2025 does
+    june = client.get(url, headers=csc, params={"for_agency": POLICE, "as_of": "2025-06-01"})
+    assert june.json()["concern_event_ids"] == [concern["id"]]
