@@ -134,7 +134,8 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Each read model's position, the log's newest position, the lag, and whether a runner
-    leads it."""
+    leads it; a model diverged from the log (read models restored from a newer backup than the
+    log) is flagged, its lag the whole log."""
     settings, records = _open()
     try:
         report = status(settings, records, model_names())
@@ -147,8 +148,17 @@ def status_command(
     for s in report:
         runner = "running" if s.running else "none"
         position = str(s.position) if s.started else "never run"
+        if s.diverged:
+            position += " (diverged from the log: the runner rebuilds it)"
         table.add_row(s.name, position, str(s.log_position), str(s.lag), runner)
     Console().print(table)
+    for s in report:
+        if s.diverged:
+            console.print(
+                f"[red]{s.name}: the log does not hold the event this model applied at position "
+                f"{s.position}; were the read models restored from a newer backup than the log? "
+                "The runner clears it and applies the log again at its next round.[/red]"
+            )
 
 
 @app.command("rebuild")

@@ -102,6 +102,10 @@ class ReadModel(ABC, Generic[TablesT]):
         newest version of each case the rebuild will apply; a model may skip a case whose
         newest version in this page is older, as a later page will write its rows."""
 
+    def forget(self) -> None:
+        """Drop whatever the model holds in memory from the log (its rows were cleared, to be
+        applied again from a log that may differ)."""
+
     def refresh(self, conn: Connection, tables: TablesT, log: LogReader) -> int:
         """Bring rows that change with time alone (no new event) up to `log.clock()`, inside
         `conn`'s transaction, from the log up to the model's position; how many cases changed.

@@ -74,6 +74,9 @@ class PerCaseModel(ReadModel[TablesT], Generic[TablesT, RowsT]):
     def __init__(self, *, cache_events: int = 20_000) -> None:
         self.cache = EventCache(cache_events)
 
+    def forget(self) -> None:
+        self.cache = EventCache(self.cache.max_events)
+
     @abstractmethod
     def rows_of(self, case_id: UUID, events: Sequence[RecordedEvent], log: LogReader) -> RowsT:
         """The case's rows from its events (versions 1..n)."""

@@ -27,8 +27,8 @@ from sqlalchemy.schema import CreateTable
 from projections.collector import fewer_collections
 from projections.locks import leader_lock
 from projections.model import AnyModel, LogReader
-from projections.runner import log_position
-from projections.store import ReadModelStore, StoreSettings
+from projections.runner import log_position, tracked_at
+from projections.store import ReadModelStore, StoreSettings, Tracked
 
 SUFFIX = "__rebuild"
 RETIRED = "__retired"
@@ -96,6 +96,7 @@ class _Rebuild:
         self.tables = model.define(store.new_metadata(), SUFFIX)
         self.new: Sequence[Table] = model.table_list(self.tables)
         self.position = 0
+        self.reached = Tracked(0)  # the position with the fingerprint of the event there
         self.events = 0
         # The newest version of each case up to the target: the new tables are read only once
         # complete, so each case's rows are written once, at the page holding its last event.
@@ -165,7 +166,8 @@ class _Rebuild:
                 )
         else:  # the swap: whatever arrived after the plan, written as it comes
             self.model.apply(swap, self.tables, notifications, self.log)
-        self.position = notifications[-1].id
+        self.reached = tracked_at(notifications[-1])
+        self.position = self.reached.position
         self.events += len(notifications)
         return len(notifications)
 
@@ -184,7 +186,7 @@ class _Rebuild:
             for table in reversed(self.live):
                 conn.execute(text(f"DROP TABLE {store.qualified(table.name + RETIRED)}"))
             self._name_indexes(conn)
-            store.set_position(conn, name, self.position)
+            store.set_position(conn, name, self.reached)
 
     def _rename_table(self, conn: Connection, old: str, new: str) -> None:
         quote = self.store.engine.dialect.identifier_preparer.quote

@@ -12,10 +12,19 @@ later appear behind it.
 Leadership: one runner per model at a time, elected per model with `projections.locks` (a file
 lock on SQLite, a session advisory lock on PostgreSQL), tried again at every round, so when the
 leader dies or closes another runner takes over within one poll interval.
+
+A model is only ever applied to the log it was built from. Before each page the runner checks
+that the log still holds, at the model's position, the very event the model applied there (its
+fingerprint is kept with the position). It does not when the read models were restored from a
+backup newer than the log's: their position may be past the restored log's end, or, on SQLite,
+whose log gives the lost positions again to the next appends, held by another event. Such a model
+would otherwise skip those appends for good and keep cases the log lost, so the runner logs an
+error, clears the model's rows and applies the whole log to it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -23,11 +32,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from projections.locks import LeaderLock, is_held_elsewhere, leader_lock
 from projections.model import AnyModel, LogReader
-from projections.store import ReadModelStore, StoreSettings
+from projections.store import ReadModelStore, StoreSettings, Tracked
 
 logger = logging.getLogger("casetrail.projections")
 
@@ -53,11 +62,43 @@ class ModelStatus:
     lag: int  # log_position - position: ids, including any gaps rolled-back inserts left
     running: bool | None  # a runner holds the model's lock (None: not asked)
     started: bool = True  # False: no runner has ever initialised the model
+    # The log does not hold, at `position`, the event the model applied there: the model is
+    # ahead of the log or diverged from it (`lag` is then the whole log, all to apply again).
+    diverged: bool = False
 
 
 def log_position(recorder: ApplicationRecorder) -> int:
     """The newest notification id in the log (0 when empty)."""
     return int(recorder.max_notification_id() or 0)
+
+
+def fingerprint(notification: Notification) -> str:
+    """What identifies a logged event, kept with the position of the last one a model applied.
+    The state carries the event's own timestamp, so an event written in another event's place
+    (on SQLite, at a position a restored log gives again) never has the same fingerprint."""
+    digest = hashlib.blake2b(digest_size=16)
+    head = (notification.originator_id, notification.originator_version, notification.topic)
+    digest.update("\n".join(map(str, head)).encode() + b"\n")
+    digest.update(notification.state)
+    return digest.hexdigest()
+
+
+def tracked_at(notification: Notification) -> Tracked:
+    """A model's position once it has applied `notification`."""
+    return Tracked(notification.id, fingerprint(notification))
+
+
+def divergence(recorder: ApplicationRecorder, tracked: Tracked) -> str | None:
+    """Why the log is not the one a model at `tracked` was applied to (None: it is). A position
+    recorded without a fingerprint (before they were kept) is checked for an event only."""
+    if tracked.position == 0:
+        return None
+    found = recorder.select_notifications(tracked.position, 1)
+    if not found or found[0].id != tracked.position:
+        return f"the log holds no event at position {tracked.position}"
+    if tracked.fingerprint is not None and fingerprint(found[0]) != tracked.fingerprint:
+        return f"the log holds another event at position {tracked.position}"
+    return None
 
 
 def refresh_model(store: ReadModelStore, model: AnyModel, tables: Any, log: LogReader) -> int:
@@ -91,18 +132,23 @@ def status(
     store = store or ReadModelStore(settings)
     try:
         newest = log_position(log.recorder)
-        positions = store.positions()
-        return [
-            ModelStatus(
-                name=name,
-                position=positions.get(name, 0),
-                log_position=newest,
-                lag=max(0, newest - positions.get(name, 0)),
-                running=is_held_elsewhere(settings, name) if probe_locks else None,
-                started=name in positions,
+        models = store.tracked_all()
+        report = []
+        for name in names:
+            tracked = models.get(name, Tracked(0))
+            diverged = divergence(log.recorder, tracked) is not None
+            report.append(
+                ModelStatus(
+                    name=name,
+                    position=tracked.position,
+                    log_position=newest,
+                    lag=newest if diverged else max(0, newest - tracked.position),
+                    running=is_held_elsewhere(settings, name) if probe_locks else None,
+                    started=name in models,
+                    diverged=diverged,
+                )
             )
-            for name in names
-        ]
+        return report
     finally:
         if own:
             store.close()
@@ -193,24 +239,57 @@ class Runner:
 
     def apply_page(self, name: str) -> int:
         """Apply the next page of the log to one model, with its position, in one transaction;
-        the number of events applied (0: already current)."""
+        the number of events applied (0: already current). A model the log does not hold the
+        position of is cleared first (see `verified`)."""
         model, tables = self.models[name], self.tables[name]
         recorder = self.log.recorder
-        if log_position(recorder) <= (self.store.current(name) or 0):
+        tracked = self.verified(name)
+        if log_position(recorder) <= tracked.position:
             return 0  # current: no write transaction, no write lock taken
         with self.store.begin_write() as conn:
-            position = self.store.position(conn, name, for_update=True)
-            if position is None:
+            locked = self.store.tracked(conn, name, for_update=True)
+            if locked is None:
                 raise RuntimeError(f"read model {name!r} has no tracking row")
+            if locked != tracked and divergence(recorder, locked):
+                raise PositionMoved(name)  # checked again, and cleared, at the next page
             notifications = recorder.select_notifications(
-                position, self.page_size, inclusive_of_start=False
+                locked.position, self.page_size, inclusive_of_start=False
             )
             if not notifications:
                 return 0
             model.apply(conn, tables, notifications, self.log)
-            if not self.store.advance(conn, name, position, notifications[-1].id):
+            if not self.store.advance(conn, name, locked.position, tracked_at(notifications[-1])):
                 raise PositionMoved(name)
         return len(notifications)
+
+    def verified(self, name: str) -> Tracked:
+        """The model's position, once checked against the log: one read of the tracking row
+        and one of the log at that position. A model ahead of the log or diverged from it
+        (its read models restored from a newer backup than the log) has its rows cleared and
+        goes back to position 0, to be rebuilt from the log page by page."""
+        with self.store.begin_read() as conn:
+            tracked = self.store.tracked(conn, name)
+        if tracked is None:
+            raise RuntimeError(f"read model {name!r} has no tracking row")
+        why = divergence(self.log.recorder, tracked)
+        if why is None:
+            return tracked
+        newest = log_position(self.log.recorder)
+        with self.store.begin_write() as conn:
+            if self.store.tracked(conn, name, for_update=True) != tracked:
+                raise PositionMoved(name)  # another writer moved it: checked again next page
+            self.store.clear(conn, self.models[name])
+        self.models[name].forget()
+        logger.error(
+            "read model %s does not match the log: %s (it applied position %d; the log's newest "
+            "is %d). Were the read models restored from a newer backup than the log? Its rows "
+            "are cleared and it is rebuilt from the log",
+            name,
+            why,
+            tracked.position,
+            newest,
+        )
+        return Tracked(0)
 
     def refresh(self, name: str) -> int:
         """Bring one model's time-dependent rows up to now (see `refresh_model`)."""
@@ -274,6 +353,7 @@ class Runner:
                 self.locks[s.name].held
                 or (is_held_elsewhere(self.settings, s.name) if probe_locks else False),
                 s.started,
+                s.diverged,
             )
             for s in report
         ]

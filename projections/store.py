@@ -7,7 +7,10 @@ queue on the file lock instead of failing half-way through.
 
 The `tracking` table holds each read model's position in the global log. The runner updates it in
 the same transaction as the model's rows, with a compare-and-set on the old position, so an event
-is applied exactly once even if the process dies mid-batch or two writers race.
+is applied exactly once even if the process dies mid-batch or two writers race. Beside the
+position it keeps a fingerprint of the event at that position, so the runner can tell a model
+that is ahead of (or diverged from) the log it is applied to: read models restored from a backup
+newer than the log's, whose positions the log has not reached or has since given to other events.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -31,6 +35,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    inspect,
     select,
     text,
     update,
@@ -48,6 +53,16 @@ READ_MODELS_FILE = "read_models.db"
 _WRITE = "casetrail_write"
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """Where a read model is along the log: the last position it applied (0: none yet), and the
+    fingerprint of the event it applied there (None at 0, and for a position recorded before
+    fingerprints were kept)."""
+
+    position: int
+    fingerprint: str | None = None
 
 
 class StoreSettings(Protocol):
@@ -182,12 +197,19 @@ class ReadModelStore:
             self.metadata,
             Column("model", String(200), nullable=False),
             Column("position", BigInteger, nullable=False),
+            Column("fingerprint", String(64), nullable=True),
             PrimaryKeyConstraint("model", name=f"{TRACKING_TABLE}_pkey"),
         )
         self._models: dict[str, Any] = {}
         with self.begin_write() as conn:
             self.ddl_lock(conn)
             self.tracking.create(conn, checkfirst=True)
+            columns = inspect(conn).get_columns(TRACKING_TABLE, schema=self.schema)
+            if "fingerprint" not in {column["name"] for column in columns}:
+                # A store from before fingerprints were kept: its positions stay unverified
+                # until the runner next advances them.
+                table = self.qualified(TRACKING_TABLE)
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN fingerprint VARCHAR(64)"))
 
     def tables(self, model: ReadModel[T]) -> T:
         """The model's live tables (defined once per store)."""
@@ -213,7 +235,7 @@ class ReadModelStore:
                     conn.execute(table.delete())
                 self.start_tracking(conn, model.name)
             elif added:
-                self.set_position(conn, model.name, 0)
+                self.set_position(conn, model.name, Tracked(0))
                 logger.info("read model %s gained %s: applying the log again", model.name, added)
         return tables
 
@@ -252,6 +274,16 @@ class ReadModelStore:
         value = conn.execute(query).scalar_one_or_none()
         return None if value is None else int(value)
 
+    def tracked(self, conn: Connection, model: str, *, for_update: bool = False) -> Tracked | None:
+        """The model's position and the fingerprint of the event there; None when never
+        started."""
+        tracking = self.tracking.c
+        query = select(tracking.position, tracking.fingerprint).where(tracking.model == model)
+        if for_update:
+            query = query.with_for_update()
+        row = conn.execute(query).one_or_none()
+        return None if row is None else Tracked(int(row.position), row.fingerprint)
+
     def current(self, model: str) -> int | None:
         """The model's position now (None: never started)."""
         with self.begin_read() as conn:
@@ -273,9 +305,14 @@ class ReadModelStore:
             time.sleep(min(interval, left))
 
     def positions(self) -> dict[str, int]:
+        return {name: tracked.position for name, tracked in self.tracked_all().items()}
+
+    def tracked_all(self) -> dict[str, Tracked]:
+        """Every started model's position and fingerprint, in one snapshot."""
+        tracking = self.tracking.c
         with self.begin_read() as conn:
-            rows = conn.execute(select(self.tracking.c.model, self.tracking.c.position))
-            return {str(model): int(position) for model, position in rows}
+            rows = conn.execute(select(tracking.model, tracking.position, tracking.fingerprint))
+            return {str(name): Tracked(int(position), mark) for name, position, mark in rows}
 
     def start_tracking(self, conn: Connection, model: str, position: int = 0) -> None:
         """Insert the model's tracking row unless it exists."""
@@ -283,21 +320,31 @@ class ReadModelStore:
         statement = dialect.insert(self.tracking).values(model=model, position=position)
         conn.execute(statement.on_conflict_do_nothing(index_elements=["model"]))
 
-    def advance(self, conn: Connection, model: str, old: int, new: int) -> bool:
-        """Move the model from `old` to `new`; False (nothing changed) if it is not at `old`."""
+    def advance(self, conn: Connection, model: str, old: int, new: Tracked) -> bool:
+        """Move the model from position `old` to `new`; False (nothing changed) if it is not at
+        `old`."""
         result = conn.execute(
             update(self.tracking)
             .where(self.tracking.c.model == model, self.tracking.c.position == old)
-            .values(position=new)
+            .values(position=new.position, fingerprint=new.fingerprint)
         )
         return result.rowcount == 1
 
-    def set_position(self, conn: Connection, model: str, position: int) -> None:
-        """Set the model's position whatever it was (a rebuild's swap)."""
-        self.start_tracking(conn, model, position)
+    def set_position(self, conn: Connection, model: str, position: Tracked) -> None:
+        """Set the model's position whatever it was (a rebuild's swap, a reset)."""
+        self.start_tracking(conn, model, position.position)
         conn.execute(
-            update(self.tracking).where(self.tracking.c.model == model).values(position=position)
+            update(self.tracking)
+            .where(self.tracking.c.model == model)
+            .values(position=position.position, fingerprint=position.fingerprint)
         )
+
+    def clear(self, conn: Connection, model: ReadModel[Any]) -> None:
+        """Delete every row of the model's live tables and put it back at position 0: its
+        runner applies the whole log again."""
+        for table in reversed(model.table_list(self.tables(model))):
+            conn.execute(table.delete())
+        self.set_position(conn, model.name, Tracked(0))
 
     def forget(self, conn: Connection, model: str) -> None:
         conn.execute(self.tracking.delete().where(self.tracking.c.model == model))

@@ -67,13 +67,21 @@ class ProjectionCollector(Collector):
             "Log positions a read model is behind the log (gaps left by rolled-back inserts count)",
             labels=["model"],
         )
+        diverged = GaugeMetricFamily(
+            "casetrail_projection_diverged",
+            "1 when the log does not hold the event a read model applied at its position (read "
+            "models restored from a newer backup than the log) until the runner rebuilds it",
+            labels=["model"],
+        )
         for status in statuses:
             position.add_metric([status.name], status.position)
             lag.add_metric([status.name], status.lag)
+            diverged.add_metric([status.name], int(status.diverged))
         log.add_metric([], statuses[0].log_position if statuses else 0)
         yield log
         yield position
         yield lag
+        yield diverged
 
 
 class Metrics:

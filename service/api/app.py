@@ -261,7 +261,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         service unready: read models that lag still answer, saying how far they have got
         (`X-Projection-Position`), and a client that must see its own write waits for it with
         `X-Min-Position`. Watch `projections[].lag` (or `/metrics`) to alert on a stalled
-        runner.
+        runner. Nor does a model diverged from the log (`projections[].diverged`: read models
+        restored from a newer backup than the log): the runner clears it and applies the log
+        again at its next round, its lag the whole log meanwhile.
         """
         current: Settings = request.app.state.settings
         checks = {c.name: c for c in check_stores(current, log_table=_log_table(current))}
@@ -285,6 +287,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                     log_position=s.log_position,
                     lag=s.lag,
                     started=s.started,
+                    diverged=s.diverged,
                 )
                 for s in report
             ]

@@ -227,9 +227,15 @@ class ProjectionLag(BaseModel):
     log_position: int = Field(description="the log's newest position")
     lag: int = Field(
         description="log_position - position: positions not yet applied (including any gaps "
-        "left by rolled-back appends)"
+        "left by rolled-back appends); the whole log for a diverged model"
     )
     started: bool = Field(description="false: no runner has ever initialised the model")
+    diverged: bool = Field(
+        default=False,
+        description="true: the log does not hold the event the model applied at `position` "
+        "(read models restored from a newer backup than the log); the runner clears the "
+        "model and applies the whole log again at its next round",
+    )
 
 
 class Readiness(BaseModel):

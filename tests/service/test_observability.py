@@ -193,6 +193,8 @@ def test_metrics_when_projections_behind_then_positions_and_lag_per_read_model(
     for model in ("cases", "alerts"):
         assert value(samples, "casetrail_projection_position", model=model) == 0
         assert value(samples, "casetrail_projection_lag", model=model) == 2
+        assert ("casetrail_projection_diverged", frozenset({("model", model)})) in samples
+        assert value(samples, "casetrail_projection_diverged", model=model) == 0
 
 
 def test_metrics_when_runner_in_process_then_lag_falls_to_zero(
