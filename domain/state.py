@@ -280,7 +280,7 @@ def fold(
         # CaseOpened folds first whatever its date: only what had happened counts as involvement.
         if entry.agency == local_authority and entry.occurred.instant <= as_of:
             last_csc = entry
-            last_csc_episode = episodes[-1].number if episodes else None
+            last_csc_episode = _episode_of(entry, episodes)
 
     status: Literal["contact", "open", "closed"] = (
         "contact" if not episodes else "open" if episodes[-1].closed_at is None else "closed"
@@ -332,6 +332,17 @@ def sees_child_alone(entry: Entry) -> bool:
 def records_voice(entry: Entry) -> bool:
     """The entries that record the child's own words (`last_voice_recorded_at`)."""
     return entry.type == "ChildsVoiceRecorded"
+
+
+def _episode_of(entry: Entry, episodes: Sequence[Episode]) -> int | None:
+    """The episode an entry just folded falls in: the open one, or the one it closed; None
+    for work done between episodes (after a closure, before a reopening)."""
+    if not episodes:
+        return None
+    latest = episodes[-1]
+    if latest.closed_by is None or latest.closed_by.event_id == entry.id:
+        return latest.number
+    return None
 
 
 def event_ref(entry: Entry) -> EventRef:

@@ -157,3 +157,36 @@ def test_partner_when_named_in_an_entry_dated_just_ahead_then_reads_once_it_happ
 
     # Then the school reads the case from the moment the share happened
     assert (before, after) == (404, 200)
+
+
+def test_involvement_when_csc_works_on_after_the_episode_closed_then_outside_any_episode(
+    client: TestClient, token: Token
+) -> None:
+    # Given an episode opened on 11 January 2024 and closed on 1 March, then a case note by
+    # children's social care on 1 June, with no reopening
+    csc = token()
+    closure = event("CaseClosed", "2024-03-01")
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ReferralAccepted", "2024-01-11"),
+        closure,
+        event("CaseNoteRecorded", "2024-06-01"),
+        occurred_at="2024-01-10",
+    )
+
+    # When the hub asks for the involvement summary now, and as of the day the episode closed
+    now = client.get(f"/cases/{case_id}/involvement", headers=csc).json()
+    at_closure = client.get(
+        f"/cases/{case_id}/involvement", headers=csc, params={"as_of": "2024-03-01"}
+    ).json()
+
+    # Then the note is not said to be in the closed episode, in the fields or in words
+    last = now["owning_authority"]["last_involvement"]
+    assert (last["date"], last["type"], last["episode"]) == ("2024-06-01", "CaseNoteRecorded", None)
+    assert "last involved on 1 June 2024 (CaseNoteRecorded, outside any episode)" in now["answer"]
+    assert client.get(f"/cases/{case_id}", headers=csc).json()["last_involvement"] == last
+    # And the closure itself was work in the episode it closed
+    closing = at_closure["owning_authority"]["last_involvement"]
+    assert (closing["event_id"], closing["episode"]) == (closure["id"], 1)
+    assert "(CaseClosed, in episode 1)" in at_closure["answer"]
