@@ -310,7 +310,8 @@ def fold(
             event_id=last_csc.id if last_csc else None,
             type=last_csc.type if last_csc else None,
             episode=last_csc_episode,
-            covers_from=opened.occurred.text,
+            # The first event's date: an entry may have happened before the case was opened.
+            covers_from=min(entries, key=lambda e: e.occurred.instant).occurred.text,
             covers_to=format_utc(as_of),
             recorded_up_to=format_utc(known_at),
         ),

@@ -190,3 +190,25 @@ def test_involvement_when_csc_works_on_after_the_episode_closed_then_outside_any
     closing = at_closure["owning_authority"]["last_involvement"]
     assert (closing["event_id"], closing["episode"]) == (closure["id"], 1)
     assert "(CaseClosed, in episode 1)" in at_closure["answer"]
+
+
+def test_involvement_when_an_entry_happened_before_the_case_opened_then_record_covers_it(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case opened on 10 June 2024 holding a school's concern dated 1 June
+    csc = token()
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ConcernObserved", "2024-06-01", author={"name": "Ann Jones", "agency": SCHOOL}),
+        occurred_at="2024-06-10",
+    )
+
+    # When the summary and the state are asked as of 30 June
+    as_of = {"as_of": "2024-06-30"}
+    summary = client.get(f"/cases/{case_id}/involvement", headers=csc, params=as_of).json()
+    state = client.get(f"/cases/{case_id}", headers=csc, params=as_of).json()
+
+    # Then the span of record starts with the concern it cites, not with the opening
+    assert summary["covers_from"] == state["last_involvement"]["covers_from"] == "2024-06-01"
+    assert "This record covers 1 June 2024 to 30 June 2024" in summary["answer"]
