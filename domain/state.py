@@ -31,6 +31,9 @@ PLAN_ENDS = {
     "ChildProtectionPlanEnded": "child_protection",
     "PeriodOfCareEnded": "looked_after",
 }
+# A plan as the record names it: its kind and `plan_id`. Looked-after periods and early help have
+# no id, so one of each is open at a time.
+PlanKey = tuple[str, str | None]
 
 
 class NothingRecorded(LookupError):
@@ -196,7 +199,7 @@ def fold(
     local_authority: str = opened.data["local_authority"]
     identifiers: list[Identifier] = []
     episodes: list[Episode] = []
-    plans: dict[str, Plan] = {}
+    plans: list[tuple[PlanKey, Plan]] = []  # the open plans, oldest first
     worker: str | None = None
     team: str | None = None
     agencies: dict[str, _Agency] = {}
@@ -219,7 +222,7 @@ def fold(
         elif kind == "IdentifierLinked":
             identifiers.append(Identifier(scheme=data["scheme"], value=data["value"]))
         elif kind in EPISODE_OPENERS and not is_open:
-            plans.pop("early_help", None)
+            plans = [(key, plan) for key, plan in plans if plan.kind != "early_help"]
             episodes.append(
                 Episode(number=len(episodes) + 1, opened_at=when, opened_by=event_ref(entry))
             )
@@ -240,15 +243,23 @@ def fold(
                 )
             )
         if kind in PLAN_STARTS:
-            plans[PLAN_STARTS[kind]] = _plan(PLAN_STARTS[kind], entry, hidden)
+            # Plans are told apart by their id even where a partner may not read it.
+            started = plan_key(entry)
+            plans = [(key, plan) for key, plan in plans if key != started]
+            plans.append((started, _plan(started[0], entry, hidden)))
         elif kind in PLAN_ENDS:
-            plans.pop(PLAN_ENDS[kind], None)
-        elif kind == "ChildProtectionCategoryChanged" and "child_protection" in plans:
-            plans["child_protection"].category = None if hidden else data["category"]
-        elif kind == "LegalStatusChanged" and "looked_after" in plans:
-            plans["looked_after"].legal_status = None if hidden else data["legal_status"]
-        elif kind == "PlacementChanged" and "looked_after" in plans:
-            plans["looked_after"].placement = None if hidden else dict(data["placement"])
+            closed = closed_plan([key for key, _ in plans], entry)
+            if closed is not None:
+                del plans[closed]
+        elif kind == "ChildProtectionCategoryChanged":
+            for plan in _of_kind(plans, "child_protection"):
+                plan.category = None if hidden else data["category"]
+        elif kind == "LegalStatusChanged":
+            for plan in _of_kind(plans, "looked_after"):
+                plan.legal_status = None if hidden else data["legal_status"]
+        elif kind == "PlacementChanged":
+            for plan in _of_kind(plans, "looked_after"):
+                plan.placement = None if hidden else dict(data["placement"])
         elif kind == "ContactDecisionMade" and data["outcome"] in ("nfa", "advice", "early_help"):
             awaiting_episode.pop(data["contact_id"], None)
         elif kind == "WorkerAllocated":
@@ -285,7 +296,7 @@ def fold(
     status: Literal["contact", "open", "closed"] = (
         "contact" if not episodes else "open" if episodes[-1].closed_at is None else "closed"
     )
-    open_plans = [plans[kind] for kind in PLAN_RANK if kind in plans]
+    open_plans = sorted((plan for _, plan in plans), key=lambda plan: PLAN_RANK.index(plan.kind))
     return CaseState(
         case_id=case_id,
         version=version if version is not None else max(e.version for e in entries),
@@ -348,6 +359,26 @@ def _episode_of(entry: Entry, episodes: Sequence[Episode]) -> int | None:
 
 def event_ref(entry: Entry) -> EventRef:
     return EventRef(event_id=entry.id, type=entry.type, date=entry.occurred.text)
+
+
+def plan_key(entry: Entry) -> PlanKey:
+    """The plan a plan's start or end event names."""
+    return PLAN_STARTS.get(entry.type) or PLAN_ENDS[entry.type], entry.data.get("plan_id")
+
+
+def closed_plan(open_plans: Sequence[PlanKey], end: Entry) -> int | None:
+    """Which of the open plans (oldest first) an end event closes: the one it names, or if it
+    names none open, the oldest open plan of its kind (as `plan-conflict` pairs them); None if
+    no plan of its kind is open."""
+    kind, plan_id = plan_key(end)
+    of_kind = [at for at, (open_kind, _) in enumerate(open_plans) if open_kind == kind]
+    named = [at for at in of_kind if open_plans[at][1] == plan_id]
+    found = named or of_kind
+    return found[0] if found else None
+
+
+def _of_kind(plans: Sequence[tuple[PlanKey, Plan]], kind: str) -> list[Plan]:
+    return [plan for _, plan in plans if plan.kind == kind]
 
 
 def _plan(kind: str, entry: Entry, hidden: bool) -> Plan:

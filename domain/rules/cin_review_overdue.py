@@ -12,7 +12,7 @@ from domain.rules.base import (
     days_due,
     deadline_alert,
 )
-from domain.rules.spans import periods, spans
+from domain.rules.spans import periods, plan_spans
 from domain.selection import Entry
 from domain.values import AlertRule
 
@@ -26,15 +26,15 @@ WEEKS = Timescale(
 )
 TIMESCALES = (WEEKS,)
 
-PLAN_STARTS = frozenset({"ChildInNeedPlanStarted"})
-# A plan also ends with its episode: nothing is reviewed on a case closed or moved away.
-PLAN_ENDS = frozenset({"ChildInNeedPlanEnded", "CaseClosed", "CaseTransferred"})
+# Reviews stop counting with the episode too: nothing is reviewed on a case closed or moved away
+# (`plan_spans`), though the state shows the plan open until its end is recorded.
+PLAN = "child_in_need"
 
 
 def check(case: CaseAtMoment) -> list[Alert]:
     entries = case.entries
     alerts = []
-    for first, last in spans(case, PLAN_STARTS, PLAN_ENDS):
+    for first, last in plan_spans(case, PLAN):
         for start, end in periods(entries, first, last, _cin_review):
             due_at = days_due(start.occurred.london_date, 7 * case.number(WEEKS))
             since = "the last review" if _cin_review(start) else "the plan started"

@@ -12,7 +12,7 @@ from domain.rules.base import (
     deadline_alert,
     working_days_due,
 )
-from domain.rules.spans import born_from, periods, spans
+from domain.rules.spans import born_from, periods, plan_spans
 from domain.selection import Entry
 from domain.values import AlertRule
 
@@ -26,16 +26,16 @@ WORKING_DAYS = Timescale(
 )
 TIMESCALES = (WORKING_DAYS,)
 
-PLAN_STARTS = frozenset({"ChildProtectionPlanStarted"})
-# A plan also ends with its episode: nobody visits on a case closed or moved away.
-PLAN_ENDS = frozenset({"ChildProtectionPlanEnded", "CaseClosed", "CaseTransferred"})
+# Visits stop counting with the episode too: nobody visits on a case closed or moved away
+# (`plan_spans`), though the state shows the plan open until its end is recorded.
+PLAN = "child_protection"
 
 
 def check(case: CaseAtMoment) -> list[Alert]:
     entries = case.entries
     born = born_from(case)
     alerts = []
-    for first, last in spans(case, PLAN_STARTS, PLAN_ENDS):
+    for first, last in plan_spans(case, PLAN):
         # Seeing the child does not apply while the child is unborn: the clock starts at birth.
         if born is None or (last is not None and born > last):
             continue

@@ -22,7 +22,7 @@ from domain.rules.base import (
     days_due,
     deadline_alert,
 )
-from domain.rules.spans import born_from, spans
+from domain.rules.spans import born_from, plan_spans
 from domain.selection import Entry
 from domain.values import AlertRule
 
@@ -46,16 +46,16 @@ AFTER_FIRST_YEAR_WEEKS = Timescale(
 )
 TIMESCALES = (FIRST_VISIT_WEEKS, FIRST_YEAR_WEEKS, FIRST_YEAR_MONTHS, AFTER_FIRST_YEAR_WEEKS)
 
-# A period of care also ends with its episode: this authority visits no case closed or moved away.
-PERIOD_STARTS = frozenset({"PeriodOfCareStarted"})
-PERIOD_ENDS = frozenset({"PeriodOfCareEnded", "CaseClosed", "CaseTransferred"})
+# Visits stop counting with the episode too: this authority visits no case closed or moved away
+# (`plan_spans`), though the state shows the period open until its end is recorded.
+PLAN = "looked_after"
 
 
 def check(case: CaseAtMoment) -> list[Alert]:
     entries = case.entries
     born = born_from(case)
     alerts = []
-    for first, last in spans(case, PERIOD_STARTS, PERIOD_ENDS):
+    for first, last in plan_spans(case, PLAN):
         # Seeing the child does not apply while the child is unborn: the clock starts at birth.
         if born is None or (last is not None and born > last):
             continue

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from domain.rules.base import CaseAtMoment
 from domain.selection import Entry
+from domain.state import EPISODE_CLOSERS, PLAN_ENDS, PLAN_STARTS, PlanKey, closed_plan, plan_key
 
 
 def spans(
@@ -29,6 +30,42 @@ def spans(
     if first is not None:
         spans.append((first, None))
     return spans
+
+
+def plan_spans(case: CaseAtMoment, kind: str) -> list[tuple[int, int | None]]:
+    """The positions of each span while a plan of `kind` is open, from a start while none is to
+    the end of the last one open (an end closes the plan the state pairs it with: the one it
+    names, or the oldest of its kind), None while still open. A start while another is open does
+    not restart it. An episode's closure or transfer ends the span too, whatever plans the record
+    still shows open: nobody visits or reviews on a case closed or moved away."""
+    starts = {event_type for event_type, of in PLAN_STARTS.items() if of == kind}
+    ends = {event_type for event_type, of in PLAN_ENDS.items() if of == kind}
+    found: list[tuple[int, int | None]] = []
+    open_plans: list[PlanKey] = []  # as the state pairs them, oldest first, closures or not
+    counted: set[PlanKey] = set()  # those started since the last closure
+    first: int | None = None
+    for position in case.positions(*starts, *ends, *EPISODE_CLOSERS):
+        entry = case.entries[position]
+        if entry.type in EPISODE_CLOSERS:
+            counted.clear()
+        elif entry.type in starts:
+            started = plan_key(entry)
+            # A plan started again moves to the newest, as in the state.
+            open_plans = [*(key for key in open_plans if key != started), started]
+            counted.add(started)
+            first = position if first is None else first
+            continue
+        else:
+            closed = closed_plan(open_plans, entry)
+            if closed is None:
+                continue
+            counted.discard(open_plans.pop(closed))
+        if first is not None and not counted:
+            found.append((first, position))
+            first = None
+    if first is not None:
+        found.append((first, None))
+    return found
 
 
 def periods(

@@ -84,6 +84,65 @@ def test_case_alerts_when_partner_or_unknown_case_then_refused(
     assert client.get(f"/cases/{unknown}/alerts", headers=csc).status_code == 404
 
 
+def _cp_handover(client: TestClient, csc: Headers, *more: dict[str, Any]) -> str:
+    """A case on child protection plan CPP-7 from 1 February 2024, handed over on 1 September to
+    plan CPP-8: the new plan's start recorded, then the old plan's end."""
+    plans = [
+        ("ChildProtectionPlanStarted", "2024-02-01", "CPP-7"),
+        ("ChildProtectionPlanStarted", "2024-09-01", "CPP-8"),
+        ("ChildProtectionPlanEnded", "2024-09-01", "CPP-7"),
+    ]
+    case_id, _ = open_case(
+        client,
+        csc,
+        *_allocated("Sam Patel", "North"),
+        *(event(kind, day, data=payload(kind, plan_id=plan_id)) for kind, day, plan_id in plans),
+        *more,
+        occurred_at="2024-01-10",
+    )
+    return case_id
+
+
+def test_case_alerts_when_a_cp_plan_hands_over_then_visits_still_due_on_the_new_plan(
+    client: TestClient, token: Token
+) -> None:
+    # Given a CP plan handed over on 1 September 2024, and a visit seeing the child the next day
+    csc = token()
+    visit = event("VisitMade", "2024-09-02")
+    case_id = _cp_handover(client, csc, visit)
+
+    # When the alerts are asked as of 1 October
+    response = client.get(f"/cases/{case_id}/alerts", headers=csc, params={"as_of": "2024-10-01"})
+
+    # Then the next visit was due 10 working days after that one, and is overdue
+    assert response.status_code == 200, response.text
+    [alert] = [a for a in response.json()["alerts"] if a["rule"] == "cp-visit-overdue"]
+    assert (alert["status"], alert["event_ids"]) == ("breached", [visit["id"]])
+    assert "since the home visit on 2 September 2024: due by 16 September 2024" in alert["message"]
+
+
+def test_case_list_and_caseloads_when_a_cp_plan_hands_over_then_the_case_is_on_the_new_plan(
+    client: TestClient, token: Token
+) -> None:
+    # Given Sam's case, its CP plan handed over on 1 September 2024
+    csc = token()
+    case_id = _cp_handover(client, csc)
+    position = _position(client, csc)
+
+    # When the case list is searched by plan, and a manager reads the caseloads
+    listed = _get(client, "/cases", csc, position, plan="child_protection")
+    loads = _get(client, "/caseloads", token(roles=("manager",), sub="m"), position)
+
+    # Then both count the case as on a child protection plan, as its state does
+    assert client.get(f"/cases/{case_id}", headers=csc).json()["plan"] == "child_protection"
+    assert [(c["case_id"], c["plan"]) for c in listed.json()["cases"]] == [
+        (case_id, "child_protection")
+    ]
+    [sam] = loads.json()["workers"]
+    assert sam["by_plan"]["child_protection"] == 1
+    assert sam["by_plan"]["none"] == 0
+
+
 # --- GET /alerts ---------------------------------------------------------------------------
 
 

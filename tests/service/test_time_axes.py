@@ -562,6 +562,71 @@ def test_chronology_when_case_reopened_then_continues_from_earlier_episode(
     assert [line["seq"] for line in lines] == list(range(1, len(names) + 1))
 
 
+def _cp_plan(kind: str, occurred_at: str, plan_id: str) -> dict[str, Any]:
+    return event(kind, occurred_at, data=payload(kind, plan_id=plan_id))
+
+
+def test_plans_when_a_new_cp_plan_starts_before_the_old_one_ends_then_each_tracked_by_its_id(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given child protection plan CPP-7 from 1 February 2024, and on 1 September plan CPP-8
+    # recorded as started and then CPP-7 as ended
+    at(clock, "2024-09-02T12:00:00+00:00")
+    first = _cp_plan("ChildProtectionPlanStarted", "2024-02-01", "CPP-7")
+    second = _cp_plan("ChildProtectionPlanStarted", "2024-09-01", "CPP-8")
+    case_id, _ = open_case(
+        client,
+        headers,
+        event("ReferralAccepted", "2024-01-10"),
+        first,
+        second,
+        _cp_plan("ChildProtectionPlanEnded", "2024-09-01", "CPP-7"),
+        occurred_at="2024-01-10",
+    )
+
+    # When the state is asked now and as of the end of August
+    now = state(client, headers, case_id)
+    august = state(client, headers, case_id, as_of="2024-08-31")
+
+    # Then the end closed the plan it named: CPP-8 is open, on the new plan's start
+    assert now["plan"] == "child_protection"
+    assert [(p["plan_id"], p["started_by"]) for p in now["plans"]] == [("CPP-8", second["id"])]
+    assert [(p["plan_id"], p["started_by"]) for p in august["plans"]] == [("CPP-7", first["id"])]
+
+
+def test_plans_when_two_of_a_kind_open_then_every_one_listed_and_an_unnamed_end_closes_the_oldest(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given CIN plans CIN-4 (from 1 March 2024) and CIN-5 (from 1 April) open at once, and on
+    # 1 May an end naming CIN-9, which is not open
+    at(clock, "2024-05-02T12:00:00+00:00")
+    case_id, _ = open_case(
+        client,
+        headers,
+        event("ReferralAccepted", "2024-02-01"),
+        event("ChildInNeedPlanStarted", "2024-03-01", data={"plan_id": "CIN-4"}),
+        event("ChildInNeedPlanStarted", "2024-04-01", data={"plan_id": "CIN-5"}),
+        event(
+            "ChildInNeedPlanEnded",
+            "2024-05-01",
+            data=payload("ChildInNeedPlanEnded", plan_id="CIN-9"),
+        ),
+        occurred_at="2024-02-01",
+    )
+
+    # When the state is asked in April and now
+    april = state(client, headers, case_id, as_of="2024-04-30")
+    now = state(client, headers, case_id)
+
+    # Then April lists both, oldest first; the end closed the oldest, leaving CIN-5 open
+    assert [(p["kind"], p["plan_id"]) for p in april["plans"]] == [
+        ("child_in_need", "CIN-4"),
+        ("child_in_need", "CIN-5"),
+    ]
+    assert [p["plan_id"] for p in now["plans"]] == ["CIN-5"]
+    assert now["plan"] == "child_in_need"
+
+
 # --- last involvement ---
 
 

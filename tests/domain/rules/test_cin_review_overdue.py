@@ -90,6 +90,25 @@ def test_cin_review_overdue_when_plan_ends_then_resolved_by_the_end() -> None:
     assert alert.breached_at == datetime(2013, 8, 8, 23, 0, tzinfo=UTC)
 
 
+def test_cin_review_overdue_when_new_plan_starts_before_old_one_ends_then_reviews_still_due() -> (
+    None
+):
+    # Given plan CIN-4, reviewed on 1 July 2013; on 1 August plan CIN-5 recorded as started and
+    # then CIN-4 as ended
+    log = Log()
+    log.add("ChildInNeedPlanStarted", "2013-05-16", plan_id="CIN-4")
+    review = log.add("MeetingHeld", "2013-07-01", data=CIN_REVIEW)
+    log.add("ChildInNeedPlanStarted", "2013-08-01", plan_id="CIN-5")
+    log.add("ChildInNeedPlanEnded", "2013-08-01", plan_id="CIN-4")
+
+    # When judged on 1 October
+    alerts = log.alerts("2013-10-01", rules=RULES)
+
+    # Then the next review is still due 12 weeks after the last one, on the open plan
+    assert (alerts[-1].event_ids, alerts[-1].status) == ((review,), AlertStatus.BREACHED)
+    assert alerts[-1].due_at == parse_bound("2013-09-23")
+
+
 def test_cin_review_overdue_when_local_timescale_is_6_weeks_then_due_sooner() -> None:
     # Given a local setting of 6 weeks
     log = Log()

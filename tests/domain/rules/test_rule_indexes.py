@@ -18,8 +18,7 @@ import domain.event_types  # noqa: F401  (registers the catalogue)
 from domain.moments import Moment, months_after, parse_bound, start_of_day
 from domain.rules import concern_not_followed_up, sharing_omitted_concerns
 from domain.rules.base import CaseAtMoment, timelines
-from domain.rules.cp_visit_overdue import PLAN_ENDS, PLAN_STARTS
-from domain.rules.spans import born_from, spans
+from domain.rules.spans import born_from, plan_spans, spans
 from domain.selection import Entry, select
 from domain.sharing import LOOKBACK_MONTHS, concerns_to_share
 from domain.state import EPISODE_CLOSERS, EPISODE_OPENERS, fold, sees_child
@@ -80,6 +79,8 @@ def _payload(draw: st.DrawFn, kind: str, log: Log) -> dict[str, Any]:
             return payload(kind, meeting_id=draw(meeting_id))
         case "ActionCompleted":
             return payload(kind, action_id=draw(st.sampled_from(("A-1", "A-2"))))
+        case "ChildProtectionPlanStarted" | "ChildProtectionPlanEnded":
+            return payload(kind, plan_id=draw(st.sampled_from(("CPP-7", "CPP-8", "CPP-9"))))
         case _:
             return payload(kind)
 
@@ -123,6 +124,28 @@ def _spans_reading_every_entry(
         if first is None and entry.type in starts:
             first = position
         elif first is not None and entry.type in ends:
+            found.append((first, position))
+            first = None
+    return found if first is None else [*found, (first, None)]
+
+
+def _plan_spans_reading_every_entry(
+    entries: Sequence[Entry], kind: str
+) -> list[tuple[int, int | None]]:
+    """Where the state, folded entry by entry, shows a plan of `kind` open that started since
+    the last closure or transfer."""
+    started_at = {e.id: position for position, e in enumerate(entries)}
+    found: list[tuple[int, int | None]] = []
+    first: int | None = None
+    closure = -1
+    for position, entry in enumerate(entries):
+        if entry.type in EPISODE_CLOSERS:
+            closure = position
+        state = fold(CASE_ID, entries[: position + 1], as_of=HORIZON, known_at=HORIZON)
+        counted = [p for p in state.plans if p.kind == kind and started_at[p.started_by] > closure]
+        if counted and first is None:
+            first = position
+        elif not counted and first is not None:
             found.append((first, position))
             first = None
     return found if first is None else [*found, (first, None)]
@@ -193,9 +216,12 @@ def test_spans_and_birth_when_any_history_then_as_reading_every_entry(
     # Given any history, judged as of any day
     case = _case(log, as_of)
 
-    # Then the episodes, the plans and the birth are those that reading every entry finds
-    for starts, ends in ((EPISODE_OPENERS, EPISODE_CLOSERS), (PLAN_STARTS, PLAN_ENDS)):
-        assert spans(case, starts, ends) == _spans_reading_every_entry(case.entries, starts, ends)
+    # Then the episodes, the plans and the birth are those that reading every entry finds (a
+    # plan's span: while the state shows one open, counted from its start to any closure)
+    starts, ends = EPISODE_OPENERS, EPISODE_CLOSERS
+    assert spans(case, starts, ends) == _spans_reading_every_entry(case.entries, starts, ends)
+    plans = plan_spans(case, "child_protection")
+    assert plans == _plan_spans_reading_every_entry(case.entries, "child_protection")
     assert born_from(case) == _born_reading_every_entry(case.entries)
 
 
