@@ -143,6 +143,41 @@ def test_case_list_and_caseloads_when_a_cp_plan_hands_over_then_the_case_is_on_t
     assert sam["by_plan"]["none"] == 0
 
 
+def test_case_alerts_when_case_closed_with_a_cp_plan_open_then_plan_shown_but_clocks_stop(
+    client: TestClient, token: Token
+) -> None:
+    # Given a CP plan from 1 February 2024, visited on 5 February, and the case closed on
+    # 1 March with no end of the plan recorded
+    csc = token()
+    closure = event("CaseClosed", "2024-03-01")
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ReferralAccepted", "2024-01-10"),
+        event("ConferenceHeld", "2024-02-01"),
+        event("ChildProtectionPlanStarted", "2024-02-01"),
+        event("VisitMade", "2024-02-05"),
+        closure,
+        occurred_at="2024-01-10",
+    )
+
+    # When the state and every alert are asked as of 1 June
+    as_of = {"as_of": "2024-06-01"}
+    state = client.get(f"/cases/{case_id}", headers=csc, params=as_of).json()
+    alerts = client.get(
+        f"/cases/{case_id}/alerts", headers=csc, params={**as_of, "include_resolved": "true"}
+    ).json()["alerts"]
+
+    # Then the state still shows the plan open on the closed case, its end not recorded
+    assert (state["status"], state["plan"]) == ("closed", "child_protection")
+    # And the visits and review conferences stopped counting at the closure
+    for rule in ("cp-visit-overdue", "review-conference-overdue"):
+        last = [a for a in alerts if a["rule"] == rule][-1]
+        assert (last["status"], last["resolved_by"]) == ("resolved", closure["id"]), rule
+    # And no rule flags the plan left open
+    assert [a["rule"] for a in alerts if a["status"] != "resolved"] == []
+
+
 # --- GET /alerts ---------------------------------------------------------------------------
 
 
