@@ -7,14 +7,17 @@ audited by the log itself (`recorded_by` on every event); the case audit view me
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID, uuid5
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import (
     Boolean,
     Column,
@@ -26,9 +29,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
     event,
     insert,
+    or_,
     select,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -80,6 +85,7 @@ class Read:
 class AuditedRead:
     """A read as the audit view shows it."""
 
+    read_id: int
     at: str
     sub: str
     name: str
@@ -169,15 +175,25 @@ class AuditLog:
         agency: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        after: TrailPosition | None = None,
         limit: int = 1000,
     ) -> list[AuditedRead]:
+        """The case's reads in the trail's order (time, then row id), at most `limit`, those
+        strictly after `after` if it is given."""
+        reads = self.reads
         query = (
-            select(self.reads)
-            .join(self.cases, self.cases.c.read_id == self.reads.c.id)
+            select(reads)
+            .join(self.cases, self.cases.c.read_id == reads.c.id)
             .where(self.cases.c.case_id == str(case_id))
-            .order_by(self.reads.c.id)
+            .order_by(reads.c.at, reads.c.id)
             .limit(limit)
         )
+        if after is not None:
+            # At one time reads come before writes: after a write, only later times follow.
+            later = reads.c.at > after.at
+            if after.kind == "read":
+                later = or_(later, and_(reads.c.at == after.at, reads.c.id > after.number))
+            query = query.where(later)
         if agency is not None:
             query = query.where(self.reads.c.agency == agency)
         if since is not None:
@@ -219,6 +235,7 @@ class AuditLog:
 
 def _audited(row: Any) -> AuditedRead:
     return AuditedRead(
+        read_id=row["id"],
         at=row["at"],
         sub=row["sub"],
         name=row["name"],
@@ -277,7 +294,58 @@ class AuditTrail(BaseModel):
 
     case_id: UUID
     entries: list[AuditEntry]
-    next_since: str | None = None  # ask again with since=next_since for the next page
+    next: str | None = Field(
+        default=None,
+        description="Ask again with `after=<next>` for the entries strictly after this page; "
+        "null when there were no more",
+    )
+    next_since: str | None = Field(
+        default=None,
+        description="Deprecated, use `next`: the time of the page's last entry. Asking again "
+        "with `since=<next_since>` repeats the entries at exactly that time, and stays on that "
+        "time while it has more entries than `limit`",
+        json_schema_extra={"deprecated": True},
+    )
+
+
+_CURSOR_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_CURSOR_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+class BadAuditCursor(ValueError):
+    """An `after` cursor that the audit trail did not hand out."""
+
+
+@dataclass(frozen=True, order=True)
+class TrailPosition:
+    """Where an entry stands in a case's audit trail, a total order: by time; at one time reads
+    before writes; then a write's version or a read's row id. Entries that share a time (a
+    batch's events share one `recorded_at`) are still told apart, so a cursor on it never
+    repeats an entry, never skips one, and always moves on."""
+
+    at: str
+    kind: str
+    number: int
+
+    def cursor(self) -> str:
+        text = f"{self.at}|{self.kind}|{self.number}".encode()
+        return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+    @classmethod
+    def of_cursor(cls, cursor: str) -> TrailPosition:
+        try:
+            text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        except (binascii.Error, ValueError):
+            raise BadAuditCursor("send the `next` of a previous page as it was") from None
+        at, _, rest = text.partition("|")
+        kind, _, number = rest.partition("|")
+        if (
+            not _CURSOR_AT.fullmatch(at)
+            or kind not in ("read", "write")
+            or not _CURSOR_NUMBER.fullmatch(number)
+        ):
+            raise BadAuditCursor("send the `next` of a previous page as it was")
+        return cls(at, kind, int(number))
 
 
 def case_audit(
@@ -289,13 +357,14 @@ def case_audit(
     kind: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    after: TrailPosition | None = None,
     limit: int = 1000,
 ) -> AuditTrail:
     """Writes (corrections and retractions with their authors) from the log, reads from the
-    audit store; `agency` keeps one agency's own entries. At most `limit` entries, oldest first:
-    `next_since` continues (entries at exactly that time may appear on both pages, none is
-    skipped)."""
-    entries: list[AuditEntry] = []
+    audit store; `agency` keeps one agency's own entries. At most `limit` entries in the
+    trail's order (`TrailPosition`), oldest first, from `since` and strictly after `after`:
+    `next` continues exactly where the page ended."""
+    found: list[tuple[TrailPosition, AuditEntry]] = []
     if kind in (None, "write"):
         for event in events:
             author = dict(event.author) if event.author else None
@@ -306,43 +375,54 @@ def case_audit(
                 continue
             if (since and event.recorded_at < since) or (until and event.recorded_at > until):
                 continue
-            entries.append(
-                AuditEntry(
-                    kind="write",
-                    at=format_utc(event.recorded_at),
-                    who=dict(event.recorded_by),
-                    event_id=event.id,
-                    type=event.type,
-                    version=event.version,
-                    target_event_id=event.targets,
-                    author=author,
+            at = format_utc(event.recorded_at)
+            position = TrailPosition(at, "write", event.version)
+            if after is not None and position <= after:
+                continue
+            found.append(
+                (
+                    position,
+                    AuditEntry(
+                        kind="write",
+                        at=at,
+                        who=dict(event.recorded_by),
+                        event_id=event.id,
+                        type=event.type,
+                        version=event.version,
+                        target_event_id=event.targets,
+                        author=author,
+                    ),
                 )
             )
     if kind in (None, "read"):
         reads = audit.reads_of_case(
-            case_id, agency=agency, since=since, until=until, limit=limit + 1
+            case_id, agency=agency, since=since, until=until, after=after, limit=limit + 1
         )
         for read in reads:
-            entries.append(
-                AuditEntry(
-                    kind="read",
-                    at=read.at,
-                    who={
-                        "sub": read.sub,
-                        "name": read.name,
-                        "agency": read.agency,
-                        "roles": read.roles,
-                    },
-                    endpoint=f"{read.method} {read.route}",
-                    params=read.params,
-                    status=read.status,
-                    purpose=read.purpose,
-                    break_glass=read.break_glass,
-                    view=read.view,
+            found.append(
+                (
+                    TrailPosition(read.at, "read", read.read_id),
+                    AuditEntry(
+                        kind="read",
+                        at=read.at,
+                        who={
+                            "sub": read.sub,
+                            "name": read.name,
+                            "agency": read.agency,
+                            "roles": read.roles,
+                        },
+                        endpoint=f"{read.method} {read.route}",
+                        params=read.params,
+                        status=read.status,
+                        purpose=read.purpose,
+                        break_glass=read.break_glass,
+                        view=read.view,
+                    ),
                 )
             )
-    entries.sort(key=lambda e: e.at)
-    if len(entries) <= limit:
+    found.sort(key=lambda pair: pair[0])
+    entries = [entry for _, entry in found[:limit]]
+    if len(found) <= limit:
         return AuditTrail(case_id=case_id, entries=entries)
-    page = entries[:limit]
-    return AuditTrail(case_id=case_id, entries=page, next_since=page[-1].at)
+    last = found[limit - 1][0]
+    return AuditTrail(case_id=case_id, entries=entries, next=last.cursor(), next_since=last.at)

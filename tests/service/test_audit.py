@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 
 from service.api.guard import AuditedRoute, is_access_dependency
+from service.clock import SettableClock
 from tests.support import LOCAL_AUTHORITY, app_routes, append, event, open_case, payload
 
 Headers = dict[str, str]
@@ -212,3 +214,128 @@ def test_read_when_audit_store_fails_then_refused_with_503(
     assert response.headers["content-type"] == "application/problem+json"
     assert "Retry-After" in response.headers
     assert "Amy" not in response.text
+
+
+# --- paging the audit trail -----------------------------------------------------------------
+
+
+def _walk(
+    client: TestClient, headers: Headers, case_id: str, **params: Any
+) -> list[list[dict[str, Any]]]:
+    """Every page of the trail, following `next` (a walk that never ends fails)."""
+    pages: list[list[dict[str, Any]]] = []
+    after = None
+    for _ in range(20):
+        query = {**params, **({"after": after} if after else {})}
+        response = client.get(f"/cases/{case_id}/audit", headers=headers, params=query)
+        assert response.status_code == 200, response.text
+        pages.append(response.json()["entries"])
+        after = response.json()["next"]
+        if after is None:
+            return pages
+    raise AssertionError(f"the walk did not end: {pages[-3:]}")
+
+
+def _key(entry: dict[str, Any]) -> tuple[Any, ...]:
+    return (entry["kind"], entry["at"], entry["version"], entry["endpoint"], entry["who"]["sub"])
+
+
+def test_audit_when_one_batch_is_longer_than_a_page_then_next_walks_every_write_once(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case whose second batch holds five events, all recorded at one time
+    manager = token(roles=("manager",))
+    case_id = _case(client, manager)
+    notes = [event("CaseNoteRecorded", "2013-05-17") for _ in range(5)]
+    assert append(client, manager, case_id, *notes).status_code == 201
+
+    # When its writes are walked three at a time with `next`
+    pages = _walk(client, manager, case_id, kind="write", limit=3)
+
+    # Then every version comes exactly once, in order, and the walk ends
+    assert [[e["version"] for e in page] for page in pages] == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_audit_when_reads_audited_out_of_time_order_then_next_walks_them_in_time_order(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given four reads of a case, the last audited with the earliest time (a slower request)
+    manager = token(roles=("manager",))
+    case_id = _case(client, manager)
+    start = clock()
+    for seconds in (2, 3, 4, 1):
+        clock.set(start + timedelta(seconds=seconds))
+        assert client.get(f"/cases/{case_id}", headers=manager).status_code == 200
+    clock.set(start + timedelta(minutes=1))
+
+    # When the reads are walked two at a time
+    pages = _walk(client, manager, case_id, kind="read", limit=2)
+
+    # Then each state read comes once, in time order (the walk's own reads follow them)
+    reads = [e for page in pages for e in page if e["endpoint"] == "GET /cases/{case_id}"]
+    times = [(start + timedelta(seconds=s)).strftime("%H:%M:%S") for s in (1, 2, 3, 4)]
+    assert [r["at"][11:19] for r in reads] == times
+
+
+def test_audit_when_walked_a_little_at_a_time_then_the_same_entries_as_one_page(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given writes and reads that share their times: a batch and two reads at one time, then
+    # a batch and a read a second later
+    manager = token(roles=("manager",))
+    case_id = _case(client, manager)
+    append(client, manager, case_id, *[event("CaseNoteRecorded") for _ in range(3)])
+    for _ in range(2):
+        client.get(f"/cases/{case_id}/chronology", headers=manager)
+    clock.advance(timedelta(seconds=1))
+    append(client, manager, case_id, event("ConcernObserved"), event("CaseNoteRecorded"))
+    client.get(f"/cases/{case_id}", headers=manager)
+    until = clock().isoformat()
+    clock.advance(timedelta(minutes=1))  # the walks' own reads come after `until`
+    whole = _trail(client, manager, case_id, until=until)
+
+    # When the trail is walked with every page size from one up
+    for limit in (1, 2, 3, 4):
+        pages = _walk(client, manager, case_id, until=until, limit=limit)
+
+        # Then the walk holds the whole trail in its order, each entry once
+        assert [_key(e) for page in pages for e in page] == [_key(e) for e in whole], limit
+        assert all(len(page) <= limit for page in pages)
+    # (at one time, reads come before writes)
+    assert [e["kind"] for e in whole] == ["read"] * 2 + ["write"] * 4 + ["read"] + ["write"] * 2
+
+
+def test_audit_when_since_given_then_a_plain_lower_bound_and_next_since_still_answered(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given a case opened now and written to an hour later
+    manager = token(roles=("manager",))
+    case_id = _case(client, manager)
+    clock.advance(timedelta(hours=1))
+    append(client, manager, case_id, event("CaseNoteRecorded"), event("CaseNoteRecorded"))
+    since = clock().isoformat()
+
+    # When the writes from the later time are asked for, one a page
+    response = client.get(
+        f"/cases/{case_id}/audit",
+        headers=manager,
+        params={"kind": "write", "since": since, "limit": 1},
+    )
+
+    # Then the page starts at that time, and says both how to continue and its last time
+    body = response.json()
+    assert [e["version"] for e in body["entries"]] == [2]
+    assert body["next"]
+    assert body["next_since"] == body["entries"][0]["at"]
+
+
+def test_audit_when_cursor_not_handed_out_then_400(client: TestClient, token: Token) -> None:
+    manager = token(roles=("manager",))
+    case_id = _case(client, manager)
+    for cursor in ("nonsense", "²", "MjAyNnxyZWFkfDE", "x" * 201):
+        response = client.get(f"/cases/{case_id}/audit", headers=manager, params={"after": cursor})
+        assert 400 <= response.status_code < 500, (cursor, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    bad = client.get(f"/cases/{case_id}/audit", headers=manager, params={"after": "nonsense"})
+    assert bad.status_code == 400
+    assert bad.json()["type"] == "urn:casetrail:problem:bad-cursor"
