@@ -3,7 +3,7 @@ caseloads (`GET /caseloads`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -36,7 +36,10 @@ from service.settings import Settings
 
 router = APIRouter(tags=["read models"], route_class=AuditedRoute)
 
-ListAccess = Annotated[Decision, Depends(list_access(roles=READERS | {"integrator"}))]
+_list_access = list_access(roles=READERS | {"integrator"})
+_manager_access = list_access(roles=frozenset({"manager", "reviewer"}))
+ListAccess = Annotated[Decision, Depends(_list_access)]
+ManagerAccess = Annotated[Decision, Depends(_manager_access)]
 
 
 class CaseListResponse(BaseModel):
@@ -56,14 +59,19 @@ MinPosition = Annotated[
 ]
 
 
-def waits_for(model: str) -> Callable[..., Coroutine[Any, Any, None]]:
-    """A dependency honouring `X-Min-Position` for the read model called `model`."""
+def waits_for(
+    model: str, access: Callable[..., Awaitable[Decision]]
+) -> Callable[..., Coroutine[Any, Any, None]]:
+    """A dependency honouring `X-Min-Position` for the read model called `model`, after the
+    route's own `access` dependency has let the caller in: nobody else may wait, or learn how
+    far the model has got."""
 
     async def wait_for_position(
         request: Request,
         settings: CurrentSettings,
         records: Records,
-        access: ListAccess,  # authenticated and allowed first: nobody else may wait
+        # The route's own access dependency (FastAPI runs it once), so it is judged first.
+        allowed: Decision = Depends(access),  # noqa: B008  (a per-route callable: no alias)
         min_position: MinPosition = None,
     ) -> None:
         if min_position is None:
@@ -108,7 +116,7 @@ def waits_for(model: str) -> Callable[..., Coroutine[Any, Any, None]]:
     operation_id="list_cases",
     summary="List and search cases",
     responses=responses(400, 401, 403, 422),
-    dependencies=[Depends(waits_for("cases"))],
+    dependencies=[Depends(waits_for("cases", _list_access))],
 )
 def list_cases(
     request: Request,
@@ -166,8 +174,6 @@ def list_cases(
 
 # --- alerts and caseloads: the owning authority's and reviewers' views -----------------------
 
-ManagerAccess = Annotated[Decision, Depends(list_access(roles=frozenset({"manager", "reviewer"})))]
-
 
 class AlertListResponse(BaseModel):
     alerts: list[AlertSummary]
@@ -179,7 +185,7 @@ class AlertListResponse(BaseModel):
     operation_id="list_alerts",
     summary="The open alerts across cases",
     responses=responses(400, 401, 403, 422),
-    dependencies=[Depends(waits_for("alerts"))],
+    dependencies=[Depends(waits_for("alerts", _list_access))],
 )
 def list_alerts(
     request: Request,
@@ -226,7 +232,7 @@ def list_alerts(
     operation_id="caseloads",
     summary="Open cases per worker and team, by plan",
     responses=responses(401, 403, 422),
-    dependencies=[Depends(waits_for("cases"))],
+    dependencies=[Depends(waits_for("cases", _manager_access))],
 )
 def get_caseloads(
     request: Request,

@@ -415,6 +415,34 @@ def test_caseloads_when_model_behind_min_position_then_503_retry_after(
     assert response.json()["type"] == "urn:casetrail:problem:projection-behind"
 
 
+def test_caseloads_when_not_a_manager_and_waiting_then_refused_at_once(
+    start_app: Callable[..., TestClient],
+) -> None:
+    # Given an app whose read models are not run (a wait could only run out), and a case
+    app = start_app(projections_in_process=False, projection_wait_seconds=5)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+
+    def bearer(*roles: str) -> Headers:
+        jwt = tokens.mint(sub="x", name="X", agency=LOCAL_AUTHORITY, roles=list(roles))
+        return {"Authorization": f"Bearer {jwt}"}
+
+    open_case(app, bearer("manager"))
+    newest = _position(app, bearer("manager"))
+
+    # When callers the caseloads are not for ask them to wait, for a position in the log or
+    # one past it
+    for roles in (("practitioner",), ("integrator",)):
+        for position in (newest, newest + 1000):
+            started = time.monotonic()
+            response: httpx.Response = _get(app, "/caseloads", bearer(*roles), position)
+
+            # Then each is refused for its role at once: no wait, no 503 or 422, no position
+            assert response.status_code == 403, (roles, position, response.text)
+            assert response.json()["type"] == "urn:casetrail:problem:forbidden"
+            assert time.monotonic() - started < 2.5, roles
+            assert "X-Projection-Position" not in response.headers
+
+
 def test_alerts_when_min_position_past_the_log_then_422_at_once(
     client: TestClient, token: Token
 ) -> None:
