@@ -320,14 +320,25 @@ class CaseRecords(Application[UUID]):
         entries = self._entries(events, by, now)
         _check_unique_ids(entries)
         # A batch that corrects (or retracts, ...) earlier entries looks its targets up, and its
-        # own ids with them: a replay of it answers before its targets are judged again. Any
-        # other batch's ids are looked up only if its insert conflicts (the index refuses an
-        # id stored before): a replay, or an id reused, is then told apart from a lost race.
+        # own ids with them. Any other batch's ids are looked up only if its insert conflicts
+        # (the index refuses an id stored before): a replay, or an id reused, is then told
+        # apart from a lost race.
         targets = _targets(entries)
         if targets:
             self._confirm_stored(case_id, check)
             known = self.index.lookup([e["id"] for e in entries] + targets)
-            self._check_targets(case_id, entries, known, now=now)
+            resent = any(e["id"] in known for e in entries)
+            try:
+                # Also brings each entry to its stored form (a correction's payload as its
+                # target's type validates it), which a replay is compared in.
+                self._check_targets(case_id, entries, known, now=now)
+            except InvalidEvents:
+                # Only a wholly new batch is judged on its targets. One with ids stored before
+                # is a replay or a reuse (in another case, with other content, or beside new
+                # ids), and answers as such: an entry that fails here differs from the one
+                # stored (which passed), and `_replay` names it.
+                if not resent:
+                    raise
             replay = self._replay(case_id, entries, known)
             if replay is not None:
                 return replay

@@ -562,6 +562,60 @@ def test_append_when_id_used_in_another_case_then_409_naming_it(
     assert stored_events(client, headers, other_case) == before
 
 
+def test_corrections_when_resent_to_another_case_then_409_naming_them(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a note, and a batch correcting, annotating and retracting it, stored in one case
+    first_case, _ = open_case(client, headers)
+    other_case, _ = open_case(client, headers)
+    posted = note()
+    assert append(client, headers, first_case, posted).status_code == 201
+    batch = [
+        event("EntryCorrected", "2013-05-18", target=posted["id"]),
+        event("EntryAnnotated", "2013-05-18", target=posted["id"]),
+        event("EntryRetracted", "2013-05-19", target=posted["id"]),
+    ]
+    assert append(client, headers, first_case, *batch).status_code == 201
+    before = stored_events(client, headers, other_case)
+
+    # When the batch is sent again, to its own case and to the other one
+    replayed = append(client, headers, first_case, *batch)
+    elsewhere = append(client, headers, other_case, *batch)
+
+    # Then its own case answers a replay, and the other case names the ids reused, as it
+    # would for any event, never judging targets that are not in it
+    assert replayed.status_code == 200, replayed.text
+    assert problem(elsewhere, 409)["event_ids"] == [e["id"] for e in batch]
+    assert stored_events(client, headers, other_case) == before
+
+
+def test_correction_when_id_reused_with_another_target_or_beside_new_ones_then_409(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a stored correction of a note
+    case_id, _ = open_case(client, headers)
+    posted = note()
+    assert append(client, headers, case_id, posted).status_code == 201
+    correction = event("EntryCorrected", "2013-05-18", target=posted["id"])
+    assert append(client, headers, case_id, correction).status_code == 201
+    before = stored_events(client, headers, case_id)
+    missing = str(uuid.uuid4())
+
+    # When its id comes again naming a target the case does not have, and beside a new
+    # correction of an entry the case does not have
+    retargeted = append(
+        client, headers, case_id, {**correction, "data": payload("EntryCorrected", missing)}
+    )
+    mixed = append(
+        client, headers, case_id, correction, event("EntryCorrected", "2013-05-19", target=missing)
+    )
+
+    # Then each is the id reused (409 naming it), not a target missing (422)
+    assert problem(retargeted, 409)["event_ids"] == [correction["id"]]
+    assert problem(mixed, 409)["event_ids"] == [correction["id"]]
+    assert stored_events(client, headers, case_id) == before
+
+
 def test_append_when_id_repeated_within_batch_then_422_at_second_id(
     client: TestClient, headers: Headers
 ) -> None:
