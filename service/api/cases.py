@@ -36,6 +36,7 @@ from service.api.models import (
     OpenCaseRequest,
     StoredEvent,
 )
+from service.api.negotiation import preferred
 from service.api.problems import Refusal, responses
 from service.records import AppendResult
 from service.settings import Settings
@@ -215,7 +216,13 @@ def get_chronology(
         Query(description="`routine` shows everything"),
     ] = "significant",
     types: Annotated[str | None, Query(description="Comma-separated event types")] = None,
-    format: Annotated[Literal["json", "csv"] | None, Query()] = None,
+    format: Annotated[
+        Literal["json", "csv"] | None,
+        Query(
+            description="Decides over `Accept`, which otherwise chooses: CSV only when it ranks "
+            "`text/csv` above `application/json` (by q-value), else JSON"
+        ),
+    ] = None,
 ) -> Chronology | Response:
     """Significant events in the order they happened, with what was done about each.
 
@@ -240,10 +247,13 @@ def get_chronology(
         types=wanted,
         partner=partner_agency(access, caller),
     )
-    wants_csv = format == "csv" or (
-        format is None and "text/csv" in request.headers.get("accept", "")
-    )
-    return _csv(result) if wants_csv else _json(result)
+    wanted_format = format or _FORMATS[preferred(request.headers.get("accept"), list(_FORMATS))]
+    return _csv(result) if wanted_format == "csv" else _json(result)
+
+
+# The chronology's representations, the default (JSON) first: CSV only when `Accept` ranks it
+# higher (`format=` decides outright).
+_FORMATS = {"application/json": "json", "text/csv": "csv"}
 
 
 def _json(view: BaseModel | Chronology, headers: dict[str, str] | None = None) -> Response:

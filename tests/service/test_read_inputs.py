@@ -114,3 +114,55 @@ def test_chronology_json_when_author_looks_like_a_formula_then_unchanged(
     # Then the value comes back as sent: the quote is for spreadsheets only
     (entry,) = [e for e in response.json()["entries"] if e["event_id"] == concern["id"]]
     assert entry["author"]["name"] == '=HYPERLINK("x")'
+
+
+# --- choosing the chronology's representation -------------------------------------------------
+
+
+def test_chronology_when_accept_ranks_csv_below_json_or_refuses_it_then_json(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+    url = f"/cases/{case_id}/chronology"
+
+    # When the chronology is asked for with Accept headers that name CSV without preferring it
+    for accept in (
+        "application/json, text/csv;q=0.1",
+        "text/csv;q=0",
+        "text/csv;q=0.000, */*",
+        "text/csv, application/json",
+        "text/csv;q=0.5, application/*;q=0.8",
+        "image/png",
+    ):
+        response = client.get(url, headers={**headers, "Accept": accept})
+
+        # Then it comes as JSON
+        assert response.status_code == 200, (accept, response.text)
+        assert response.headers["content-type"] == "application/json", accept
+
+
+def test_chronology_when_accept_prefers_csv_or_format_given_then_format_decides(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+    url = f"/cases/{case_id}/chronology"
+
+    # When CSV is preferred by Accept, and when `format` says otherwise than Accept
+    preferring = [
+        {"Accept": accept}
+        for accept in ("text/csv", "Text/CSV; charset=utf-8", "application/json;q=0.4, text/*")
+    ]
+    csv_by_accept = [client.get(url, headers={**headers, **h}) for h in preferring]
+    json_by_format = client.get(
+        url, params={"format": "json"}, headers={**headers, "Accept": "text/csv"}
+    )
+    csv_by_format = client.get(
+        url, params={"format": "csv"}, headers={**headers, "Accept": "text/csv;q=0"}
+    )
+
+    # Then CSV comes when Accept ranks it first, and `format` decides over Accept
+    for response in [*csv_by_accept, csv_by_format]:
+        assert response.headers["content-type"].startswith("text/csv"), response.request.headers
+    assert json_by_format.headers["content-type"] == "application/json"
