@@ -22,7 +22,6 @@ from projections.case_search import Visibility
 from projections.cases import CaseTables
 from projections.store import ReadModelStore
 
-MAX_LIMIT = 1000
 PLANS = ("looked_after", "child_protection", "child_in_need", "early_help", "none")
 
 
@@ -108,8 +107,9 @@ class AlertSearch:
         so an alert can change status during a walk; none is skipped that stayed open.
 
         `extra` are open alerts from outside the log (break-glass reads, from the access audit)
-        that `visible` may see: filtered and ordered with the model's rows."""
-        limit = max(1, min(limit, MAX_LIMIT))
+        that `visible` may see: filtered and ordered with the model's rows. At most `limit`,
+        which the caller clamps (the service to `CASETRAIL_MAX_PAGE`)."""
+        limit = max(1, limit)
         alerts = self.tables.alerts
         query = select(alerts).where(
             owned_or_named(alerts.c.local_authority, alerts.c.case_id, visible),

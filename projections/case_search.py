@@ -42,7 +42,6 @@ from projections.store import ReadModelStore
 
 Sort = Literal["created", "last_activity"]
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 1000
 _VIEW_FIELDS = ("child_name", "child_name_key", "date_of_birth", "allocated_worker", "team")
 
 
@@ -153,8 +152,9 @@ class CaseSearch:
         sort: Sort = "created",
     ) -> CasePage:
         """A page of the cases `visible` may see that match `filters` (everything when
-        `visible` is None: for trusted callers only)."""
-        limit = max(1, min(limit, MAX_LIMIT))
+        `visible` is None: for trusted callers only); at most `limit`, which the caller
+        clamps (the service to `CASETRAIL_MAX_PAGE`)."""
+        limit = max(1, limit)
         cases = self.tables.cases
         full_view = _full_view(self.tables, visible)
         view = {name: _view_column(self.tables, name, full_view) for name in _VIEW_FIELDS}

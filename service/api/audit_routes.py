@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from domain.access import Decision, sees_whole_audit
 from service.access import caller_of
-from service.api.deps import Caller, Records, Since, Until
+from service.api.deps import Caller, CurrentSettings, Records, Since, Until
 from service.api.guard import AuditedRoute, case_access
 from service.api.problems import Refusal, responses
 from service.audit import AuditLog, AuditTrail, BadAuditCursor, TrailPosition, case_audit
@@ -30,6 +30,7 @@ def get_case_audit(
     caller: Caller,
     access: AuditAccess,
     records: Records,
+    settings: CurrentSettings,
     request: Request,
     kind: Annotated[Literal["read", "write"] | None, Query()] = None,
     agency: Annotated[str | None, Query(description="Only this agency's entries")] = None,
@@ -65,7 +66,7 @@ def get_case_audit(
         since=since,
         until=until,
         after=position,
-        limit=min(limit, 1000),
+        limit=min(limit, settings.max_page),
     )
 
 

@@ -160,7 +160,11 @@ def list_cases(
     )
     try:
         page = search.list_cases(
-            filters, visible=visible, after_cursor=cursor, limit=min(limit, 1000), sort=sort
+            filters,
+            visible=visible,
+            after_cursor=cursor,
+            limit=min(limit, settings.max_page),
+            sort=sort,
         )
     except BadCursor as e:
         raise Refusal(

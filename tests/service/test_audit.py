@@ -339,3 +339,21 @@ def test_audit_when_cursor_not_handed_out_then_400(client: TestClient, token: To
     bad = client.get(f"/cases/{case_id}/audit", headers=manager, params={"after": "nonsense"})
     assert bad.status_code == 400
     assert bad.json()["type"] == "urn:casetrail:problem:bad-cursor"
+
+
+def test_audit_when_limit_above_max_page_then_clamped_to_it(
+    start_app: Callable[..., TestClient],
+) -> None:
+    # Given an app whose largest page is two, and a case with four writes
+    app = start_app(max_page=2)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="m", name="M", agency=LOCAL_AUTHORITY, roles=["manager"])
+    manager = {"Authorization": f"Bearer {jwt}"}
+    case_id = _case(app, manager)
+    append(app, manager, case_id, *[event("CaseNoteRecorded") for _ in range(3)])
+
+    # When the writes are walked five at a time
+    pages = _walk(app, manager, case_id, kind="write", limit=5)
+
+    # Then each page holds at most two
+    assert [[e["version"] for e in page] for page in pages] == [[1, 2], [3, 4]]

@@ -251,3 +251,22 @@ def test_list_when_agency_named_only_in_restricted_entry_then_partners_are_not_t
         c["case_id"]
         for c in _list(client, token(agency=police, sub="pc"), position).json()["cases"]
     ] == [case_id]
+
+
+def test_list_when_limit_above_max_page_then_clamped_to_it(
+    start_app: Callable[..., TestClient],
+) -> None:
+    # Given an app whose largest page is two, and three cases
+    app = start_app(max_page=2)
+    tokens = app.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="ann", name="Ann", agency="csc:barsetshire", roles=["practitioner"])
+    csc = {"Authorization": f"Bearer {jwt}"}
+    position = [_open(app, csc, f"Child {i}") for i in range(3)][-1][1]
+
+    # When a page of five is asked for
+    body = _list(app, csc, position, limit=5).json()
+
+    # Then it holds two, and the cursor goes on to the third
+    assert len(body["cases"]) == 2
+    rest = _list(app, csc, position, limit=5, cursor=body["next_cursor"]).json()
+    assert (len(rest["cases"]), rest["next_cursor"]) == (1, None)
