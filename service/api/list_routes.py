@@ -4,11 +4,13 @@ caseloads (`GET /caseloads`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
+from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from domain.access import READERS, Decision
@@ -111,6 +113,19 @@ def waits_for(
     return wait_for_position
 
 
+def _calendar_date(value: str | None) -> str | None:
+    """A `YYYY-MM-DD` that is a day of the calendar (not 2013-02-30)."""
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            # (a custom error: pydantic would prefix a ValueError's message with "Value error")
+            raise PydanticCustomError(
+                "date_invalid", "'{value}' is not a date (YYYY-MM-DD)", {"value": value}
+            ) from None
+    return value
+
+
 @router.get(
     "/cases",
     operation_id="list_cases",
@@ -127,7 +142,11 @@ def list_cases(
     settings: CurrentSettings,
     purpose: Purpose = None,
     q: Annotated[str | None, Query(description="Child's name, case-insensitive substring")] = None,
-    dob: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    dob: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Date of birth, YYYY-MM-DD"),
+        AfterValidator(_calendar_date),
+    ] = None,
     identifier: Annotated[
         str | None,
         Query(

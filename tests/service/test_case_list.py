@@ -270,3 +270,30 @@ def test_list_when_limit_above_max_page_then_clamped_to_it(
     assert len(body["cases"]) == 2
     rest = _list(app, csc, position, limit=5, cursor=body["next_cursor"]).json()
     assert (len(rest["cases"]), rest["next_cursor"]) == (1, None)
+
+
+def test_list_when_dob_is_no_day_of_the_calendar_then_422_naming_dob(
+    client: TestClient, token: Token
+) -> None:
+    # Given a child born on a leap day
+    csc = token()
+    leap = payload("CaseOpened")
+    leap["child"] = {**leap["child"], "name": "Leap Child", "date_of_birth": "2012-02-29"}
+    response = client.post("/cases", json={"events": [event("CaseOpened", data=leap)]}, headers=csc)
+    assert response.status_code == 201, response.text
+    position = response.json()["events"][-1]["position"]
+
+    # When the list is searched by dates of birth that no calendar has, and by the leap day
+    refused = {dob: _list(client, csc, position, dob=dob) for dob in ("2013-02-30", "2013-13-01")}
+    found = _list(client, csc, position, dob="2012-02-29")
+
+    # Then each impossible date is a 422 naming `dob`, as other invalid dates are
+    for dob, response in refused.items():
+        assert response.status_code == 422, (dob, response.text)
+        body = response.json()
+        assert body["type"] == "urn:casetrail:problem:validation"
+        assert body["errors"] == [
+            {"parameter": "dob", "detail": f"'{dob}' is not a date (YYYY-MM-DD)"}
+        ]
+    # And a real one still searches
+    assert [c["child_name"] for c in found.json()["cases"]] == ["Leap Child"]
