@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from domain.access import Decision, sees_whole_audit
 from service.access import caller_of
-from service.api.deps import Caller, CurrentSettings, Records, Since, Until
+from service.api.deps import PAGE_LIMIT, Caller, CurrentSettings, Records, Since, Until
 from service.api.guard import AuditedRoute, case_access
 from service.api.problems import Refusal, responses
 from service.audit import AuditLog, AuditTrail, BadAuditCursor, TrailPosition, case_audit
@@ -43,7 +43,7 @@ def get_case_audit(
             description="`next` of the previous page: the entries strictly after its last one",
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 1000,
+    limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 1000,
 ) -> AuditTrail:
     """Writes (with corrections, retractions and their authors) and audited reads, in time order
     (at one time reads first, then writes by version). `since` and `until` bound the times;

@@ -16,6 +16,7 @@ from domain.catalogue import Significance, catalogue
 from domain.chronology import CSV_COLUMNS, Chronology
 from domain.state import CaseState
 from service.api.deps import (
+    PAGE_LIMIT,
     AsOf,
     Caller,
     CurrentSettings,
@@ -301,7 +302,7 @@ def list_case_events(
     settings: CurrentSettings,
     known_at: KnownAt = None,
     after_version: Annotated[int, Query(ge=0, le=2**53)] = 0,
-    limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 100,
+    limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 100,
 ) -> EventsPageResponse:
     """Every stored event with its envelope, hash and global position, in version order.
 

@@ -166,6 +166,9 @@ KnownAt = Annotated[datetime | None, Depends(_known_at)]
 Since = Annotated[datetime | None, Depends(_since)]
 Until = Annotated[datetime | None, Depends(_until)]
 
+# A list endpoint's `limit`, as the API description states it.
+PAGE_LIMIT = "At most `CASETRAIL_MAX_PAGE` (default 1,000); larger is clamped"
+
 _ETAG = re.compile(r'^(W/)?"(\d{1,18})"$')
 
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from domain.access import READERS, Decision
 from domain.catalogue import catalogue
-from service.api.deps import Caller, CurrentSettings, Gate, Records
+from service.api.deps import PAGE_LIMIT, Caller, CurrentSettings, Gate, Records
 from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
 from service.api.models import StoredEvent
 from service.api.problems import Refusal, responses
@@ -126,7 +126,7 @@ async def read_feed(
     settings: CurrentSettings,
     purpose: Purpose = None,
     after: After = 0,
-    limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 100,
+    limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 100,
     types: Types = None,
     wait: Annotated[
         float,

@@ -28,7 +28,7 @@ from projections.alert_search import (
 from projections.case_search import BadCursor, CaseFilters, CaseSearch, CaseSummary, Visibility
 from projections.store import ReadModelStore
 from service.access import caller_of
-from service.api.deps import Audit, Caller, CurrentSettings, Records
+from service.api.deps import PAGE_LIMIT, Audit, Caller, CurrentSettings, Records
 from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal, responses
 from service.audit import AuditLog
@@ -162,7 +162,7 @@ def list_cases(
     team: str | None = None,
     agency: Annotated[str | None, Query(description="An agency involved in the case")] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 50,
+    limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 50,
     sort: Annotated[
         Literal["created", "last_activity"],
         Query(
@@ -225,7 +225,7 @@ def list_alerts(
     worker: Annotated[str | None, Query(description="The case's allocated worker")] = None,
     team: str | None = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, description="At most 1,000 (larger is clamped)")] = 100,
+    limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 100,
 ) -> AlertListResponse:
     """The open (pending and breached) alerts of the cases the caller's agency owns, or that a
     reviewer's token names, most overdue first; partner agencies see none. Kept by the alerts
