@@ -9,7 +9,11 @@ version that fails is reported with one of these reasons:
   is intact but stored elsewhere (rows' contents were swapped or moved);
 - `payload or envelope changed at version N` — the entry no longer hashes to its stored hash
   and no other row of the case holds the entry that belongs there;
-- `entry at version N cannot be decoded` — the row is not a readable entry.
+- `entry at version N cannot be decoded` — the row is not a readable entry;
+- `row at version N stored under another form of the case id ('...')` — a row outside the chain
+  that the library nevertheless reads as the case's (on SQLite, an id with hyphens or upper
+  case: `service.store.StrayRow`), so every row of the log is accounted for. A row stored
+  under no case's id at all is reported on its own (`foreign_rows`).
 
 A chain cannot show what was cut off its end, or a case deleted whole, or a store rewritten with
 every hash recomputed. A **seal** can: `seal` signs (Ed25519) the latest version and hash of every
@@ -23,7 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +43,7 @@ from domain.moments import format_utc
 from service.errors import CaseNotFoundError
 from service.records import CaseRecords
 from service.settings import Settings
-from service.store import CaseRow
+from service.store import CaseRow, StrayRow
 
 SEAL_FORMAT = "casetrail-seal/1"
 PUBLIC_KEY_NAME = "seal-public-key.pem"
@@ -58,7 +62,8 @@ class Verification(BaseModel):
     reason: str | None = Field(
         default=None,
         description="why it does not verify: `version N missing`, `order broken at version N`, "
-        "`payload or envelope changed at version N` or `entry at version N cannot be decoded`",
+        "`payload or envelope changed at version N`, `entry at version N cannot be decoded` or "
+        "`row at version N stored under another form of the case id`",
     )
 
 
@@ -104,45 +109,59 @@ def _rehash(case_id: UUID, version: int, entry: dict[str, Any], prev: str) -> st
 
 
 def _walk(
-    records: CaseRecords, case_id: UUID, *, upto: int | None = None
+    records: CaseRecords,
+    case_id: UUID,
+    *,
+    upto: int | None = None,
+    strays: Sequence[StrayRow] = (),
 ) -> tuple[Verification, _Tip | None]:
-    """Verify the case's chain; also return its last good version at or before `upto`."""
+    """Verify the case's chain, and that no row of the case lies outside it (`strays`: the
+    case's rows stored under another form of its id); also return its last good version at or
+    before `upto`."""
     prev, expected, tip = GENESIS, 1, None
     rows = _rows(records, case_id)
-
-    def bad(version: int, reason: str) -> tuple[Verification, _Tip | None]:
-        verification = Verification(
-            case_id=case_id,
-            ok=False,
-            checked=expected - 1,
-            first_bad_version=version,
-            reason=reason,
-        )
-        return verification, tip
-
+    findings: list[tuple[int, str]] = []
     for row in rows:
         if row.version != expected:
-            return bad(expected, f"version {expected} missing")
+            findings.append((expected, f"version {expected} missing"))
+            break
         try:
             entry = _entry(records, row)
         except _Unreadable:
-            return bad(expected, f"entry at version {expected} cannot be decoded")
+            findings.append((expected, f"entry at version {expected} cannot be decoded"))
+            break
         stored = entry.get("hash")
         if not isinstance(stored, str) or _rehash(case_id, expected, entry, prev) != stored:
             moved = _find_moved(records, case_id, expected, prev, rows)
             if moved is not None:
-                return bad(
-                    expected,
-                    f"order broken at version {expected}: its entry is stored at version {moved}",
+                reason = (
+                    f"order broken at version {expected}: its entry is stored at version {moved}"
                 )
-            return bad(expected, f"payload or envelope changed at version {expected}")
+            else:
+                reason = f"payload or envelope changed at version {expected}"
+            findings.append((expected, reason))
+            break
         if upto is None or row.position <= upto:
             tip = _Tip(expected, stored)
         prev = stored
         expected += 1
-    if expected == 1:
+    if expected == 1 and not findings and not strays:
         raise CaseNotFoundError(case_id)
-    return Verification(case_id=case_id, ok=True, checked=expected - 1), tip
+    findings += [
+        (
+            s.version,
+            f"row at version {s.version} stored under another form of the case id "
+            f"({s.originator_id!r})",
+        )
+        for s in strays
+    ]
+    if not findings:
+        return Verification(case_id=case_id, ok=True, checked=expected - 1), tip
+    version, reason = min(findings, key=lambda finding: finding[0])
+    verification = Verification(
+        case_id=case_id, ok=False, checked=expected - 1, first_bad_version=version, reason=reason
+    )
+    return verification, tip
 
 
 def _find_moved(
@@ -162,18 +181,38 @@ def _find_moved(
 
 def verify_case(records: CaseRecords, case_id: UUID) -> Verification:
     """Recompute the case's chain from its stored rows; CaseNotFoundError if it has none."""
-    verification, _ = _walk(records, case_id)
+    strays = [s for s in records.index.stray_rows() if s.case_id == case_id]
+    verification, _ = _walk(records, case_id, strays=strays)
     return verification
 
 
+def _strays_by_case(records: CaseRecords) -> dict[UUID, list[StrayRow]]:
+    by_case: dict[UUID, list[StrayRow]] = {}
+    for stray in records.index.stray_rows():
+        if stray.case_id is not None:
+            by_case.setdefault(stray.case_id, []).append(stray)
+    return by_case
+
+
+def foreign_rows(records: CaseRecords) -> list[StrayRow]:
+    """The stored events whose originator id is no case's id at all."""
+    return [s for s in records.index.stray_rows() if s.case_id is None]
+
+
+def foreign_line(row: StrayRow) -> str:
+    return f"row at position {row.position}: stored under {row.originator_id!r}, no case id"
+
+
 def verify_store(records: CaseRecords) -> list[Verification]:
-    """Every case in the log, verified."""
+    """Every case in the log, verified (see `foreign_rows` for rows that name no case)."""
+    strays = _strays_by_case(records)
     found = []
     for case_id in records.index.case_ids():
         try:
-            found.append(verify_case(records, case_id))
+            verification, _ = _walk(records, case_id, strays=strays.get(case_id, ()))
         except CaseNotFoundError:  # listed, then gone: only a hand-made deletion does that
             continue
+        found.append(verification)
     return found
 
 
@@ -187,9 +226,11 @@ class SealError(Exception):
 class ChainsBroken(SealError):
     """The store does not verify, so it is not sealed: a seal attests an intact store."""
 
-    def __init__(self, broken: list[Verification]) -> None:
-        super().__init__(f"{len(broken)} case(s) fail verification: not sealed")
+    def __init__(self, broken: list[Verification], foreign: Sequence[StrayRow] = ()) -> None:
+        what = f"{len(broken)} case(s)" + (f" and {len(foreign)} row(s)" if foreign else "")
+        super().__init__(f"{what} fail verification: not sealed")
         self.broken = broken
+        self.foreign = list(foreign)
 
 
 class SealedCase(BaseModel):
@@ -211,7 +252,7 @@ class SealDocument(BaseModel):
 class SealFinding(BaseModel):
     """Something the store no longer holds that the seal says it held."""
 
-    kind: Literal["deleted", "truncated", "rewritten", "position"]
+    kind: Literal["deleted", "truncated", "rewritten", "position", "foreign"]
     case_id: UUID | None = None
     detail: str
 
@@ -303,17 +344,21 @@ def seal(records: CaseRecords, key_path: Path) -> dict[str, Any]:
     position = records.recorder.max_notification_id() or 0
     cases: dict[str, dict[str, Any]] = {}
     broken = []
+    strays = _strays_by_case(records)
     for case_id in records.index.case_ids():
         try:
-            verification, tip = _walk(records, case_id, upto=position)
+            verification, tip = _walk(
+                records, case_id, upto=position, strays=strays.get(case_id, ())
+            )
         except CaseNotFoundError:
             continue
         if not verification.ok:
             broken.append(verification)
         elif tip is not None:
             cases[str(case_id)] = {"version": tip.version, "hash": tip.hash}
-    if broken:
-        raise ChainsBroken(broken)
+    foreign = foreign_rows(records)
+    if broken or foreign:
+        raise ChainsBroken(broken, foreign)
     document: dict[str, Any] = {
         "format": SEAL_FORMAT,
         "sealed_at": format_utc(records.clock()),
@@ -349,6 +394,10 @@ def check_seal(
         raise SealError("the seal's signature does not verify: the file was altered") from None
 
     findings: list[SealFinding] = []
+    if case_id is None:
+        findings += [
+            SealFinding(kind="foreign", detail=foreign_line(row)) for row in foreign_rows(records)
+        ]
     position = records.recorder.max_notification_id() or 0
     if position < parsed.position:
         findings.append(
@@ -473,10 +522,12 @@ def run_verify(
     records = CaseRecords(settings, check_key=False)
     try:
         if seal_path is None or public_key is None:
-            found = [verify_case(records, case_id)] if case_id else verify_store(records)
-            return verification_report(found, every_case=case_id is not None), all(
-                v.ok for v in found
-            )
+            if case_id is not None:
+                found, foreign = [verify_case(records, case_id)], []
+            else:
+                found, foreign = verify_store(records), foreign_rows(records)
+            lines = verification_report(found, every_case=case_id is not None, foreign=foreign)
+            return lines, not foreign and all(v.ok for v in found)
         check = check_seal(records, read_seal(seal_path), public_key, case_id=case_id)
         return seal_report(check, every_case=case_id is not None), check.ok
     finally:
@@ -492,12 +543,21 @@ def verification_line(v: Verification) -> str:
     return f"case {v.case_id}: BROKEN at version {v.first_bad_version}: {v.reason}"
 
 
-def verification_report(verifications: list[Verification], *, every_case: bool) -> list[str]:
-    """One line per broken case (or per case when `every_case`), then a summary."""
+def verification_report(
+    verifications: list[Verification], *, every_case: bool, foreign: Sequence[StrayRow] = ()
+) -> list[str]:
+    """One line per broken case (or per case when `every_case`), one per row that names no
+    case, then a summary."""
     lines = [verification_line(v) for v in verifications if every_case or not v.ok]
+    lines += [foreign_line(row) for row in foreign]
     broken = sum(not v.ok for v in verifications)
     versions = sum(v.checked for v in verifications)
-    if broken:
+    if foreign:
+        lines.append(
+            f"{len(verifications)} case(s) verified: {broken} broken; "
+            f"{len(foreign)} row(s) stored under no case id"
+        )
+    elif broken:
         lines.append(f"{len(verifications)} case(s) verified: {broken} broken")
     else:
         lines.append(

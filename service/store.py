@@ -112,6 +112,24 @@ class CaseRow:
     state: bytes
 
 
+@dataclass(frozen=True)
+class StrayRow:
+    """A stored event whose originator id is not in the form the library writes a case id in
+    (never written by the service: the library reads it back as a case's event all the same)."""
+
+    originator_id: str
+    version: int
+    position: int
+
+    @property
+    def case_id(self) -> UUID | None:
+        """The case the library would read it as an event of; None if it names none."""
+        try:
+            return UUID(self.originator_id)
+        except ValueError:
+            return None
+
+
 class CaseLog(Protocol):
     """What the use cases need from a recorder beyond the library's `ApplicationRecorder`."""
 
@@ -127,6 +145,10 @@ class CaseLog(Protocol):
     ) -> list[CaseRow]: ...
 
     def case_ids(self) -> list[UUID]: ...
+
+    def stray_rows(self) -> list[StrayRow]:
+        """Every stored event whose originator id is not in the canonical form."""
+        ...
 
     def last_versions(self, stop: int) -> dict[UUID, int]:
         """Each case's newest version among the events at positions up to `stop`."""
@@ -201,6 +223,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
     (`casetrail_event_ids`), is moved into it when the store is opened, in one transaction."""
 
     index_table = "casetrail_event_index"
+    stray_index = "casetrail_stray_ids"
     text_keyed_index_table = "casetrail_event_ids"
     move_page = 10_000  # rows of that table moved at a time
     insert_index_statement = f"INSERT INTO {index_table} VALUES (?,?,?,?,?,?)"
@@ -213,6 +236,11 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
             "type TEXT NOT NULL, position INTEGER NOT NULL, digest TEXT NOT NULL)",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {self.index_table}_event_id "
             f"ON {self.index_table} (event_id)",
+            # Holds only rows not written by the library (none, in an untampered log), so
+            # `stray_rows` reads no more than those, and an insert adds nothing to it.
+            f"CREATE INDEX IF NOT EXISTS {self.stray_index} "
+            f"ON {self.events_table_name} (originator_id, originator_version) "
+            f"WHERE {NOT_CANONICAL}",
         ]
 
     def create_table(self) -> None:
@@ -335,13 +363,32 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
             return [CaseRow(row[1], row[0], row[2]) for row in c.fetchall()]
 
     def case_ids(self) -> list[UUID]:
-        """Every case with at least one stored event, read from the log itself."""
+        """Every case with at least one stored event, read from the log itself: once each,
+        whatever forms of its id the rows are stored under (see `stray_rows`)."""
+        statement = f"SELECT DISTINCT originator_id FROM {self.events_table_name}"
+        found: set[UUID] = set()
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement)
+            for row in c.fetchall():
+                try:
+                    found.add(UUID(str(row[0])))
+                except ValueError:  # no case's id at all: a stray row, and no case
+                    continue
+        return sorted(found, key=lambda case_id: case_id.hex)
+
+    def stray_rows(self) -> list[StrayRow]:
+        """The library writes a case's id as 32 lowercase hex digits and selects a case's events
+        by that text alone, but reads any text `UUID()` accepts (hyphens, upper case, braces)
+        as that case's id when it reads the log in order (the feed): such a row was written
+        behind the service's back."""
         statement = (
-            f"SELECT DISTINCT originator_id FROM {self.events_table_name} ORDER BY originator_id"
+            f"SELECT rowid, originator_id, originator_version FROM {self.events_table_name} "
+            f"WHERE {NOT_CANONICAL}"  # (no ORDER BY: it would scan the table, not the index)
         )
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement)
-            return [UUID(row[0]) for row in c.fetchall()]
+            rows = [StrayRow(str(row[1]), row[2], row[0]) for row in c.fetchall()]
+        return sorted(rows, key=lambda row: row.position)
 
     def last_versions(self, stop: int) -> dict[UUID, int]:
         statement = (
@@ -358,6 +405,13 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         if self.datastore.originator_id_type != "uuid":
             return originator_id
         return _case_uuid(originator_id)
+
+
+# The rows of the SQLite log whose originator id is not a case id as the library writes it.
+NOT_CANONICAL = (
+    "(typeof(originator_id) != 'text' OR length(originator_id) != 32 "
+    "OR originator_id GLOB '*[^0-9a-f]*')"
+)
 
 
 @lru_cache(maxsize=65_536)
@@ -560,6 +614,11 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement)
             return [UUID(str(row["originator_id"])) for row in curs.fetchall()]
+
+    def stray_rows(self) -> list[StrayRow]:
+        """None: the column is of type uuid, so every text form of a case's id is stored as
+        the one value the case's events are selected by."""
+        return []
 
     def last_versions(self, stop: int) -> dict[UUID, int]:
         return self._read(lambda: self._last_versions(stop))

@@ -66,6 +66,11 @@ class Log:
         """Delete one row of the case, or (no version) the whole case."""
         raise NotImplementedError
 
+    def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
+        """Insert a copy of one row of the case under `originator_id` (any text) and another
+        version."""
+        raise NotImplementedError
+
     # Tampers built on those.
 
     def change_byte(self, case_id: str, version: int, old: bytes, new: bytes) -> None:
@@ -125,6 +130,15 @@ class SQLiteLog(Log):
                     (UUID(case_id).hex, version),
                 )
 
+    def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
+                "SELECT ?, ?, topic, state FROM stored_events "
+                "WHERE originator_id=? AND originator_version=?",
+                (originator_id, as_version, UUID(case_id).hex, version),
+            )
+
 
 class PostgresLog(Log):
     def __init__(self, schema: str) -> None:
@@ -159,6 +173,14 @@ class PostgresLog(Log):
                 "DELETE FROM {table} WHERE originator_id=%s AND originator_version=%s",
                 (UUID(case_id), version),
             )
+
+    def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
+        self._run(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state) "
+            "SELECT %s::uuid, %s, topic, state FROM {table} "
+            "WHERE originator_id=%s AND originator_version=%s",
+            (originator_id, as_version, UUID(case_id), version),
+        )
 
 
 @pytest.fixture
@@ -369,6 +391,78 @@ def test_verify_cli_when_untouched_then_exit_0_and_when_tampered_then_exit_1(
     unknown = cli(settings, "verify", "--case", str(uuid.uuid4()))
     assert unknown.returncode == 1
     assert "not found" in unknown.stderr
+
+
+# --- verify: every row of the log is accounted for --------------------------------------------
+
+
+FORMS: dict[str, Callable[[str], str]] = {
+    "hyphenated": lambda case: case,
+    "hyphenated upper case": str.upper,
+    "upper case": lambda case: UUID(case).hex.upper(),
+}
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_verify_when_a_row_is_added_under_another_form_of_the_case_id_then_found(
+    settings: Settings,
+    client: TestClient,
+    headers: Headers,
+    log: Log,
+    case_id: str,
+    form: str,
+) -> None:
+    # Given a row copied from version 2 of a case and inserted at version 2 again (and at 6)
+    # under another text of the case's id: hyphenated, or in upper case
+    forged = FORMS[form](case_id)
+    if not settings.is_postgres:
+        log.insert_copy(case_id, 2, forged, as_version=2)
+    log.insert_copy(case_id, 2, forged, as_version=VERSIONS + 1)
+    # When the case is verified over HTTP
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then it does not verify
+    assert response.status_code == 200, response.text
+    verification = response.json()
+    assert verification["ok"] is False
+    if settings.is_postgres:
+        # (PostgreSQL's uuid column holds every form of the id as the one value: the row is
+        # simply version 6 of the case, and its hash is not the one for version 6)
+        assert verification["reason"] == f"payload or envelope changed at version {VERSIONS + 1}"
+    else:
+        # the earliest row outside the chain, with the form it is stored under
+        assert verification["first_bad_version"] == 2
+        assert verification["reason"] == (
+            f"row at version 2 stored under another form of the case id ({forged!r})"
+        )
+        assert verification["checked"] == VERSIONS
+    # And `casetrail verify` lists the case once, broken, and exits 1
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert checked.stdout.count(f"case {case_id}: BROKEN") == 1
+    assert "1 case(s) verified: 1 broken" in checked.stdout
+    # And the store is not sealed
+    sealed = cli(settings, "seal")
+    assert sealed.returncode == 1
+    assert f"case {case_id}: BROKEN" in sealed.stderr
+
+
+def test_verify_when_a_row_names_no_case_then_reported_and_exit_1(
+    settings: Settings, log: Log, case_id: str
+) -> None:
+    if settings.is_postgres:
+        pytest.skip("PostgreSQL's uuid column holds nothing but case ids")
+    # Given a row stored under a text that is no case id at all
+    log.insert_copy(case_id, 2, "not-a-case", as_version=1)
+    # When the store is verified
+    checked = cli(settings, "verify")
+    # Then the row is reported, the case itself still intact, and it exits 1
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "stored under 'not-a-case', no case id" in checked.stdout
+    assert "1 case(s) verified: 0 broken; 1 row(s) stored under no case id" in checked.stdout
+    # And the store is not sealed
+    sealed = cli(settings, "seal")
+    assert sealed.returncode == 1
+    assert "stored under 'not-a-case', no case id" in sealed.stderr
 
 
 # --- seals: what only a seal can catch -------------------------------------------------------
