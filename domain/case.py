@@ -1,18 +1,23 @@
 """The Case aggregate: one child's lifelong record, the stream every view is folded from.
 
-Its state is kept deliberately small (the opening's id, the owning authority, the last hash and
-recording time), all of it immutable: the library deep-copies a cached aggregate on every load for
-a write, which `__deepcopy__` makes a copy of a few attributes, so a case with 10,000 events costs
-no more to append to than a new one. Event ids for idempotency live in a side table
-written in the same transaction as the events (see `service.store`).
+Its state is kept deliberately small (the opening's id, the owning authority and the version of
+the entry that set it, the last hash and recording time), all of it immutable: the library
+deep-copies a cached aggregate on every load for a write, which `__deepcopy__` makes a copy of a
+few attributes, so a case with 10,000 events costs no more to append to than a new one. Event ids
+for idempotency live in a side table written in the same transaction as the events (see
+`service.store`).
 
 The stored event classes are named by their module path forever: `domain.case:Case.Opened` and
 `domain.case:Case.Recorded`.
+
+A snapshot of the aggregate is a row anyone with write access to the store could forge, and its
+owning authority decides who may read the case: `snapshot_conflict` says whether a snapshot
+agrees with the entries it claims to sum up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -44,14 +49,20 @@ class Case(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Case)
-            aggregate._remember(self.entry)
+            aggregate._remember(self.entry, self.originator_version)
+
+    # The version of the entry that set `local_authority`: the opening's, or its latest
+    # correction's (a class default for snapshots taken before it was kept: their owner was
+    # the opening's, or they are not trusted).
+    authority_version: int = 1
 
     def __init__(self, entry: dict[str, Any]) -> None:
         self.opened_id: str = entry["id"]
         self.local_authority: str = entry["data"]["local_authority"]
+        self.authority_version = 1
         self.last_hash: str = GENESIS
         self.last_recorded_at: str = ""
-        self._remember(entry)
+        self._remember(entry, 1)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Case:
         """What the library's cache hands out for each write: every attribute is immutable (str,
@@ -62,13 +73,14 @@ class Case(Aggregate):
         copied._pending_events = list(self._pending_events)
         return copied
 
-    def _remember(self, entry: dict[str, Any]) -> None:
+    def _remember(self, entry: dict[str, Any], version: int) -> None:
         self.last_hash = entry["hash"]
         self.last_recorded_at = entry["recorded_at"]
-        data = entry["data"]
-        if entry["type"] == "EntryCorrected" and str(data["target_event_id"]) == self.opened_id:
+        authority = authority_set_by(entry, self.opened_id)
+        if authority is not None:
             # The owning authority is the corrected opening's: access follows the record.
-            self.local_authority = data["data"]["local_authority"]
+            self.local_authority = authority
+            self.authority_version = version
 
     @classmethod
     def open(
@@ -112,3 +124,64 @@ def _sealed(
     sealed = {**entry, "recorded_at": stamp}
     sealed["hash"] = chain_hash(case_id, version, sealed, prev)
     return sealed
+
+
+def authority_set_by(entry: Mapping[str, Any], opened_id: str) -> str | None:
+    """The owning authority `entry` sets in the case opened by `opened_id`: the opening's own,
+    or a correction of the opening's; None for any other entry."""
+    data = entry["data"]
+    if entry["type"] == "CaseOpened" and entry["id"] == opened_id:
+        return str(data["local_authority"])
+    if entry["type"] == "EntryCorrected" and str(data["target_event_id"]) == opened_id:
+        return str(data["data"]["local_authority"])
+    return None
+
+
+# What a snapshot of a Case holds besides the library's own times (`authority_version` is
+# absent from those taken before it was kept).
+_SNAPSHOT_FACTS = (
+    "opened_id",
+    "local_authority",
+    "authority_version",
+    "last_hash",
+    "last_recorded_at",
+)
+_SNAPSHOT_KEYS = frozenset({*_SNAPSHOT_FACTS, "_created_on", "_modified_on"})
+
+
+def case_facts(
+    opened: Mapping[str, Any],
+    authority: tuple[int, Mapping[str, Any]],
+    last: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The facts a snapshot holds, from the entries they come from: the opening, the entry (and
+    its version) that set the owning authority, and the last entry; None if that entry sets no
+    owner."""
+    version, entry = authority
+    owner = authority_set_by(entry, str(opened["id"]))
+    if opened["type"] != "CaseOpened" or owner is None:
+        return None
+    return {
+        "opened_id": opened["id"],
+        "local_authority": owner,
+        "authority_version": version,
+        "last_hash": last["hash"],
+        "last_recorded_at": last["recorded_at"],
+    }
+
+
+def snapshot_conflict(state: Mapping[str, Any], facts: Mapping[str, Any] | None) -> str | None:
+    """Why a snapshot's state is not the case as its entries say (`case_facts`), or None."""
+    if facts is None:
+        return "no entry sets its owning authority"
+    unknown = set(state) - _SNAPSHOT_KEYS
+    if unknown:
+        return f"it holds what a case does not: {', '.join(sorted(unknown))}"
+    differ = [
+        name
+        for name in _SNAPSHOT_FACTS
+        if (name in state or name != "authority_version") and state.get(name) != facts[name]
+    ]
+    if differ:
+        return f"{', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}"
+    return None

@@ -10,6 +10,9 @@ version that fails is reported with one of these reasons:
 - `payload or envelope changed at version N` — the entry no longer hashes to its stored hash
   and no other row of the case holds the entry that belongs there;
 - `entry at version N cannot be decoded` — the row is not a readable entry;
+- `snapshot at version N does not match (...)` — a stored snapshot of the case (what a cold
+  load starts from) is not the case its entries up to N make: its owning authority, opening,
+  last hash or recording time differ, or it cannot be decoded;
 - `row at version N stored under another form of the case id ('...')` — a row outside the chain
   that the library nevertheless reads as the case's (on SQLite, an id with hyphens or upper
   case: `service.store.StrayRow`), so every row of the log is accounted for. A row stored
@@ -27,7 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, Field, ValidationError
 
+from domain.case import authority_set_by, case_facts, snapshot_conflict
 from domain.envelope import GENESIS, canonical, chain_hash
 from domain.moments import format_utc
 from service.errors import CaseNotFoundError
@@ -62,7 +66,8 @@ class Verification(BaseModel):
     reason: str | None = Field(
         default=None,
         description="why it does not verify: `version N missing`, `order broken at version N`, "
-        "`payload or envelope changed at version N`, `entry at version N cannot be decoded` or "
+        "`payload or envelope changed at version N`, `entry at version N cannot be decoded`, "
+        "`snapshot at version N does not match` or "
         "`row at version N stored under another form of the case id`",
     )
 
@@ -121,6 +126,10 @@ def _walk(
     prev, expected, tip = GENESIS, 1, None
     rows = _rows(records, case_id)
     findings: list[tuple[int, str]] = []
+    snapshots = records.snapshot_states(case_id)
+    # The entries a snapshot sums up: the opening, and the latest that set the owning authority.
+    opened: dict[str, Any] | None = None
+    authority: tuple[int, dict[str, Any]] | None = None
     for row in rows:
         if row.version != expected:
             findings.append((expected, f"version {expected} missing"))
@@ -143,10 +152,26 @@ def _walk(
             break
         if upto is None or row.position <= upto:
             tip = _Tip(expected, stored)
+        if expected == 1:
+            opened = entry
+        if opened is not None and _sets_authority(entry, opened):
+            authority = (expected, entry)
+        if expected in snapshots:
+            why = _snapshot_conflict(snapshots[expected], opened, authority, entry)
+            if why is not None:
+                findings.append(
+                    (expected, f"snapshot at version {expected} does not match ({why})")
+                )
         prev = stored
         expected += 1
     if expected == 1 and not findings and not strays:
         raise CaseNotFoundError(case_id)
+    if not findings:
+        findings += [
+            (v, f"snapshot at version {v} does not match (the case has no version {v})")
+            for v in sorted(snapshots)
+            if v >= expected
+        ]
     findings += [
         (
             s.version,
@@ -162,6 +187,31 @@ def _walk(
         case_id=case_id, ok=False, checked=expected - 1, first_bad_version=version, reason=reason
     )
     return verification, tip
+
+
+def _sets_authority(entry: dict[str, Any], opened: dict[str, Any]) -> bool:
+    try:
+        return authority_set_by(entry, str(opened["id"])) is not None
+    except (KeyError, TypeError):
+        return False
+
+
+def _snapshot_conflict(
+    state: Mapping[str, Any] | None,
+    opened: dict[str, Any] | None,
+    authority: tuple[int, dict[str, Any]] | None,
+    last: dict[str, Any],
+) -> str | None:
+    """Why a snapshot at `last`'s version is not the case its verified entries make, or None."""
+    if state is None:
+        return "it cannot be decoded"
+    if opened is None or authority is None:
+        return "no entry sets its owning authority"
+    try:
+        facts = case_facts(opened, authority, last)
+    except (KeyError, TypeError):
+        facts = None
+    return snapshot_conflict(state, facts)
 
 
 def _find_moved(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -15,7 +16,9 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     InterfaceError,
     JSONTranscoder,
@@ -32,7 +35,7 @@ from pydantic import ValidationError
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
 from domain.access import withheld_from
-from domain.case import Case, CaseRuleBroken
+from domain.case import Case, CaseRuleBroken, case_facts, snapshot_conflict
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
 from domain.envelope import RecordedEvent, client_digest, uuid_text
@@ -66,6 +69,8 @@ from service.store import (
     case_log,
 )
 from service.transcoder import LogMapper, LogTranscoder
+
+logger = logging.getLogger("casetrail.records")
 
 # Case ids derived from a CaseOpened event's id (UUIDv5 in this namespace), so a retried open
 # without a `case_id` lands on the same case. Fixed forever.
@@ -196,6 +201,48 @@ class Unobserved:
 ViewT = TypeVar("ViewT")
 
 
+class TrustedSnapshots(EventStore[UUID]):
+    """The snapshots, as the repository loads a case from them: a snapshot that cannot be read,
+    or that `conflict` finds disagreeing with the log, is passed over (the case is then replayed
+    from its events), never trusted blindly: its owning authority decides who reads the case."""
+
+    def __init__(self, store: EventStore[UUID], conflict: Callable[[Snapshot], str | None]) -> None:
+        super().__init__(store.mapper, store.recorder)
+        self.conflict = conflict
+
+    def get(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[DomainEventProtocol[UUID]]:
+        stored = self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        for row in stored:
+            try:
+                snapshot = self.mapper.to_domain_event(row)
+            except Exception:  # any undecodable row: replay the events instead
+                why: str | None = "it cannot be decoded"
+            else:
+                why = (
+                    self.conflict(snapshot)
+                    if isinstance(snapshot, Snapshot)
+                    else "it is not a snapshot"
+                )
+            if why is None:
+                yield snapshot
+            else:
+                logger.warning(
+                    "snapshot of case %s at version %d ignored, the case is replayed from its "
+                    "events: %s",
+                    originator_id,
+                    row.originator_version,
+                    why,
+                )
+
+
 def derived_case_id(opened_event_id: str) -> UUID:
     return uuid.uuid5(CASE_ID_NAMESPACE, str(UUID(opened_event_id)))
 
@@ -220,6 +267,10 @@ class CaseRecords(Application[UUID]):
         )
         env["IS_SNAPSHOTTING_ENABLED"] = "y" if settings.snapshot_interval else "n"
         super().__init__(env)
+        if self.snapshots is not None:
+            self.repository.snapshot_store = TrustedSnapshots(
+                self.snapshots, self.snapshot_conflict
+            )
         self.index: CaseLog = case_log(self.recorder)
         self.event_cache = EventCache(settings.event_cache_size)
         self.observer: WriteObserver = Unobserved()
@@ -520,6 +571,52 @@ class CaseRecords(Application[UUID]):
         except MapperDeserialisationError as e:
             raise UnreadableEntry from e
         return case
+
+    def snapshot_conflict(self, snapshot: Snapshot) -> str | None:
+        """Why a snapshot disagrees with the case's stored entries, or None: it must sum up the
+        entry at its version (hash and recording time), the opening, and the entry at the
+        version it says set the owning authority (one to three rows read, on a cold load only).
+        `verify` checks every snapshot against the whole chain."""
+        case_id, version = snapshot.originator_id, snapshot.originator_version
+        state = snapshot.state
+        authority_version = state.get("authority_version", 1)
+        if not isinstance(authority_version, int) or not 1 <= authority_version <= version:
+            return "its owning authority's version is not one it covers"
+        wanted = {1, authority_version, version}
+        entries = {v: self._entry_at(case_id, v) for v in wanted}
+        opened, authority, last = entries[1], entries[authority_version], entries[version]
+        if opened is None or authority is None or last is None:
+            return "the entries it sums up are missing or unreadable"
+        try:
+            facts = case_facts(opened, (authority_version, authority), last)
+        except (KeyError, TypeError):
+            facts = None
+        return snapshot_conflict(state, facts)
+
+    def _entry_at(self, case_id: UUID, version: int) -> dict[str, Any] | None:
+        rows = self.index.case_rows(case_id, gt=version - 1, lte=version)
+        if not rows:
+            return None
+        try:
+            return self.decode(rows[0].state)
+        except UnreadableEntry:
+            return None
+
+    def snapshot_states(self, case_id: UUID) -> dict[int, Mapping[str, Any] | None]:
+        """The state of every stored snapshot of the case, by version (None where one cannot
+        be decoded)."""
+        if self.snapshots is None:
+            return {}
+        states: dict[int, Mapping[str, Any] | None] = {}
+        for row in self.snapshots.recorder.select_events(case_id):
+            try:
+                snapshot = self.snapshots.mapper.to_domain_event(row)
+            except Exception:  # any undecodable row is a finding of verify
+                states[row.originator_version] = None
+                continue
+            state = getattr(snapshot, "state", None)
+            states[row.originator_version] = state if isinstance(state, dict) else None
+        return states
 
     def _current_version(self, case_id: UUID) -> int | None:
         rows = self.recorder.select_events(case_id, desc=True, limit=1)

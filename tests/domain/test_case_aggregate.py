@@ -28,6 +28,7 @@ RECORDED_BY = {
 # What a case keeps: the library's bookkeeping and the three attributes domain/case.py names.
 LIBRARY_ATTRIBUTES = {"_id", "_version", "_created_on", "_modified_on", "_pending_events"}
 CASE_ATTRIBUTES = {"opened_id", "local_authority", "last_hash", "last_recorded_at"}
+NUMBERS = {"authority_version"}
 
 
 def entry(kind: str, occurred_at: str = "2024-05-01", **data: Any) -> dict[str, Any]:
@@ -268,10 +269,11 @@ def test_state_when_case_is_long_then_it_keeps_only_the_named_attributes() -> No
     short.collect_events()
     events = long.collect_events()
 
-    # Then both keep only the library's bookkeeping and the four attributes of domain/case.py
+    # Then both keep only the library's bookkeeping and the five attributes of domain/case.py
     for case in (short, long, replayed(events)):
-        assert set(vars(case)) == LIBRARY_ATTRIBUTES | CASE_ATTRIBUTES
+        assert set(vars(case)) == LIBRARY_ATTRIBUTES | CASE_ATTRIBUTES | NUMBERS
         assert all(isinstance(getattr(case, name), str) for name in CASE_ATTRIBUTES)
+        assert all(isinstance(getattr(case, name), int) for name in NUMBERS)
         assert case._pending_events == []
     assert long.version == 1002
 
@@ -295,4 +297,4 @@ def test_deepcopy_when_the_copy_records_then_the_original_is_unchanged() -> None
     # Then the copy moved on and the original did not: same attributes, no pending events
     assert copied.version == case.version + 1 and len(copied.pending_events) == 1
     assert vars(case) == before and case._pending_events == []
-    assert set(vars(copied)) == LIBRARY_ATTRIBUTES | CASE_ATTRIBUTES
+    assert set(vars(copied)) == LIBRARY_ATTRIBUTES | CASE_ATTRIBUTES | NUMBERS

@@ -71,7 +71,21 @@ class Log:
         version."""
         raise NotImplementedError
 
+    def snapshots(self, case_id: str) -> dict[int, bytes]:
+        """The states of the case's stored snapshots, by version."""
+        raise NotImplementedError
+
+    def set_snapshot(self, case_id: str, version: int, state: bytes) -> None:
+        """Store a snapshot of the case at `version` (replacing one there)."""
+        raise NotImplementedError
+
     # Tampers built on those.
+
+    def forge_snapshot(self, case_id: str, version: int, change: Callable[[Any], None]) -> None:
+        """Edit the state of the case's snapshot at `version` (every other field kept)."""
+        document = orjson.loads(self.snapshots(case_id)[version])
+        change(document["state"])
+        self.set_snapshot(case_id, version, orjson.dumps(document))
 
     def change_byte(self, case_id: str, version: int, old: bytes, new: bytes) -> None:
         state = self.states(case_id)[version]
@@ -130,6 +144,21 @@ class SQLiteLog(Log):
                     (UUID(case_id).hex, version),
                 )
 
+    def snapshots(self, case_id: str) -> dict[int, bytes]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT originator_version, state FROM stored_snapshots WHERE originator_id=?",
+                (UUID(case_id).hex,),
+            ).fetchall()
+        return {version: bytes(state) for version, state in rows}
+
+    def set_snapshot(self, case_id: str, version: int, state: bytes) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO stored_snapshots VALUES (?, ?, ?, ?)",
+                (UUID(case_id).hex, version, "eventsourcing.domain:Snapshot", state),
+            )
+
     def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
         with self._connect() as db:
             db.execute(
@@ -143,6 +172,21 @@ class SQLiteLog(Log):
 class PostgresLog(Log):
     def __init__(self, schema: str) -> None:
         self.table = f'"{schema}".caserecords_events'
+        self.snapshot_table = f'"{schema}".caserecords_snapshots'
+
+    def snapshots(self, case_id: str) -> dict[int, bytes]:
+        rows = self._run(
+            f"SELECT originator_version, state FROM {self.snapshot_table} WHERE originator_id=%s",
+            (UUID(case_id),),
+        )
+        return {version: bytes(state) for version, state in rows}
+
+    def set_snapshot(self, case_id: str, version: int, state: bytes) -> None:
+        self._run(
+            f"INSERT INTO {self.snapshot_table} VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (originator_id, originator_version) DO UPDATE SET state = EXCLUDED.state",
+            (UUID(case_id), version, "eventsourcing.domain:Snapshot", state),
+        )
 
     def _run(self, statement: str, params: tuple[Any, ...]) -> Any:
         import psycopg
@@ -463,6 +507,129 @@ def test_verify_when_a_row_names_no_case_then_reported_and_exit_1(
     sealed = cli(settings, "seal")
     assert sealed.returncode == 1
     assert "stored under 'not-a-case', no case id" in sealed.stderr
+
+
+# --- verify and load: snapshots are checked against the log ----------------------------------
+
+
+SNAPSHOT_INTERVAL = 4
+
+
+@pytest.fixture
+def snapshotted(
+    start_app: Callable[..., TestClient], headers: Headers
+) -> Callable[[], tuple[TestClient, str]]:
+    """A case with a snapshot at version 4 (and one version after it), written by an app that
+    snapshots every 4 versions; returns a freshly started app on the store, and the case."""
+
+    def make() -> tuple[TestClient, str]:
+        writer = start_app(snapshot_interval=SNAPSHOT_INTERVAL)
+        notes = [event("CaseNoteRecorded", data={"kind": "note", "text": t}) for t in NOTES]
+        case_id, _ = open_case(writer, headers, *notes[:3])
+        assert append(writer, headers, case_id, notes[3]).status_code == 201
+        return start_app(snapshot_interval=SNAPSHOT_INTERVAL), case_id
+
+    return make
+
+
+def test_read_when_snapshot_forged_to_another_owner_then_ignored_and_verify_finds_it(
+    snapshotted: Callable[[], tuple[TestClient, str]],
+    start_app: Callable[..., TestClient],
+    token: Callable[..., Headers],
+    headers: Headers,
+    settings: Settings,
+    log: Log,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a case owned by csc:barsetshire whose snapshot is then forged to name another
+    # owning authority (its last hash left as it was)
+    _, case_id = snapshotted()
+    assert set(log.snapshots(case_id)) == {SNAPSHOT_INTERVAL}
+    log.forge_snapshot(case_id, SNAPSHOT_INTERVAL, lambda s: s.update(local_authority="csc:wessex"))
+    # When the service, started afresh, is asked for the case by the forged owner and the true one
+    client = start_app(snapshot_interval=SNAPSHOT_INTERVAL)
+    intruder = client.get(f"/cases/{case_id}", headers=token(agency="csc:wessex"))
+    owner = client.get(f"/cases/{case_id}", headers=headers)
+    # Then the snapshot is not trusted: the case is read from its events, and access follows them
+    assert intruder.status_code == 404, intruder.text
+    assert owner.status_code == 200, owner.text
+    assert owner.json()["version"] == VERSIONS
+    assert f"snapshot of case {case_id} at version {SNAPSHOT_INTERVAL} ignored" in caplog.text
+    # And verify reports the snapshot, over HTTP and from the CLI
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "case_id": case_id,
+        "ok": False,
+        "checked": VERSIONS,
+        "first_bad_version": SNAPSHOT_INTERVAL,
+        "reason": f"snapshot at version {SNAPSHOT_INTERVAL} does not match "
+        "(local_authority differs)",
+    }
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"case {case_id}: BROKEN at version {SNAPSHOT_INTERVAL}: snapshot" in checked.stdout
+    # And the store is not sealed
+    assert cli(settings, "seal").returncode == 1
+
+
+def test_read_when_snapshot_forged_beyond_the_case_then_ignored_and_verify_finds_it(
+    snapshotted: Callable[[], tuple[TestClient, str]],
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    log: Log,
+) -> None:
+    # Given a copy of a case's snapshot stored at a version the case never reached
+    _, case_id = snapshotted()
+    log.set_snapshot(case_id, 99, log.snapshots(case_id)[SNAPSHOT_INTERVAL])
+    # When the service, started afresh, appends to the case
+    client = start_app(snapshot_interval=SNAPSHOT_INTERVAL)
+    response = append(client, headers, case_id, event("CaseNoteRecorded"))
+    # Then the append follows the case's real last version
+    assert response.status_code == 201, response.text
+    assert response.json()["version"] == VERSIONS + 1
+    # And verify reports the snapshot
+    verification = client.get(f"/cases/{case_id}/verify", headers=headers).json()
+    assert (
+        verification["reason"]
+        == "snapshot at version 99 does not match (the case has no version 99)"
+    )
+
+
+def test_verify_when_snapshot_reverts_a_corrected_owner_then_found(
+    snapshotted: Callable[[], tuple[TestClient, str]],
+    start_app: Callable[..., TestClient],
+    token: Callable[..., Headers],
+    headers: Headers,
+    settings: Settings,
+    log: Log,
+) -> None:
+    # Given a case whose opening was corrected to a new owning authority, and a snapshot taken
+    # after that, then forged back to the first owner, as if no correction had been made
+    client, case_id = snapshotted()
+    opened = client.get(f"/cases/{case_id}/events", headers=headers).json()["events"][0]
+    corrected = {**opened["data"], "local_authority": "csc:wessex"}
+    correction = event(
+        "EntryCorrected",
+        data={"target_event_id": opened["id"], "data": corrected, "reason": "moved area"},
+    )
+    batch = [correction] + [event("CaseNoteRecorded") for _ in range(2)]
+    assert append(client, headers, case_id, *batch).status_code == 201
+    snapshot = 2 * SNAPSHOT_INTERVAL
+    assert set(log.snapshots(case_id)) == {SNAPSHOT_INTERVAL, snapshot}
+    log.forge_snapshot(
+        case_id,
+        snapshot,
+        lambda s: s.update(local_authority="csc:barsetshire", authority_version=1),
+    )
+    # When the store is verified
+    checked = cli(settings, "verify")
+    # Then the snapshot is reported: it does not sum up the entries before it
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert (
+        f"case {case_id}: BROKEN at version {snapshot}: snapshot at version {snapshot} does not "
+        "match (local_authority, authority_version differ)"
+    ) in checked.stdout
 
 
 # --- seals: what only a seal can catch -------------------------------------------------------
