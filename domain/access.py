@@ -74,7 +74,7 @@ def decide(
     caller: Caller,
     case_id: str,
     local_authority: str,
-    state: Callable[[], CaseState],
+    state: Callable[[], CaseState | None],
     *,
     now: datetime,
     access_years: int,
@@ -82,7 +82,8 @@ def decide(
 ) -> Decision:
     """The view `caller` gets of a case owned by `local_authority`.
 
-    `state` gives the case's state as known now; it is asked for only when the caller is
+    `state` gives the case's state as known now, or None when it cannot be read (a damaged
+    case: then no partner's involvement is known); it is asked for only when the caller is
     neither a reviewer named in the token nor the owning authority (a fold costs time).
     """
     if caller.has("reviewer") and ("*" in caller.cases or case_id in caller.cases):
@@ -92,7 +93,12 @@ def decide(
         return Decision(View.NONE, "not a case this reviewer is given", "none")
     if caller.agency == local_authority:
         return Decision(View.FULL, "the owning authority's children's social care", "owner")
-    involvement = partner_involvement(state(), caller.agency, now=now, access_years=access_years)
+    known = state()
+    involvement = (
+        None
+        if known is None
+        else partner_involvement(known, caller.agency, now=now, access_years=access_years)
+    )
     if emergency and caller.has(*BREAK_GLASS_ROLES):
         # An emergency may need the whole case, also for a partner with its proportionate view.
         return Decision(View.FULL, "break-glass: emergency access", "break-glass", break_glass=True)

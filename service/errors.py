@@ -89,5 +89,18 @@ class UnreadableEntry(CasetrailError):
         )
 
 
+class DamagedCase(UnreadableEntry):
+    """A case whose stored versions do not run on without a gap: a row was removed from the
+    store behind the service's back."""
+
+    def __init__(self, case_id: UUID) -> None:
+        CasetrailError.__init__(
+            self,
+            f"case {case_id} cannot be read: a stored version is missing "
+            f"(GET /cases/{case_id}/verify names it)",
+        )
+        self.case_id = case_id
+
+
 class UnreadableStore(RuntimeError):
     """The store cannot be read with this configuration: the service must not start."""

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import DomainEventProtocol, Snapshot
+from eventsourcing.domain import DomainEventProtocol, OriginatorVersionError, Snapshot
 from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
 from domain.access import withheld_from
-from domain.case import Case, CaseRuleBroken, case_facts, snapshot_conflict
+from domain.case import Case, CaseRuleBroken, authority_set_by, case_facts, snapshot_conflict
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
 from domain.envelope import RecordedEvent, client_digest, uuid_text
@@ -50,6 +50,7 @@ from service.errors import (
     CaseExistsError,
     CaseNotFoundError,
     CasetrailError,
+    DamagedCase,
     EventIdReused,
     FieldProblem,
     InvalidEvents,
@@ -570,7 +571,33 @@ class CaseRecords(Application[UUID]):
             raise CaseNotFoundError(case_id) from None
         except MapperDeserialisationError as e:
             raise UnreadableEntry from e
+        except OriginatorVersionError:
+            raise DamagedCase(case_id) from None
         return case
+
+    def owner_from_entries(self, case_id: UUID) -> tuple[str, int] | None:
+        """The owning authority and newest version of a case as its stored entries say (the
+        CaseOpened and its corrections), read in pages, passing over any row that cannot be
+        decoded: for answering about a case whose aggregate cannot be loaded or trusted (its
+        verification). None for an unknown case; the owner is "" when the opening is missing
+        or unreadable."""
+        owner, opened_id, version = "", "", 0
+        page_size = 1000
+        while True:
+            page = self.index.case_rows(case_id, gt=version, limit=page_size)
+            for row in page:
+                version = row.version
+                try:
+                    entry = self.decode(row.state)
+                    if version == 1 and entry["type"] == "CaseOpened":
+                        opened_id = str(entry["id"])
+                    authority = authority_set_by(entry, opened_id) if opened_id else None
+                except (UnreadableEntry, KeyError, TypeError):
+                    continue
+                if authority is not None:
+                    owner = authority
+            if len(page) < page_size:
+                return (owner, version) if version else None
 
     def snapshot_conflict(self, snapshot: Snapshot) -> str | None:
         """Why a snapshot disagrees with the case's stored entries, or None: it must sum up the

@@ -53,9 +53,14 @@ class UnauditedRead(RuntimeError):
 
 
 def case_access(
-    *, partners: bool = True, roles: frozenset[str] = READERS, what: str = "this view"
+    *,
+    partners: bool = True,
+    roles: frozenset[str] = READERS,
+    what: str = "this view",
+    owner_from_entries: bool = False,
 ) -> Callable[..., Decision]:
-    """A dependency deciding the caller's view of `{case_id}` (404 when it has none)."""
+    """A dependency deciding the caller's view of `{case_id}` (404 when it has none);
+    `owner_from_entries`: see `Gatekeeper.read`."""
 
     def dependency(
         request: Request, case_id: UUID, caller: Caller, purpose: Purpose = None
@@ -63,7 +68,7 @@ def case_access(
         if not roles.intersection(caller.roles):
             raise Forbidden(f"{what} is not for the roles {', '.join(caller.roles)}")
         gate: Gatekeeper = request.app.state.gate
-        decision = gate.read(caller, case_id, purpose=purpose)
+        decision = gate.read(caller, case_id, purpose=purpose, from_entries=owner_from_entries)
         if decision.view is View.PARTNER and not partners:
             raise Forbidden(f"{what} is for the owning authority and reviewers of the case")
         request.state.audit = AuditNote(caller, (str(case_id),), purpose, decision)

@@ -22,6 +22,9 @@ VerifyAccess = Annotated[
             partners=False,
             roles=frozenset({"practitioner", "manager", "reviewer", "system"}),
             what="verify",
+            # A damaged case (a version missing or unreadable, a forged snapshot) is verified
+            # all the same: its owner is read from its CaseOpened and the corrections of it.
+            owner_from_entries=True,
         )
     ),
 ]
@@ -36,8 +39,10 @@ VerifyAccess = Annotated[
 def get_verification(case_id: UUID, access: VerifyAccess, records: Records) -> Verification:
     """Recompute every version's hash from the stored rows and report the first bad version.
 
-    `ok` is false when a version is missing, an entry was changed, or the order was broken;
-    `reason` says which. A chain cannot show events cut off its end or a case deleted whole:
-    `casetrail verify --seal` checks the store against a signed seal for that.
+    `ok` is false when a version is missing, an entry was changed or cannot be decoded, the
+    order was broken, a snapshot does not match the entries, or a row lies outside the chain;
+    `reason` says which. The owning authority is read from the stored entries, so a damaged
+    case answers with its report too. A chain cannot show events cut off its end or a case
+    deleted whole: `casetrail verify --seal` checks the store against a signed seal for that.
     """
     return verify_case(records, case_id)

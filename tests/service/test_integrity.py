@@ -352,6 +352,75 @@ def test_verify_when_chain_tampered_then_first_bad_version_and_why(
     assert verify_case(records, UUID(case_id)).model_dump(mode="json") == response.json()
 
 
+# (damage, the finding): neither lets the case's aggregate be loaded
+DAMAGE: dict[str, tuple[Callable[[Log, str], None], str]] = {
+    "middle row deleted": (lambda log, case: log.delete(case, 3), "version 3 missing"),
+    "row not an entry": (
+        lambda log, case: log.set_state(case, 4, b"\x00not json"),
+        "entry at version 4 cannot be decoded",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_verify_over_http_when_case_damaged_and_not_cached_then_the_report(
+    start_app: Callable[..., TestClient],
+    token: Callable[..., Headers],
+    headers: Headers,
+    log: Log,
+    new_case: Callable[[], str],
+    damage: str,
+) -> None:
+    # Given a case damaged in the store, read by a service started afterwards (nothing cached)
+    change, reason = DAMAGE[damage]
+    case_id = new_case()
+    change(log, case_id)
+    client = start_app()
+    # When its owning authority asks for its verification
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then the answer is the report, naming the damage
+    assert response.status_code == 200, response.text
+    assert response.json()["ok"] is False
+    assert response.json()["reason"] == reason
+    # And another authority still cannot see the case
+    other = client.get(f"/cases/{case_id}/verify", headers=token(agency="csc:wessex"))
+    assert other.status_code == 404, other.text
+    # And a reviewer given the case can verify it
+    reviewer = token(agency="other:ofsted", roles=("reviewer",), cases=[case_id])
+    assert client.get(f"/cases/{case_id}/verify", headers=reviewer).status_code == 200
+    # And the case's other views say the store cannot be read, never a server error
+    state = client.get(f"/cases/{case_id}", headers=headers)
+    assert state.status_code == 503, state.text
+    assert state.json()["type"] == "urn:casetrail:problem:store-unreadable"
+
+
+def test_verify_over_http_when_opening_corrected_to_another_owner_then_owner_from_entries(
+    client: TestClient,
+    start_app: Callable[..., TestClient],
+    token: Callable[..., Headers],
+    headers: Headers,
+    log: Log,
+    case_id: str,
+) -> None:
+    # Given a case whose opening was corrected to another owning authority, then damaged
+    opened = client.get(f"/cases/{case_id}/events", headers=headers).json()["events"][0]
+    corrected = {**opened["data"], "local_authority": "csc:wessex"}
+    correction = event(
+        "EntryCorrected",
+        data={"target_event_id": opened["id"], "data": corrected, "reason": "moved area"},
+    )
+    assert append(client, headers, case_id, correction).status_code == 201
+    log.delete(case_id, 3)
+    restarted = start_app()
+    # When the new owner and the former one ask for its verification
+    new_owner = restarted.get(f"/cases/{case_id}/verify", headers=token(agency="csc:wessex"))
+    former = restarted.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then the new owner gets the report, the former owner nothing
+    assert new_owner.status_code == 200, new_owner.text
+    assert new_owner.json()["reason"] == "version 3 missing"
+    assert former.status_code == 404, former.text
+
+
 def test_verify_store_when_each_case_tampered_differently_then_three_distinct_reasons(
     records: CaseRecords, log: Log, new_case: Callable[[], str]
 ) -> None:
