@@ -205,7 +205,7 @@ def verify(
     from uuid import UUID
 
     from service.errors import CaseNotFoundError
-    from service.integrity import SealError, run_verify
+    from service.integrity import NoStore, SealError, run_verify
 
     try:
         case_id = UUID(case) if case else None
@@ -215,7 +215,7 @@ def verify(
         lines, ok = run_verify(
             Settings(), case_id=case_id, seal_path=seal_file, public_key_file=public_key
         )
-    except CaseNotFoundError as e:
+    except (CaseNotFoundError, NoStore) as e:
         typer.echo(f"casetrail verify: {e}", err=True)
         raise typer.Exit(1) from None
     except SealError as e:
@@ -236,7 +236,13 @@ def seal_store(
     ] = None,
 ) -> None:
     """Sign the latest version and hash of every case and the global position; print its path."""
-    from service.integrity import ChainsBroken, SealError, make_seal, verification_report
+    from service.integrity import (
+        ChainsBroken,
+        NoStore,
+        SealError,
+        make_seal,
+        verification_report,
+    )
 
     try:
         path, document = make_seal(Settings(), out)
@@ -245,7 +251,7 @@ def seal_store(
             typer.echo(line, err=True)
         typer.echo(f"casetrail seal: {e}", err=True)
         raise typer.Exit(1) from None
-    except SealError as e:
+    except (SealError, NoStore) as e:
         typer.echo(f"casetrail seal: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(

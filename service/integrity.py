@@ -45,12 +45,14 @@ from domain.case import authority_set_by, case_facts, snapshot_conflict
 from domain.envelope import GENESIS, canonical, chain_hash
 from domain.moments import format_utc
 from service.errors import CaseNotFoundError
+from service.readiness import check_log, postgres_log_table
 from service.records import CaseRecords
 from service.settings import Settings
 from service.store import CaseRow, StrayRow
 
 SEAL_FORMAT = "casetrail-seal/1"
 PUBLIC_KEY_NAME = "seal-public-key.pem"
+STORE_CHECK_SECONDS = 10.0
 _PAGE = 1000
 
 
@@ -267,6 +269,32 @@ def verify_store(records: CaseRecords) -> list[Verification]:
 
 
 # --- seals --------------------------------------------------------------------------------
+
+
+class NoStore(Exception):
+    """The settings point at no store: nothing to verify or seal, and nothing is created."""
+
+
+def require_store(settings: Settings) -> None:
+    """Refuse (NoStore) unless the settings' log exists: opening the application would create
+    an empty one, which verifies and seals as an intact store of no cases."""
+    check = check_log(
+        settings, log_table=postgres_log_table(CaseRecords.name), timeout=STORE_CHECK_SECONDS
+    )
+    if check.reachable:
+        return
+    detail = check.detail
+    if not settings.is_postgres and not settings.sqlite_path.exists():
+        detail = "no such file"
+    where = (
+        f"schema {settings.postgres_schema!r} of the PostgreSQL database"
+        if settings.is_postgres
+        else str(settings.sqlite_path)
+    )
+    raise NoStore(
+        f"no Casetrail store at {where} ({detail}): check CASETRAIL_DATA_DIR and "
+        "CASETRAIL_DATABASE_URL"
+    )
 
 
 class SealError(Exception):
@@ -527,7 +555,10 @@ def default_seal_path(settings: Settings, position: int) -> Path:
 
 
 def make_seal(settings: Settings, out: Path | None = None) -> tuple[Path, dict[str, Any]]:
-    """`casetrail seal`: seal the store and write the seal file; returns where, and the seal."""
+    """`casetrail seal`: seal the store and write the seal file; returns where, and the seal.
+
+    Raises NoStore when there is no store to seal (before any key is made)."""
+    require_store(settings)
     key_path = seal_key_path(settings)
     # Verification reports unreadable rows itself, version by version, whatever their cause.
     records = CaseRecords(settings, check_key=False)
@@ -560,8 +591,10 @@ def run_verify(
 ) -> tuple[list[str], bool]:
     """`casetrail verify`: the report's lines, and whether nothing is wrong.
 
-    Raises CaseNotFoundError for an unknown `case_id`, SealError for a seal not to be trusted.
+    Raises CaseNotFoundError for an unknown `case_id`, SealError for a seal not to be trusted,
+    NoStore when the settings point at no store.
     """
+    require_store(settings)
     public_key = None
     if seal_path is not None:
         key_file = public_key_file or public_key_path(settings.resolved_seal_key_path)

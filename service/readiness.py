@@ -58,6 +58,14 @@ def check_stores(
     ]
 
 
+def check_log(settings: Settings, *, log_table: str, timeout: float) -> StoreCheck:
+    """Probe the log alone: whether it can be opened and holds its events table (a missing
+    SQLite file is never created here)."""
+    if settings.is_postgres:
+        return _check_postgres(settings, log_table, timeout)[0]
+    return _check_sqlite("log", settings.sqlite_path, SQLITE_LOG_TABLE, timeout)
+
+
 def _check_postgres(settings: Settings, log_table: str, timeout: float) -> list[StoreCheck]:
     tables = dict(zip(STORES, (log_table, AUDIT_TABLE, TRACKING_TABLE), strict=True))
     params = {**postgres_params(settings), "connect_timeout": max(1, round(timeout))}

@@ -701,6 +701,30 @@ def test_verify_when_snapshot_reverts_a_corrected_owner_then_found(
     ) in checked.stdout
 
 
+# --- no store: nothing verified, nothing created --------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["verify", "seal"])
+def test_verify_and_seal_when_settings_point_at_no_store_then_refused_and_nothing_created(
+    settings: Settings, command: str
+) -> None:
+    # Given settings naming a data directory (or PostgreSQL schema) that holds no store
+    # When `casetrail verify` or `casetrail seal` runs on them
+    run = cli(settings, command)
+    # Then it refuses, saying where it looked, and exits 1
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"casetrail {command}: no Casetrail store at" in run.stderr
+    assert "every chain intact" not in run.stdout
+    # And creates nothing: no data directory, no tables, no key
+    assert not settings.data_dir.exists()
+    if settings.is_postgres:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL) as conn:
+            table = f'"{settings.postgres_schema}".caserecords_events'
+            assert conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,)
+
+
 # --- seals: what only a seal can catch -------------------------------------------------------
 
 
