@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ from service.readiness import check_log, postgres_log_table
 from service.records import CaseRecords
 from service.settings import Settings
 from service.store import CaseRow, StrayRow
+
+logger = logging.getLogger("casetrail.integrity")
 
 SEAL_FORMAT = "casetrail-seal/1"
 PUBLIC_KEY_NAME = "seal-public-key.pem"
@@ -366,7 +369,9 @@ def public_key_path(key_path: Path) -> Path:
 def load_signing_key(key_path: Path) -> Ed25519PrivateKey:
     """The Ed25519 private key at `key_path`, generated (mode 0600) if there is none yet.
 
-    The public key is (re)written beside it as `seal-public-key.pem` when missing.
+    Its public key is derived each time and written beside it as `seal-public-key.pem` when
+    that file is missing or holds another key (the signing key was replaced): a stale public
+    key would refuse every new seal.
     """
     if not key_path.exists():
         key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -386,12 +391,21 @@ def load_signing_key(key_path: Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise SealError(f"{key_path} is not an Ed25519 private key")
     public = public_key_path(key_path)
-    if not public.exists():
-        public.write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    derived = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        written: bytes | None = public.read_bytes()
+    except FileNotFoundError:
+        written = None
+    if written != derived:
+        public.write_bytes(derived)
+        if written is not None:
+            logger.warning(
+                "%s did not hold the public key of the seal signing key %s: rewritten",
+                public,
+                key_path,
             )
-        )
     return key
 
 

@@ -28,6 +28,8 @@ from uuid import UUID
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from domain.envelope import GENESIS, chain_hash
@@ -923,6 +925,32 @@ def test_seal_when_key_path_set_but_missing_then_refused(
     assert sealed.returncode == 1
     assert "does not exist" in sealed.stderr
     assert not missing.exists()
+
+
+def test_seal_when_signing_key_replaced_then_public_key_follows_and_new_seals_verify(
+    settings: Settings, case_id: str
+) -> None:
+    # Given a store sealed once with the generated key, whose signing key is then replaced
+    make_seal(settings)
+    key = settings.resolved_seal_key_path
+    public = public_key_path(key)
+    stale = public.read_bytes()
+    key.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    # When the store is sealed again
+    sealed = cli(settings, "seal")
+    # Then the public key beside the signing key is rewritten to match it, and it says so
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+    assert public.read_bytes() != stale
+    assert "did not hold the public key of the seal signing key" in sealed.stderr
+    # And the new seal verifies with the default public key
+    checked = cli(settings, "verify", "--seal", sealed.stdout.strip())
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_seal_when_key_path_set_then_that_key_signs(
