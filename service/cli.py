@@ -236,6 +236,7 @@ def seal_store(
     ] = None,
 ) -> None:
     """Sign the latest version and hash of every case and the global position; print its path."""
+    from service.errors import UnreadableStore
     from service.integrity import (
         ChainsBroken,
         NoStore,
@@ -251,7 +252,7 @@ def seal_store(
             typer.echo(line, err=True)
         typer.echo(f"casetrail seal: {e}", err=True)
         raise typer.Exit(1) from None
-    except (SealError, NoStore) as e:
+    except (SealError, NoStore, UnreadableStore) as e:
         typer.echo(f"casetrail seal: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(

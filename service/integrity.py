@@ -45,7 +45,7 @@ from pydantic import BaseModel, Field, ValidationError
 from domain.case import authority_set_by, case_facts, snapshot_conflict
 from domain.envelope import GENESIS, canonical, chain_hash
 from domain.moments import format_utc
-from service.errors import CaseNotFoundError
+from service.errors import CaseNotFoundError, UnreadableStore
 from service.readiness import check_log, postgres_log_table
 from service.records import CaseRecords
 from service.settings import Settings
@@ -577,6 +577,10 @@ def make_seal(settings: Settings, out: Path | None = None) -> tuple[Path, dict[s
     # Verification reports unreadable rows itself, version by version, whatever their cause.
     records = CaseRecords(settings, check_key=False)
     try:
+        # A store read with the wrong key is refused as that, not sealed as damaged.
+        problem = _key_problem(records)
+        if problem is not None:
+            raise UnreadableStore(problem)
         document = seal(records, key_path)
     finally:
         records.close()
@@ -618,17 +622,34 @@ def run_verify(
     # Verification reports unreadable rows itself, version by version, whatever their cause.
     records = CaseRecords(settings, check_key=False)
     try:
+        # A wrong key makes every row unreadable, which the report alone would show as damage:
+        # it says first which setting to check, and still lists what it could not read.
+        key_problem = _key_problem(records)
         if seal_path is None or public_key is None:
             if case_id is not None:
                 found, foreign = [verify_case(records, case_id)], []
             else:
                 found, foreign = verify_store(records), foreign_rows(records)
             lines = verification_report(found, every_case=case_id is not None, foreign=foreign)
-            return lines, not foreign and all(v.ok for v in found)
-        check = check_seal(records, read_seal(seal_path), public_key, case_id=case_id)
-        return seal_report(check, every_case=case_id is not None), check.ok
+            ok = not foreign and all(v.ok for v in found)
+        else:
+            check = check_seal(records, read_seal(seal_path), public_key, case_id=case_id)
+            lines, ok = seal_report(check, every_case=case_id is not None), check.ok
     finally:
         records.close()
+    if key_problem is not None:
+        return [key_problem, *lines], False
+    return lines, ok
+
+
+def _key_problem(records: CaseRecords) -> str | None:
+    try:
+        records.check_key()
+    except UnreadableStore as e:
+        return str(e)
+    except ValueError:  # the newest rows name no case: damage, which the report lists
+        return None
+    return None
 
 
 # --- reports for the CLI ------------------------------------------------------------------

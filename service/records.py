@@ -276,7 +276,7 @@ class CaseRecords(Application[UUID]):
         self.event_cache = EventCache(settings.event_cache_size)
         self.observer: WriteObserver = Unobserved()
         if check_key:
-            self._check_key()
+            self.check_key()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """The library's environment from our settings alone. The library would also read the
@@ -791,9 +791,9 @@ class CaseRecords(Application[UUID]):
             raise UnreadableEntry from e
         return entry
 
-    def _check_key(self) -> None:
-        """Refuse to start on a store the configured key cannot read (or with no key on an
-        encrypted one), before anything is written under the wrong key."""
+    def check_key(self) -> None:
+        """Raise `UnreadableStore` for a store the configured key cannot read (or no key on an
+        encrypted one): checked at start, before anything is written under the wrong key."""
         newest = self.recorder.max_notification_id()
         if not newest:
             return

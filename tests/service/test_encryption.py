@@ -30,7 +30,15 @@ from pydantic import SecretStr, ValidationError
 from service.api.app import create_app
 from service.clock import SettableClock
 from service.errors import UnreadableStore
-from service.integrity import check_seal, load_public_key, public_key_path, seal, verify_case
+from service.integrity import (
+    check_seal,
+    load_public_key,
+    make_seal,
+    public_key_path,
+    run_verify,
+    seal,
+    verify_case,
+)
 from service.records import CaseRecords
 from service.settings import Settings
 from tests.conftest import POSTGRES_URL, Headers
@@ -493,3 +501,28 @@ def test_encrypted_when_a_row_cannot_be_decrypted_then_503_problem_naming_nothin
         assert response.status_code == 503
         assert response.json()["type"] == "urn:casetrail:problem:store-unreadable"
         assert CHILD_NAME not in response.text
+
+
+@pytest.mark.parametrize("reader", ["another key", "no key"])
+def test_encrypted_when_verified_or_sealed_with_another_key_or_none_then_says_so(
+    settings: Settings, clock: SettableClock, reader: str
+) -> None:
+    # Given a case stored encrypted
+    with_key = encrypted(settings)
+    with TestClient(create_app(with_key, clock)) as client:
+        post_case(client, *batches())
+    other = encrypted(settings) if reader == "another key" else settings
+
+    # When `casetrail verify` runs with another key (or none)
+    lines, ok = run_verify(other)
+
+    # Then it fails, and says first which setting to check, before the versions it cannot read
+    assert not ok
+    assert "CASETRAIL_ENCRYPTION_KEY" in lines[0]
+    assert any("cannot be decoded" in line for line in lines[1:])
+
+    # And `casetrail seal` refuses, with the same reason, and writes no seal
+    with pytest.raises(UnreadableStore, match="CASETRAIL_ENCRYPTION_KEY"):
+        make_seal(other)
+    assert not (other.data_dir / "seals").exists()
+    assert with_key.encryption_key.get_secret_value() not in "\n".join(lines)
