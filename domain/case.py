@@ -149,29 +149,38 @@ _SNAPSHOT_FACTS = (
 _SNAPSHOT_KEYS = frozenset({*_SNAPSHOT_FACTS, "_created_on", "_modified_on"})
 
 
-def case_facts(
+def _case_facts(
     opened: Mapping[str, Any],
     authority: tuple[int, Mapping[str, Any]],
     last: Mapping[str, Any],
 ) -> dict[str, Any] | None:
-    """The facts a snapshot holds, from the entries they come from: the opening, the entry (and
-    its version) that set the owning authority, and the last entry; None if that entry sets no
-    owner."""
+    """The facts a snapshot holds, from the entries they come from; None if the entry given as
+    setting the owning authority sets none (or the entries are not entries)."""
     version, entry = authority
-    owner = authority_set_by(entry, str(opened["id"]))
-    if opened["type"] != "CaseOpened" or owner is None:
+    try:
+        owner = authority_set_by(entry, str(opened["id"]))
+        if opened["type"] != "CaseOpened" or owner is None:
+            return None
+        return {
+            "opened_id": opened["id"],
+            "local_authority": owner,
+            "authority_version": version,
+            "last_hash": last["hash"],
+            "last_recorded_at": last["recorded_at"],
+        }
+    except (KeyError, TypeError):
         return None
-    return {
-        "opened_id": opened["id"],
-        "local_authority": owner,
-        "authority_version": version,
-        "last_hash": last["hash"],
-        "last_recorded_at": last["recorded_at"],
-    }
 
 
-def snapshot_conflict(state: Mapping[str, Any], facts: Mapping[str, Any] | None) -> str | None:
-    """Why a snapshot's state is not the case as its entries say (`case_facts`), or None."""
+def snapshot_conflict(
+    state: Mapping[str, Any],
+    opened: Mapping[str, Any],
+    authority: tuple[int, Mapping[str, Any]],
+    last: Mapping[str, Any],
+) -> str | None:
+    """Why a snapshot's state is not the case its entries make, or None: the opening, the entry
+    (and its version) that set the owning authority, and the entry at the snapshot's version."""
+    facts = _case_facts(opened, authority, last)
     if facts is None:
         return "no entry sets its owning authority"
     unknown = set(state) - _SNAPSHOT_KEYS

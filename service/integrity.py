@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, Field, ValidationError
 
-from domain.case import authority_set_by, case_facts, snapshot_conflict
+from domain.case import authority_set_by, snapshot_conflict
 from domain.envelope import GENESIS, canonical, chain_hash
 from domain.moments import format_utc
 from service.errors import CaseNotFoundError, UnreadableStore
@@ -212,11 +212,7 @@ def _snapshot_conflict(
         return "it cannot be decoded"
     if opened is None or authority is None:
         return "no entry sets its owning authority"
-    try:
-        facts = case_facts(opened, authority, last)
-    except (KeyError, TypeError):
-        facts = None
-    return snapshot_conflict(state, facts)
+    return snapshot_conflict(state, opened, authority, last)
 
 
 def _find_moved(
@@ -648,7 +644,7 @@ def _key_problem(records: CaseRecords) -> str | None:
     except UnreadableStore as e:
         return str(e)
     except ValueError:  # the newest rows name no case: damage, which the report lists
-        return None
+        pass
     return None
 
 

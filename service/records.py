@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
 from domain.access import withheld_from
-from domain.case import Case, CaseRuleBroken, authority_set_by, case_facts, snapshot_conflict
+from domain.case import Case, CaseRuleBroken, authority_set_by, snapshot_conflict
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
 from domain.envelope import RecordedEvent, client_digest, uuid_text
@@ -614,11 +614,7 @@ class CaseRecords(Application[UUID]):
         opened, authority, last = entries[1], entries[authority_version], entries[version]
         if opened is None or authority is None or last is None:
             return "the entries it sums up are missing or unreadable"
-        try:
-            facts = case_facts(opened, (authority_version, authority), last)
-        except (KeyError, TypeError):
-            facts = None
-        return snapshot_conflict(state, facts)
+        return snapshot_conflict(state, opened, (authority_version, authority), last)
 
     def _entry_at(self, case_id: UUID, version: int) -> dict[str, Any] | None:
         rows = self.index.case_rows(case_id, gt=version - 1, lte=version)
