@@ -31,6 +31,8 @@ PLAN_ENDS = {
     "ChildProtectionPlanEnded": "child_protection",
     "PeriodOfCareEnded": "looked_after",
 }
+# Changes to a plan that name it by its `plan_id`.
+PLAN_CHANGES = {"ChildProtectionCategoryChanged": "child_protection"}
 # A plan as the record names it: its kind and `plan_id`. Looked-after periods and early help have
 # no id, so one of each is open at a time.
 PlanKey = tuple[str, str | None]
@@ -248,12 +250,13 @@ def fold(
             plans = [(key, plan) for key, plan in plans if key != started]
             plans.append((started, _plan(started[0], entry, hidden)))
         elif kind in PLAN_ENDS:
-            closed = closed_plan([key for key, _ in plans], entry)
+            closed = named_plan([key for key, _ in plans], entry)
             if closed is not None:
                 del plans[closed]
         elif kind == "ChildProtectionCategoryChanged":
-            for plan in _of_kind(plans, "child_protection"):
-                plan.category = None if hidden else data["category"]
+            changed = named_plan([key for key, _ in plans], entry)
+            if changed is not None:
+                plans[changed][1].category = None if hidden else data["category"]
         elif kind == "LegalStatusChanged":
             for plan in _of_kind(plans, "looked_after"):
                 plan.legal_status = None if hidden else data["legal_status"]
@@ -362,15 +365,16 @@ def event_ref(entry: Entry) -> EventRef:
 
 
 def plan_key(entry: Entry) -> PlanKey:
-    """The plan a plan's start or end event names."""
-    return PLAN_STARTS.get(entry.type) or PLAN_ENDS[entry.type], entry.data.get("plan_id")
+    """The plan a plan's start, end or change event names."""
+    kind = PLAN_STARTS.get(entry.type) or PLAN_ENDS.get(entry.type) or PLAN_CHANGES[entry.type]
+    return kind, entry.data.get("plan_id")
 
 
-def closed_plan(open_plans: Sequence[PlanKey], end: Entry) -> int | None:
-    """Which of the open plans (oldest first) an end event closes: the one it names, or if it
-    names none open, the oldest open plan of its kind (as `plan-conflict` pairs them); None if
-    no plan of its kind is open."""
-    kind, plan_id = plan_key(end)
+def named_plan(open_plans: Sequence[PlanKey], entry: Entry) -> int | None:
+    """Which of the open plans (oldest first) an end or change event is about: the one it names,
+    or if it names none open, the oldest open plan of its kind (as `plan-conflict` pairs them);
+    None if no plan of its kind is open."""
+    kind, plan_id = plan_key(entry)
     of_kind = [at for at, (open_kind, _) in enumerate(open_plans) if open_kind == kind]
     named = [at for at in of_kind if open_plans[at][1] == plan_id]
     found = named or of_kind

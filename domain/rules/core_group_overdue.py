@@ -3,8 +3,6 @@ child protection conference that decided a child protection plan (DOMAIN.md §4)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from domain.rules.base import (
     Alert,
     CaseAtMoment,
@@ -14,6 +12,7 @@ from domain.rules.base import (
     deadline_alert,
     working_days_due,
 )
+from domain.rules.spans import decided_plan_ends
 from domain.selection import Entry
 from domain.values import AlertRule
 
@@ -29,13 +28,14 @@ TIMESCALES = (WORKING_DAYS,)
 
 # A pre-birth conference is the initial conference for an unborn child.
 INITIAL_KINDS = frozenset({"initial", "pre_birth"})
-# Once the plan has ended (or the case closed or moved away) no core group is due.
-PLAN_ENDS = frozenset({"ChildProtectionPlanEnded", "CaseClosed", "CaseTransferred"})
+# Once the case closed or moved away (or the plan ended) no core group is due.
+CASE_ENDS = frozenset({"CaseClosed", "CaseTransferred"})
 
 
 def check(case: CaseAtMoment) -> list[Alert]:
     alerts = []
-    for conference in case.of_type("ConferenceHeld"):
+    for position in case.positions("ConferenceHeld"):
+        conference = case.entries[position]
         if conference.data["kind"] not in INITIAL_KINDS or conference.data["decision"] != "cp_plan":
             continue
         due_at = working_days_due(conference.occurred.london_date, case.number(WORKING_DAYS))
@@ -52,19 +52,20 @@ def check(case: CaseAtMoment) -> list[Alert]:
                 message,
                 [conference.id],
                 due_at,
-                _resolution(case.entries, conference),
+                _resolution(case, position),
             )
         )
     return alerts
 
 
-def _resolution(entries: Sequence[Entry], conference: Entry) -> Entry | None:
-    """The first core group after the conference, or the end of the plan if that came first."""
-    for entry in entries:
-        if entry.sort_key() <= conference.sort_key():
-            continue
+def _resolution(case: CaseAtMoment, conference_at: int) -> Entry | None:
+    """The first core group after the conference (at `conference_at`), or the end of the plan it
+    decided (`decided_plan_ends`), or the case's closure or transfer, if that came first."""
+    plan_ends = decided_plan_ends(case, case.entries[conference_at])
+    for position in range(conference_at + 1, len(case.entries)):
+        entry = case.entries[position]
         if entry.type == "MeetingHeld" and entry.data["kind"] == "core_group":
             return entry
-        if entry.type in PLAN_ENDS:
+        if entry.type in CASE_ENDS or position in plan_ends:
             return entry
     return None

@@ -4,7 +4,7 @@ months of the initial conference, later ones not within 6 months of the previous
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from domain.rules.base import (
     Alert,
@@ -15,6 +15,7 @@ from domain.rules.base import (
     deadline_alert,
     months_due,
 )
+from domain.rules.spans import decided_plan_ends
 from domain.selection import Entry
 from domain.values import AlertRule
 
@@ -28,18 +29,19 @@ TIMESCALES = (FIRST_MONTHS, LATER_MONTHS)
 
 # A pre-birth conference is the initial conference for an unborn child.
 INITIAL_KINDS = frozenset({"initial", "pre_birth"})
-# The plan is over: it ended, or the case closed or moved to another authority.
-PLAN_ENDS = frozenset({"ChildProtectionPlanEnded", "CaseClosed", "CaseTransferred"})
+# The plan is over: the case closed or moved to another authority (or the plan ended).
+CASE_ENDS = frozenset({"CaseClosed", "CaseTransferred"})
 # A review that decides the plan should end is the last one due.
 ENDING_DECISIONS = frozenset({"end_plan", "no_plan"})
 
 
 def check(case: CaseAtMoment) -> list[Alert]:
     alerts = []
-    for initial in case.of_type("ConferenceHeld"):
+    for position in case.positions("ConferenceHeld"):
+        initial = case.entries[position]
         if not _decides_a_plan(initial):
             continue
-        for start, end in _reviews(case.entries, initial):
+        for start, end in _reviews(case, position):
             months = case.number(LATER_MONTHS if start is not initial else FIRST_MONTHS)
             due_at = months_due(start.occurred.london_date, months)
             since = "initial" if start is initial else "last review"
@@ -65,14 +67,20 @@ def _decides_a_plan(entry: Entry) -> bool:
     return entry.data["kind"] in INITIAL_KINDS and entry.data["decision"] == "cp_plan"
 
 
-def _reviews(entries: Sequence[Entry], initial: Entry) -> Iterator[tuple[Entry, Entry | None]]:
-    """Each interval a review is due in: from the initial conference or the last review, to the
-    next review, the plan's end or a new initial conference (None while still open)."""
+def _reviews(case: CaseAtMoment, initial_at: int) -> Iterator[tuple[Entry, Entry | None]]:
+    """Each interval a review is due in: from the initial conference (at `initial_at`) or the
+    last review, to the next review, the end of the plan it decided (`decided_plan_ends`), the
+    case's closure or transfer, or a new initial conference (None while still open)."""
+    initial = case.entries[initial_at]
+    plan_ends = decided_plan_ends(case, initial)
     start = initial
-    for entry in entries:
-        if entry.sort_key() <= initial.sort_key():
-            continue
-        if entry.type in PLAN_ENDS or (entry.type == "ConferenceHeld" and _decides_a_plan(entry)):
+    for position in range(initial_at + 1, len(case.entries)):
+        entry = case.entries[position]
+        if (
+            entry.type in CASE_ENDS
+            or position in plan_ends
+            or (entry.type == "ConferenceHeld" and _decides_a_plan(entry))
+        ):
             yield start, entry
             return
         if entry.type == "ConferenceHeld" and entry.data["kind"] == "review":

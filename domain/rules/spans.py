@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from domain.rules.base import CaseAtMoment
 from domain.selection import Entry
-from domain.state import EPISODE_CLOSERS, PLAN_ENDS, PLAN_STARTS, PlanKey, closed_plan, plan_key
+from domain.state import EPISODE_CLOSERS, PLAN_ENDS, PLAN_STARTS, PlanKey, named_plan, plan_key
 
 
 def spans(
@@ -56,7 +56,7 @@ def plan_spans(case: CaseAtMoment, kind: str) -> list[tuple[int, int | None]]:
             first = position if first is None else first
             continue
         else:
-            closed = closed_plan(open_plans, entry)
+            closed = named_plan(open_plans, entry)
             if closed is None:
                 continue
             counted.discard(open_plans.pop(closed))
@@ -66,6 +66,43 @@ def plan_spans(case: CaseAtMoment, kind: str) -> list[tuple[int, int | None]]:
     if first is not None:
         found.append((first, None))
     return found
+
+
+def closed_starts(case: CaseAtMoment, kind: str) -> dict[int, Entry | None]:
+    """For the position of each end of a plan of `kind`, the start of the plan it closes, paired
+    as the state pairs them (the plan it names, else the oldest open of its kind); None for an
+    end that closes no open plan."""
+    starts = {event_type for event_type, of in PLAN_STARTS.items() if of == kind}
+    ends = {event_type for event_type, of in PLAN_ENDS.items() if of == kind}
+    open_plans: list[tuple[PlanKey, Entry]] = []  # oldest first
+    closed: dict[int, Entry | None] = {}
+    for position in case.positions(*starts, *ends):
+        entry = case.entries[position]
+        if entry.type in starts:
+            started = plan_key(entry)
+            open_plans = [*((k, s) for k, s in open_plans if k != started), (started, entry)]
+            continue
+        at = named_plan([key for key, _ in open_plans], entry)
+        closed[position] = None if at is None else open_plans.pop(at)[1]
+    return closed
+
+
+def decided_plan_ends(case: CaseAtMoment, conference: Entry) -> frozenset[int]:
+    """The positions of the `ChildProtectionPlanEnded` entries that end the plan `conference`
+    (an initial conference deciding one) decided: those closing a plan whose start names the
+    conference (`conference_id`), or closing none. If no plan's start names it, the plans cannot
+    be told apart, and every end counts."""
+    conference_id = conference.data["conference_id"]
+    closed = closed_starts(case, "child_protection")
+    started_there = any(
+        start.data["conference_id"] == conference_id
+        for start in case.of_type("ChildProtectionPlanStarted")
+    )
+    return frozenset(
+        position
+        for position, start in closed.items()
+        if not started_there or start is None or start.data["conference_id"] == conference_id
+    )
 
 
 def periods(

@@ -594,6 +594,51 @@ def test_plans_when_a_new_cp_plan_starts_before_the_old_one_ends_then_each_track
     assert [(p["plan_id"], p["started_by"]) for p in august["plans"]] == [("CPP-7", first["id"])]
 
 
+def test_plans_when_a_category_change_names_one_of_two_open_cp_plans_then_only_it_changes(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given CP plans CPP-7 (physical, from 1 February 2024) and CPP-8 (from 1 September) open at
+    # once, then CPP-8's category changed to neglect, and a change naming no open plan
+    at(clock, "2024-09-20T12:00:00+00:00")
+    second = _cp_plan("ChildProtectionPlanStarted", "2024-09-01", "CPP-8")
+    second["data"]["category"] = "emotional"
+    case_id, _ = open_case(
+        client,
+        headers,
+        event("ReferralAccepted", "2024-01-10"),
+        _cp_plan("ChildProtectionPlanStarted", "2024-02-01", "CPP-7"),
+        second,
+        event(
+            "ChildProtectionCategoryChanged",
+            "2024-09-10",
+            data={"plan_id": "CPP-8", "category": "neglect"},
+        ),
+        occurred_at="2024-01-10",
+    )
+    mid = state(client, headers, case_id)
+    appended = append(
+        client,
+        headers,
+        case_id,
+        event(
+            "ChildProtectionCategoryChanged",
+            "2024-09-15",
+            data={"plan_id": "CPP-99", "category": "multiple"},
+        ),
+    )
+    assert appended.status_code == 201, appended.text
+
+    # When the state is asked now
+    now = state(client, headers, case_id)
+
+    # Then the change named CPP-8 changed only CPP-8; the one naming no open plan changed the
+    # oldest open, as an end naming none would close it
+    categories = [(p["plan_id"], p["category"]) for p in mid["plans"]]
+    assert categories == [("CPP-7", "physical"), ("CPP-8", "neglect")]
+    categories = [(p["plan_id"], p["category"]) for p in now["plans"]]
+    assert categories == [("CPP-7", "multiple"), ("CPP-8", "neglect")]
+
+
 def test_plans_when_two_of_a_kind_open_then_every_one_listed_and_an_unnamed_end_closes_the_oldest(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:

@@ -106,6 +106,31 @@ def test_core_group_overdue_when_plan_ends_before_a_core_group_then_resolved_by_
     assert alert.breached_at == datetime(2013, 5, 31, 23, 0, tzinfo=UTC)
 
 
+def test_core_group_overdue_when_an_older_plan_ends_then_the_new_plans_core_group_still_due() -> (
+    None
+):
+    # Given plan CPP-7 (conference CP-3) still open when conference CP-9 decided plan CPP-8
+    log = Log()
+    log.add("ConferenceHeld", "2013-05-16")
+    log.add("ChildProtectionPlanStarted", "2013-05-16")  # CPP-7, CP-3
+    core_group = log.add("MeetingHeld", "2013-05-23")  # core_group
+    new = log.add(
+        "ConferenceHeld", "2014-05-15", data=payload("ConferenceHeld", conference_id="CP-9")
+    )
+    log.add(
+        "ChildProtectionPlanStarted",
+        "2014-05-15",
+        data=payload("ChildProtectionPlanStarted", plan_id="CPP-8", conference_id="CP-9"),
+    )
+    # When CPP-7's end is recorded the next day, and no core group meets
+    log.add("ChildProtectionPlanEnded", "2014-05-16")  # names CPP-7
+
+    # Then the new plan's core group is still due, and breached after 10 working days
+    first, second = log.alerts("2014-06-02", rules=RULES)
+    assert (first.status, first.resolved_by) == (AlertStatus.RESOLVED, core_group)
+    assert (second.event_ids, second.status) == ((new,), AlertStatus.BREACHED)
+
+
 def test_core_group_overdue_when_local_timescale_is_5_working_days_then_due_sooner() -> None:
     # Given a local setting of 5 working days
     log = Log()

@@ -121,6 +121,45 @@ def test_review_conference_overdue_when_plan_ends_then_resolved_by_the_end() -> 
     )
 
 
+def test_review_conference_overdue_when_an_older_plan_ends_then_the_new_plans_reviews_go_on() -> (
+    None
+):
+    # Given plan CPP-7 (conference CP-3) still open when conference CP-9 decided plan CPP-8,
+    # and CPP-7's end recorded a week later
+    log = Log()
+    log.add("ConferenceHeld", "2013-05-16")
+    log.add("ChildProtectionPlanStarted", "2013-05-16")  # CPP-7, CP-3
+    new = log.add(
+        "ConferenceHeld", "2014-05-15", data=payload("ConferenceHeld", conference_id="CP-9")
+    )
+    log.add(
+        "ChildProtectionPlanStarted",
+        "2014-05-15",
+        data=payload("ChildProtectionPlanStarted", plan_id="CPP-8", conference_id="CP-9"),
+    )
+    log.add("ChildProtectionPlanEnded", "2014-05-22")  # names CPP-7
+
+    # When judged after the new plan's first review was due
+    *_, alert = log.alerts("2014-09-01", rules=RULES)
+
+    # Then the end of the old plan did not end the new one's reviews: its first is overdue
+    assert (alert.event_ids, alert.status) == ((new,), AlertStatus.BREACHED)
+    assert alert.due_at == parse_bound("2014-08-15")
+
+    # And the end of the new plan ends them
+    ended = log.add(
+        "ChildProtectionPlanEnded",
+        "2014-06-20",
+        data=payload("ChildProtectionPlanEnded", plan_id="CPP-8"),
+    )
+    *_, alert = log.alerts("2014-09-01", rules=RULES)
+    assert (alert.event_ids, alert.status, alert.resolved_by) == (
+        (new,),
+        AlertStatus.RESOLVED,
+        ended,
+    )
+
+
 def test_review_conference_overdue_when_a_new_plan_is_decided_then_old_reviews_stop() -> None:
     # Given a plan ended without its end recorded, then a new plan decided a year later
     log = Log()
