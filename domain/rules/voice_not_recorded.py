@@ -2,7 +2,7 @@
 the child's views nor why they could not be obtained recorded in it (DOMAIN.md §4).
 
 No deadline: breached from the assessment or plan (or the child's birth, if later) until the
-child's voice is recorded in the episode, or the episode closes.
+child's voice is recorded in the episode (since the birth), or the episode closes.
 """
 
 from __future__ import annotations
@@ -34,8 +34,12 @@ def check(case: CaseAtMoment) -> list[Alert]:
         last = position[episode.closed_by.event_id] if episode.closed_by else len(entries)
         inside = entries[first:last]
         trigger = next((p for p, e in enumerate(inside, first) if e.type in TRIGGERS), None)
-        voice = next((e for e in inside if e.type in VOICE), None)
-        # The rule does not apply while the child is unborn: the clock starts at birth.
+        # The rule does not apply while the child is unborn: the clock starts at birth, and an
+        # entry made before it (why an unborn child's views could not be obtained) does not
+        # stand for the born child's.
+        voice = next(
+            (e for p, e in enumerate(inside, first) if e.type in VOICE and p >= born), None
+        )
         if trigger is None or born >= last or (voice and position[voice.id] < max(trigger, born)):
             continue
         start = entries[max(trigger, born)]

@@ -110,6 +110,26 @@ def test_voice_not_recorded_when_child_unborn_then_no_alert_until_birth() -> Non
     assert alert.breached_at == Moment.parse("2013-06-10").instant
 
 
+def test_voice_not_recorded_when_only_a_pre_birth_entry_then_due_from_the_birth() -> None:
+    # Given why the unborn child's views could not be obtained, recorded on 10 May 2013, then a
+    # pre-birth assessment, the birth on 10 June and a plan on 15 July
+    log = Log(unborn=True, date_of_birth=None, expected_date_of_birth="2013-06-10", sex="U")
+    _episode(log)
+    log.add("ChildsVoiceNotObtained", "2013-05-10", reason="Unborn")
+    log.add("AssessmentCompleted", "2013-05-16")
+    birth = log.add("PersonDetailsChanged", "2013-06-10", unborn=False, date_of_birth="2013-06-10")
+    log.add("ChildProtectionPlanStarted", "2013-07-15")
+
+    # Then the entry made before the birth does not stand for the born child: breached from birth
+    [alert] = log.alerts("2014-03-01", rules=RULES)
+    assert (alert.status, alert.event_ids) == (AlertStatus.BREACHED, (birth,))
+
+    # And the baby's views (an observation) recorded after the birth resolve it
+    voice = log.add("ChildsVoiceRecorded", "2013-07-20")
+    [alert] = log.alerts("2014-03-01", rules=RULES)
+    assert (alert.status, alert.resolved_by) == (AlertStatus.RESOLVED, voice)
+
+
 def test_voice_not_recorded_when_voice_recorded_late_then_open_before_it_was_known() -> None:
     # Given the child's views heard on 20 May but recorded on 30 May
     log = Log()
