@@ -11,6 +11,7 @@ An entry is stored as a plain JSON object with these keys:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -148,7 +149,11 @@ def client_digest(entry: Mapping[str, Any]) -> str:
     # Only the agency that recorded an event can replay it: another agency resending its id
     # (seen on a restricted placeholder) learns nothing about its content.
     body["recorded_by_agency"] = (entry.get("recorded_by") or {}).get("agency")
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    try:
+        text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits, which no stored event holds
+        text = json.dumps(body, sort_keys=True).encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 # By value: a dictionary lookup costs a fraction of calling the enum (which still refuses an

@@ -30,6 +30,7 @@ from domain.values import (
     CPCategory,
     HouseholdChange,
     IdentifierScheme,
+    JsonObject,
     LeadContact,
     LocalAuthority,
     MeetingKind,
@@ -887,7 +888,7 @@ class EntryCorrected(Payload):
 
     target_event_id: UUID
     # The replacement payload, validated against the target's type when it is recorded.
-    data: dict[str, Any]
+    data: JsonObject
     occurred_at: Name | None = None
     occurred_precision: Literal["exact", "day", "month", "approximate"] | None = None
     reason: Text

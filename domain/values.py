@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
@@ -71,6 +71,28 @@ def _is_local_authority(agency: str) -> str:
     if not agency.startswith("csc:"):
         raise ValueError("a local authority is a children's social care agency (csc:NAME)")
     return agency
+
+
+# How deep a free-form JSON document may nest: a catalogue payload nests a few levels.
+MAX_DEPTH = 32
+
+
+def _nested_within(document: dict[str, Any]) -> dict[str, Any]:
+    level: list[Any] = [document]
+    for _ in range(MAX_DEPTH):
+        level = [
+            inner
+            for value in level
+            for inner in (value.values() if isinstance(value, dict) else value)
+            if isinstance(inner, dict | list)
+        ]
+        if not level:
+            return document
+    raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+
+
+# A JSON object given as it is (a correction's replacement payload, checked later by its type).
+JsonObject = Annotated[dict[str, Any], AfterValidator(_nested_within)]
 
 
 LocalAuthority = Annotated[

@@ -616,6 +616,49 @@ def test_correction_when_id_reused_with_another_target_or_beside_new_ones_then_4
     assert stored_events(client, headers, case_id) == before
 
 
+def test_correction_when_id_reused_with_a_number_json_cannot_carry_then_409(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a stored correction of a note
+    case_id, _ = open_case(client, headers)
+    posted = note()
+    assert append(client, headers, case_id, posted).status_code == 201
+    correction = event("EntryCorrected", "2013-05-18", target=posted["id"])
+    assert append(client, headers, case_id, correction).status_code == 201
+    before = stored_events(client, headers, case_id)
+
+    # When its id comes again with an integer beyond 64 bits in its replacement
+    changed = copy.deepcopy(correction)
+    changed["data"]["data"]["count"] = 10**30
+    response = append(client, headers, case_id, changed)
+
+    # Then it is the id reused with other content, and nothing is stored
+    assert problem(response, 409)["event_ids"] == [correction["id"]]
+    assert stored_events(client, headers, case_id) == before
+
+
+def test_correction_when_replacement_nested_too_deep_then_422_and_nothing_stored(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a note, and a correction whose replacement nests 40 levels deep
+    case_id, _ = open_case(client, headers)
+    posted = note()
+    assert append(client, headers, case_id, posted).status_code == 201
+    correction = event("EntryCorrected", "2013-05-18", target=posted["id"])
+    nested: dict[str, Any] = {}
+    for _ in range(40):
+        nested = {"inner": nested}
+    correction["data"]["data"]["extra"] = nested
+
+    # When it is posted
+    response = append(client, headers, case_id, correction)
+
+    # Then it is refused at the replacement, and nothing is stored
+    assert pointers(problem(response, 422)) == ["/events/0/data/data"]
+    assert "nested deeper than 32 levels" in response.text
+    assert version_of(client, headers, case_id) == 2
+
+
 def test_append_when_id_repeated_within_batch_then_422_at_second_id(
     client: TestClient, headers: Headers
 ) -> None:
