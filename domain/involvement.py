@@ -10,13 +10,13 @@ the state's fold, so "involved", "seen" and "last involvement" mean exactly what
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel
 
-from domain.moments import Moment, format_utc
+from domain.moments import LONDON, format_utc
 from domain.selection import Entry, select
 from domain.state import (
     CaseState,
@@ -142,10 +142,15 @@ def _contact(entry: Entry | None, withheld: frozenset[str]) -> ContactRef | None
 
 
 def _day(text: str | None) -> str:
-    """A recorded date or time as its London day in words: `16 May 2013`."""
+    """A recorded date or time as its London day in words: `16 May 2013`. (Not `Moment.parse`:
+    a time the request asked about may lie just outside the range a posted date may take.)"""
     if text is None:
         return "never"
-    day = Moment.parse(text).london_date
+    day = (
+        date.fromisoformat(text)
+        if len(text) == 10
+        else datetime.fromisoformat(text).astimezone(LONDON).date()
+    )
     return f"{day.day} {day.strftime('%B %Y')}"
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.clock import SettableClock
@@ -100,6 +101,30 @@ def test_involvement_when_asked_as_of_a_past_date_then_what_had_happened_by_then
     assert body["last_seen"] is None
     assert "last seen never (nothing recorded)" in body["answer"]
     assert "to 18 May 2013" in body["answer"]
+
+
+@pytest.mark.parametrize(
+    ("bound", "words"),
+    [
+        ("1900-01-01T00:30:00+01:00", "to 31 December 1899"),
+        ("9000-12-31T23:30:00-01:00", "to 1 January 9001"),
+    ],
+)
+def test_involvement_when_asked_at_a_time_at_the_edge_of_the_range_then_answered(
+    client: TestClient, token: Token, bound: str, words: str
+) -> None:
+    # Given a case, and a time just inside the range a date may take, whose London day is not
+    csc = token()
+    case_id = _case(client, csc)
+
+    # When the involvement is asked as of it, and as known at it
+    as_of = client.get(f"/cases/{case_id}/involvement", headers=csc, params={"as_of": bound})
+    known_at = client.get(f"/cases/{case_id}/involvement", headers=csc, params={"known_at": bound})
+
+    # Then it is answered, in that London day's words (nothing was recorded by 1900: a 404)
+    assert as_of.status_code == 200, as_of.text
+    assert words in as_of.json()["answer"]
+    assert known_at.status_code == (404 if bound.startswith("1900") else 200), known_at.text
 
 
 def test_involvement_when_partner_reads_then_restricted_details_withheld(
