@@ -356,6 +356,8 @@ def _page(query: Any, tables: CaseTables, sort: Sort, after: str | None) -> Any:
 
 
 _POSITION = re.compile(r"[0-9]{1,18}")
+# A recording time as the read model stores it (`format_utc`).
+_ACTIVITY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 def _created_cursor(text: str) -> int:
@@ -366,7 +368,7 @@ def _created_cursor(text: str) -> int:
 
 def _activity_cursor(text: str) -> tuple[str, int]:
     activity, sep, position = text.rpartition("|")
-    if not sep or not _POSITION.fullmatch(position) or not activity:
+    if not sep or not _POSITION.fullmatch(position) or not _ACTIVITY.fullmatch(activity):
         raise BadCursor("a cursor of the last_activity list is <last_activity>|<position>")
     return activity, int(position)
 

@@ -147,6 +147,11 @@ def test_list_when_min_position_past_the_log_then_422_at_once(
 def test_list_when_admin_or_bad_cursor_then_refused(client: TestClient, token: Token) -> None:
     assert client.get("/cases", headers=token(roles=("admin",), sub="a")).status_code == 403
     assert client.get("/cases", headers=token(), params={"cursor": "nonsense"}).status_code == 400
+    for cursor in ("x|5", "2026-11-02|5", "2026-11-02T10:00:00Z|5"):  # never handed out
+        params = {"sort": "last_activity", "cursor": cursor}
+        refused = client.get("/cases", headers=token(), params=params)
+        assert refused.status_code == 400, cursor
+        assert refused.json()["type"].endswith("bad-cursor")
 
 
 def test_list_when_case_changes_then_row_follows(client: TestClient, token: Token) -> None:
