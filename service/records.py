@@ -474,6 +474,12 @@ class CaseRecords(Application[UUID]):
             else:
                 case.record(entries, recorded_at=recorded_at)
         except CaseRuleBroken as e:  # (rules of the batch alone: the same on any version)
+            # Only a wholly new batch is judged on them: one with ids stored before (an opening
+            # resent to the case) is a replay or a reuse, and answers as such.
+            known = self.index.lookup(entry["id"] for entry in entries)
+            replay = self._replay(case_id, entries, known)
+            if replay is not None:
+                return replay
             raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
         pending = list(case.pending_events)
         index = [

@@ -342,6 +342,37 @@ def test_open_case_when_retried_without_case_id_then_200_replay_on_same_case(
     assert other.json()["case_id"] != first.json()["case_id"]
 
 
+def test_opening_when_resent_to_the_append_route_then_a_replay_or_a_reuse_not_a_422(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a case opened with a batch, and another case
+    batch = {"events": [event("CaseOpened"), event("ContactReceived", "2013-05-17")]}
+    opened = client.post("/cases", json=batch, headers=headers)
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["case_id"]
+    other, _ = open_case(client, headers)
+    before = stored_events(client, headers, case_id)
+
+    # When the opening batch is resent to the case's append route: as it was, to the other
+    # case, and with other content
+    again = append(client, headers, case_id, *copy.deepcopy(batch["events"]))
+    elsewhere = append(client, headers, other, *copy.deepcopy(batch["events"]))
+    changed = copy.deepcopy(batch["events"])
+    changed[0]["data"]["child"]["name"] = "Someone Else"
+    reused = append(client, headers, case_id, *changed)
+
+    # Then the first is a replay with the original results; the others are ids reused (409)
+    assert again.status_code == 200, again.text
+    assert again.json()["events"] == [
+        {**result, "replayed": True} for result in opened.json()["events"]
+    ]
+    ids = [e["id"] for e in batch["events"]]
+    assert problem(elsewhere, 409)["event_ids"] == ids
+    assert problem(reused, 409)["event_ids"] == [ids[0]]
+    assert stored_events(client, headers, case_id) == before
+    assert version_of(client, headers, other) == 1
+
+
 def test_open_case_when_case_id_given_then_used(client: TestClient, headers: Headers) -> None:
     # Given
     case_id = str(uuid.uuid4())
