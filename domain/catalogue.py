@@ -8,8 +8,10 @@ all read these definitions; adding a type is one new entry.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -138,3 +140,16 @@ class Catalogue:
 
 
 catalogue = Catalogue()
+
+
+# Types whose words need more than their capitals split.
+_LABELS = {
+    "ChildsVoiceRecorded": "Child's voice recorded",
+    "ChildsVoiceNotObtained": "Child's voice not obtained",
+}
+
+
+@cache
+def type_label(kind: str) -> str:
+    """`ConcernObserved` -> `Concern observed`: a type in words, never an entry's content."""
+    return _LABELS.get(kind) or re.sub(r"(?<!^)([A-Z])", r" \1", kind).capitalize()

@@ -3,9 +3,7 @@ it (DOMAIN.md §4); resolved by a manager's acknowledgement or by the case reope
 
 from __future__ import annotations
 
-import re
-from functools import cache
-
+from domain.catalogue import type_label
 from domain.rules.base import Alert, CaseAtMoment, Severity, Timescale, day_text, standing_alert
 from domain.selection import Entry
 from domain.state import EPISODE_CLOSERS, EPISODE_OPENERS
@@ -52,7 +50,7 @@ def _after_closure(entry: Entry, closure: Entry) -> bool:
 
 def _alert(entry: Entry, closure: Entry, reopened: Entry | None) -> Alert:
     message = (
-        f"{_label(entry.type)} ({entry.agency}, {day_text(entry.occurred.instant)}) was "
+        f"{type_label(entry.type)} ({entry.agency}, {day_text(entry.occurred.instant)}) was "
         f"recorded while the case was closed (since {day_text(closure.occurred.instant)})"
     )
     return standing_alert(
@@ -63,9 +61,3 @@ def _alert(entry: Entry, closure: Entry, reopened: Entry | None) -> Alert:
         entry.occurred.instant,
         reopened,
     )
-
-
-@cache
-def _label(kind: str) -> str:
-    """`ConcernObserved` -> `Concern observed`: the type, never its content."""
-    return re.sub(r"(?<!^)([A-Z])", r" \1", kind).capitalize()

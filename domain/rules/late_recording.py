@@ -3,12 +3,10 @@ significance allows (DOMAIN.md §4), visible until a manager acknowledges it."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
-from functools import cache
 
 from domain.calendar import working_days_between
-from domain.catalogue import Significance
+from domain.catalogue import Significance, type_label
 from domain.moments import LONDON, Precision, months_after
 from domain.rules.base import (
     Alert,
@@ -86,7 +84,7 @@ def _alert(entry: Entry, significance: Significance, late: int, allowed: int) ->
         else day_text(entry.occurred.instant)
     )
     message = (
-        f"{_label(entry.type)} ({happened}) was recorded on "
+        f"{type_label(entry.type)} ({happened}) was recorded on "
         f"{day_text(entry.event.recorded_at)}, {late} working day{'s' * (late != 1)} after it "
         f"happened: {significance.label} entries are recorded within {allowed}"
     )
@@ -98,9 +96,3 @@ def _alert(entry: Entry, significance: Significance, late: int, allowed: int) ->
         entry.event.recorded_at,
         None,
     )
-
-
-@cache
-def _label(kind: str) -> str:
-    """`StrategyDiscussionHeld` -> `Strategy discussion held`: the type, never its content."""
-    return re.sub(r"(?<!^)([A-Z])", r" \1", kind).capitalize()

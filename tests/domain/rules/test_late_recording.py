@@ -138,6 +138,16 @@ def test_late_recording_when_partner_records_late_then_flagged_too() -> None:
     assert alert.message.startswith("Concern observed (16 May 2013)")
 
 
+def test_late_recording_when_the_childs_voice_recorded_late_then_named_in_plain_words() -> None:
+    # Given the child's views heard on 16 May 2013 and recorded on 20 June
+    log = Log()
+    log.add("ChildsVoiceRecorded", "2013-05-16", "2013-06-20T09:00:00Z")
+
+    # Then the alert names the entry's type as a person would write it
+    [alert] = log.alerts("2013-07-01", rules=RULES)
+    assert alert.message.startswith("Child's voice recorded (16 May 2013) was recorded on")
+
+
 def test_late_recording_when_acknowledged_then_resolved_and_the_acknowledgement_not_judged() -> (
     None
 ):
