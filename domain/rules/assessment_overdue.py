@@ -13,6 +13,8 @@ from domain.rules.base import (
     Timescale,
     day_text,
     deadline_alert,
+    is_referral,
+    referral_words,
     working_days_due,
 )
 from domain.selection import Entry
@@ -58,7 +60,7 @@ def _referrals(entries: Sequence[Entry]) -> list[_Referral]:
     owner: dict[str, _Referral | None] = {}
     in_episode: list[_Referral] = []  # the referrals of the open episode, latest last
     for entry in entries:
-        if entry.type == "ReferralAccepted":
+        if is_referral(entry):
             known = referrals.get(entry.data["referral_id"])
             if known is not None and known in in_episode:
                 continue  # the same referral recorded again: one clock (as repeat-referral sees)
@@ -100,9 +102,9 @@ def _attach(referral: _Referral, entry: Entry) -> None:
 def _alert(case: CaseAtMoment, r: _Referral) -> Alert:
     referral = r.referral
     due_at = working_days_due(referral.occurred.london_date, case.number(WORKING_DAYS))
+    words = referral_words(referral)
     message = (
-        f"Referral accepted on {day_text(referral.occurred.instant)} has no completed "
-        f"assessment: due by {day_text(due_at)}"
+        f"{words[:1].upper()}{words[1:]} has no completed assessment: due by {day_text(due_at)}"
     )
     severity = Severity.WARNING
     if r.delays:

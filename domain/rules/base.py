@@ -170,6 +170,25 @@ def timelines(entries: Iterable[Entry], key: str) -> dict[Any, Timeline]:
     return {value: Timeline(group) for value, group in grouped.items()}
 
 
+# What starts a referral's clocks: its acceptance, or a closed case reopened on a new referral
+# (`CaseReopened` naming a `referral_id`). The same referral recorded both ways is one.
+REFERRALS = ("ReferralAccepted", "CaseReopened")
+
+
+def is_referral(entry: Entry) -> bool:
+    return entry.type == "ReferralAccepted" or (
+        entry.type == "CaseReopened" and entry.data.get("referral_id") is not None
+    )
+
+
+def referral_words(referral: Entry) -> str:
+    """`referral accepted on 3 March 2014`, or `case reopened on a referral on ...`."""
+    how = "referral accepted"
+    if referral.type == "CaseReopened":
+        how = "case reopened on a referral"
+    return f"{how} on {day_text(referral.occurred.instant)}"
+
+
 # The deadlines and words below are cached: a long case repeats the same days, and every rule
 # asks for them again on every evaluation.
 @lru_cache(maxsize=65536)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from domain.moments import months_after
 from domain.rules.base import (
+    REFERRALS,
     Alert,
     CaseAtMoment,
     Severity,
     Timescale,
     day_text,
+    is_referral,
+    referral_words,
     standing_alert,
 )
 from domain.selection import Entry
@@ -29,7 +32,9 @@ TIMESCALES = (MONTHS,)
 def check(case: CaseAtMoment) -> list[Alert]:
     alerts = []
     previous: Entry | None = None
-    for referral in case.of_type("ReferralAccepted"):
+    for referral in case.of_type(*REFERRALS):
+        if not is_referral(referral):
+            continue
         # The same referral recorded twice is not a re-referral.
         if previous is not None and previous.data["referral_id"] != referral.data["referral_id"]:
             within = months_after(previous.occurred.london_date, case.number(MONTHS))
@@ -41,7 +46,7 @@ def check(case: CaseAtMoment) -> list[Alert]:
 
 def _alert(referral: Entry, previous: Entry, months: int) -> Alert:
     message = (
-        f"Re-referral: referral accepted on {day_text(referral.occurred.instant)} is within "
+        f"Re-referral: {referral_words(referral)} is within "
         f"{months} months of the referral of {day_text(previous.occurred.instant)}"
     )
     return standing_alert(

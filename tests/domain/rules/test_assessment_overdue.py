@@ -156,3 +156,29 @@ def test_assessment_overdue_when_same_referral_recorded_twice_then_one_clock() -
     # Then there is one alert, resolved by the completion
     alerts = log.alerts("2014-01-31", rules=[rule.check])
     assert [(a.status, a.resolved_by) for a in alerts] == [(AlertStatus.RESOLVED, done)]
+
+
+def test_assessment_overdue_when_case_reopened_on_a_new_referral_then_its_clock_runs() -> None:
+    # Given a case closed in July 2013 and reopened on referral R-2 on 1 October, the
+    # assessment of R-2 started the next day and never completed
+    log = Log()
+    log.add("ReferralAccepted", "2013-05-16", referral_id="R-1")
+    log.add("CaseClosed", "2013-07-01")
+    reopened = log.add("CaseReopened", "2013-10-01", referral_id="R-2", reason="New referral")
+    log.add("AssessmentStarted", "2013-10-02", assessment_id="A-2", referral_id="R-2")
+
+    # Then the reopening starts R-2's clock, and the assessment is overdue after 45 working days
+    *_, alert = log.alerts("2014-03-01", rules=RULES)
+    assert (alert.event_ids[0], alert.status) == (reopened, AlertStatus.BREACHED)
+    assert alert.message.startswith("Case reopened on a referral on 1 October 2013 has no ")
+
+    # And R-2 accepted as well, the same day, is the same referral: one clock
+    log.add("ReferralAccepted", "2013-10-01", referral_id="R-2")
+    assert len(log.alerts("2014-03-01", rules=RULES)) == 2
+
+
+def test_assessment_overdue_when_case_reopened_without_a_referral_then_no_clock() -> None:
+    log = Log()
+    log.add("CaseClosed", "2013-07-01")
+    log.add("CaseReopened", "2013-10-01", data={"reason": "Closed in error"})
+    assert log.alerts("2014-03-01", rules=RULES) == []

@@ -93,3 +93,24 @@ def test_repeat_referral_when_acknowledged_then_resolved_only_by_the_acknowledge
     # And the acknowledgement resolves it, visibly
     [after] = log.alerts("2014-06-15", rules=RULES)
     assert (after.status, after.resolved_by) == (AlertStatus.RESOLVED, ack)
+
+
+def test_repeat_referral_when_case_reopened_on_a_new_referral_then_a_re_referral() -> None:
+    # Given referral R-1 on 16 May 2013, the case closed, and reopened on referral R-2 on
+    # 1 October
+    log = Log(opened="2012-01-02")
+    earlier = log.add("ReferralAccepted", "2013-05-16", referral_id="R-1")
+    log.add("CaseClosed", "2013-07-01")
+    reopened = log.add("CaseReopened", "2013-10-01", referral_id="R-2", reason="New referral")
+
+    # Then the reopening is a re-referral, within 12 months of R-1
+    [alert] = log.alerts("2013-10-02", rules=RULES)
+    assert alert.event_ids == (reopened, earlier)
+    assert alert.message == (
+        "Re-referral: case reopened on a referral on 1 October 2013 is within 12 months of the "
+        "referral of 16 May 2013"
+    )
+
+    # And R-2 also recorded as accepted is the same referral, not another re-referral
+    log.add("ReferralAccepted", "2013-10-01", referral_id="R-2")
+    assert len(log.alerts("2013-10-02", rules=RULES)) == 1
