@@ -27,16 +27,21 @@ def lookback_start(at: datetime, months: int = LOOKBACK_MONTHS) -> datetime:
     return start_of_day(months_after(at.astimezone(LONDON).date(), -months))
 
 
-def concerns_to_share(entries: Sequence[Entry], at: datetime) -> list[Entry]:
+def concerns_to_share(
+    entries: Sequence[Entry], at: datetime, *, recorded_by: datetime | None = None
+) -> list[Entry]:
     """The concerns a share at `at` must reference: every `ConcernObserved` that occurred in
-    the 12 months before it and was recorded before it, followed up or not."""
+    the 12 months before it and was recorded before it (by `recorded_by`, where that is
+    earlier: a share dated to a day, judged at its end, was made by the time it was recorded),
+    followed up or not."""
     since = lookback_start(at)
+    recorded_by = at if recorded_by is None else recorded_by
     return [
         e
         for e in entries
         if e.type == "ConcernObserved"
         and since <= e.occurred.instant <= at
-        and e.event.recorded_at <= at
+        and e.event.recorded_at <= recorded_by
     ]
 
 

@@ -12,6 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import datetime
 
+from domain.moments import end_of_day
 from domain.rules.base import (
     Alert,
     CaseAtMoment,
@@ -49,7 +50,7 @@ def check(case: CaseAtMoment) -> list[Alert]:
             continue
         # The sharing pack's own definition, so a share that follows the pack raises nothing.
         referenced = _referenced(share)
-        required = concerns.to_share(share.occurred.instant)
+        required = concerns.to_share(*_made_by(share))
         omitted = [c for c in required if c.id not in referenced]
         if not omitted:
             continue
@@ -81,22 +82,34 @@ class _Concerns:
         self._by_recorded = sorted(concerns, key=lambda c: c.event.recorded_at)
         self._recorded_at = [c.event.recorded_at for c in self._by_recorded]
 
-    def to_share(self, at: datetime) -> list[Entry]:
-        """`concerns_to_share(case.entries, at)`, the pack's own definition, asked only of the
-        concerns it can choose."""
-        return concerns_to_share(self._candidates(at), at)
+    def to_share(self, at: datetime, recorded_by: datetime) -> list[Entry]:
+        """`concerns_to_share(case.entries, at, recorded_by=recorded_by)`, the pack's own
+        definition, asked only of the concerns it can choose."""
+        return concerns_to_share(self._candidates(at, recorded_by), at, recorded_by=recorded_by)
 
-    def _candidates(self, at: datetime) -> list[Entry]:
+    def _candidates(self, at: datetime, recorded_by: datetime) -> list[Entry]:
         """In business order, the concerns that occurred in the look-back before `at`, or those
-        recorded by then, whichever are fewer: every concern the pack holds is in both."""
+        recorded by `recorded_by`, whichever are fewer: every concern the pack holds is in
+        both."""
         since = lookback_start(at)
         in_lookback = self._by_occurred[
             bisect_left(self._occurred_at, since) : bisect_right(self._occurred_at, at)
         ]
-        recorded_by_then = self._by_recorded[: bisect_right(self._recorded_at, at)]
+        recorded_by_then = self._by_recorded[: bisect_right(self._recorded_at, recorded_by)]
         if len(in_lookback) <= len(recorded_by_then):
             return in_lookback
         return sorted(recorded_by_then, key=Entry.sort_key)
+
+
+def _made_by(share: Entry) -> tuple[datetime, datetime]:
+    """When a share was made, for the concerns it had to reference: by when they occurred and by
+    when they were recorded. A share entered as a date was made at some time that day: by its
+    end (as the pack reads a date-only `as_of`), and no later than it was recorded, so a concern
+    recorded that morning was on the record for a share recorded that afternoon."""
+    if not share.occurred.is_date:
+        return share.occurred.instant, share.occurred.instant
+    end = end_of_day(share.occurred.london_date)
+    return end, min(end, share.event.recorded_at)
 
 
 def _must_know(share: Entry) -> set[str]:

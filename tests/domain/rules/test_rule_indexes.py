@@ -15,7 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import domain.event_types  # noqa: F401  (registers the catalogue)
-from domain.moments import Moment, months_after, parse_bound, start_of_day
+from domain.moments import (
+    LONDON,
+    Moment,
+    end_of_day,
+    months_after,
+    parse_bound,
+    start_of_day,
+)
 from domain.rules import concern_not_followed_up, sharing_omitted_concerns
 from domain.rules.base import CaseAtMoment, timelines
 from domain.rules.spans import born_from, plan_spans, spans
@@ -235,16 +242,19 @@ def test_sharing_pack_when_asked_at_any_moment_then_the_concerns_index_finds_it(
     concerns = sharing_omitted_concerns._Concerns(case.of_type("ConcernObserved"))
 
     # Then at any moment, on or either side of when an entry happened or was recorded or a
-    # concern left the look-back, the concerns the rule finds are the sharing pack's, taken over
-    # every entry of the case
+    # concern left the look-back, and at the end of its day on what was recorded by then, the
+    # concerns the rule finds are the sharing pack's, taken over every entry of the case
     edges = [e.occurred.instant for e in case.entries] + [e.event.recorded_at for e in case.entries]
     edges += [
         start_of_day(months_after(c.occurred.london_date, LOOKBACK_MONTHS) + timedelta(days=1))
         for c in case.of_type("ConcernObserved")
     ]
     for edge in edges:
-        for at in (edge - timedelta(microseconds=1), edge, edge + timedelta(microseconds=1)):
-            assert concerns.to_share(at) == concerns_to_share(case.entries, at)
+        for moment in (edge - timedelta(microseconds=1), edge, edge + timedelta(microseconds=1)):
+            end = end_of_day(moment.astimezone(LONDON).date())
+            for at in (moment, end):
+                pack = concerns_to_share(case.entries, at, recorded_by=moment)
+                assert concerns.to_share(at, moment) == pack
 
 
 @EXAMPLES
@@ -257,11 +267,17 @@ def test_sharing_omitted_concerns_when_any_history_then_names_what_the_pack_left
     alerts = {a.event_ids[0]: a for a in sharing_omitted_concerns.check(case)}
 
     # Then each share to police or health is flagged exactly when it left out a concern of
-    # its sharing pack, taken over every entry of the case, naming those it left out
+    # its sharing pack, taken over every entry of the case, naming those it left out: the pack
+    # at the share's moment, or for a share entered as a date at the end of its day on what was
+    # recorded by then and by the share
     for share in case.of_type("InformationShared"):
         agencies = {w["agency"].partition(":")[0] for w in share.data["with"]}
         referenced = set(share.data["concern_event_ids"])
-        pack = concerns_to_share(case.entries, share.occurred.instant)
+        at = recorded_by = share.occurred.instant
+        if share.occurred.is_date:
+            at = end_of_day(share.occurred.london_date)
+            recorded_by = min(at, share.event.recorded_at)
+        pack = concerns_to_share(case.entries, at, recorded_by=recorded_by)
         omitted = [c.id for c in pack if c.id not in referenced]
         if agencies & {"police", "health"} and omitted:
             assert alerts.pop(share.id).event_ids == (share.id, *omitted)

@@ -88,6 +88,47 @@ def test_sharing_omitted_concerns_when_concern_recorded_after_the_share_then_not
     assert log.alerts("2013-05-30", rules=RULES) == []
 
 
+def test_sharing_omitted_concerns_when_dated_share_follows_a_concern_that_day_then_breached() -> (
+    None
+):
+    # Given bruising of 30 September recorded at 09:00 on 1 October, then a referral to the
+    # police entered as of 1 October (a date, no time), recorded at 15:00 that day, without it
+    log = Log()
+    bruising = log.add("ConcernObserved", "2013-09-30", "2013-10-01T09:00:00+01:00", agency=SCHOOL)
+    share = _share(log, "2013-10-01", POLICE, concerns=[], recorded_at="2013-10-01T15:00:00+01:00")
+
+    # When judged the next day
+    [alert] = log.alerts("2013-10-02", rules=RULES)
+
+    # Then the bruising was on the record when the share was made: it is flagged
+    assert alert.event_ids == (share, bruising)
+    assert alert.status is AlertStatus.BREACHED
+
+
+def test_sharing_omitted_concerns_when_dated_share_recorded_before_concern_then_not_required() -> (
+    None
+):
+    # Given a referral to the police entered as of 1 October (a date), recorded at 11:00, and a
+    # concern of that morning recorded only at 15:00
+    log = Log()
+    _share(log, "2013-10-01", POLICE, concerns=[], recorded_at="2013-10-01T11:00:00+01:00")
+    log.add("ConcernObserved", "2013-10-01T08:30:00+01:00", "2013-10-01T15:00:00+01:00")
+
+    # Then the share could not have referenced it
+    assert log.alerts("2013-10-02", rules=RULES) == []
+
+
+def test_sharing_omitted_concerns_when_dated_share_entered_days_later_then_its_day_counts() -> None:
+    # Given a referral to the police made on 1 October (a date) but entered only on 8 October,
+    # and a concern of 30 September recorded on 4 October
+    log = Log()
+    log.add("ConcernObserved", "2013-09-30", "2013-10-04T10:00:00+01:00", agency=SCHOOL)
+    _share(log, "2013-10-01", POLICE, concerns=[], recorded_at="2013-10-08T10:00:00+01:00")
+
+    # Then the concern was not on the record on the day the share was made
+    assert log.alerts("2013-10-10", rules=RULES) == []
+
+
 def test_sharing_omitted_concerns_when_later_share_to_that_agency_has_it_then_resolved() -> None:
     # Given a police referral leaving out the bruising, a later share to health with it, then a
     # later share to the police with it
