@@ -30,23 +30,20 @@ REPLIES = ("InformationRequestAnswered", "InformationRequestDeclined")
 
 def check(case: CaseAtMoment) -> list[Alert]:
     replies = case.of_type(*REPLIES)
-    used: set[str] = set()
     alerts = []
     for request in case.of_type("InformationRequested"):
-        # Its first reply not given to an earlier request of the same id (a request sent again),
-        # from its day on: a dated reply sorts before a timed request of the same day.
+        # The first reply of its id from its day on: a reply answers every request of that id
+        # still waiting, the first and any sent again to chase it, but not one asked after it. A
+        # dated reply sorts before a timed request of the same day.
         reply = next(
             (
                 r
                 for r in replies
-                if r.id not in used
-                and r.data["request_id"] == request.data["request_id"]
+                if r.data["request_id"] == request.data["request_id"]
                 and r.occurred.london_date >= request.occurred.london_date
             ),
             None,
         )
-        if reply is not None:
-            used.add(reply.id)
         alerts.append(_alert(case, request, reply))
     return alerts
 

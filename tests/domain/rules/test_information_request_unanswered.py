@@ -90,6 +90,24 @@ def test_information_request_unanswered_when_asked_again_then_the_new_request_wa
     assert alerts[again].status is AlertStatus.PENDING
 
 
+def test_information_request_unanswered_when_chased_then_one_answer_resolves_both() -> None:
+    # Given a request on Friday 3 May 2013 (Monday 6 May a bank holiday: due by the end of 8
+    # May), chased on 8 May under the same id, answered on 9 May
+    log = Log()
+    first = log.add("InformationRequested", "2013-05-03", request_id="IR-1")
+    chaser = log.add("InformationRequested", "2013-05-08", request_id="IR-1")
+    answer = log.add("InformationRequestAnswered", "2013-05-09", request_id="IR-1")
+
+    # When judged weeks later
+    alerts = {a.event_ids[0]: a for a in log.alerts("2013-06-20", rules=RULES)}
+
+    # Then the answer resolves the request and its chaser, each on its own deadline
+    assert (alerts[first].status, alerts[first].resolved_by) == (AlertStatus.RESOLVED, answer)
+    assert alerts[first].breached_at == datetime(2013, 5, 8, 23, 0, tzinfo=UTC)
+    assert (alerts[chaser].status, alerts[chaser].resolved_by) == (AlertStatus.RESOLVED, answer)
+    assert alerts[chaser].breached_at is None
+
+
 def test_information_request_unanswered_when_before_easter_then_due_after_the_holidays() -> None:
     # Given a request on Thursday 17 April 2014 (Good Friday and Easter Monday are holidays)
     log = Log()
