@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from domain.rules.base import Alert, CaseAtMoment, Severity, Timescale, day_text, standing_alert
 from domain.selection import Entry
+from domain.state import PlanKey, named_plan, plan_key
 from domain.values import AlertRule
 
 TIMESCALES: tuple[Timescale, ...] = ()
@@ -50,18 +51,25 @@ def check(case: CaseAtMoment) -> list[Alert]:
 
 
 def _plans(entries: Sequence[Entry]) -> list[_Plan]:
-    """Every plan with its end: an end closes the plan it names, or if it names none open, the
-    oldest open plan of its kind."""
+    """Every plan with its end, paired as the state pairs them: a start of a plan already open
+    (the same `plan_id`) takes its place, ending it there, and an end closes the plan it names,
+    or if it names none open, the oldest open plan of its kind."""
     plans: list[_Plan] = []
+    open_plans: list[tuple[PlanKey, _Plan]] = []  # oldest first
     for at, entry in enumerate(entries):
         if entry.type in _STARTS:
-            plans.append(_Plan(_STARTS[entry.type], entry, at))
+            started = plan_key(entry)
+            for key, plan in open_plans:
+                if key == started:
+                    plan.ended, plan.ended_at = entry, at
+            plan = _Plan(_STARTS[entry.type], entry, at)
+            plans.append(plan)
+            open_plans = [*((k, p) for k, p in open_plans if k != started), (started, plan)]
         elif entry.type in _ENDS:
-            of_kind = [p for p in plans if p.kind == _ENDS[entry.type] and p.ended is None]
-            named = [p for p in of_kind if p.started.data["plan_id"] == entry.data["plan_id"]]
-            if named or of_kind:
-                ended = (named or of_kind)[0]
-                ended.ended, ended.ended_at = entry, at
+            closed = named_plan([key for key, _ in open_plans], entry)
+            if closed is not None:
+                _, plan = open_plans.pop(closed)
+                plan.ended, plan.ended_at = entry, at
     return plans
 
 

@@ -47,6 +47,28 @@ def test_plan_conflict_when_second_plan_of_one_kind_then_flagged() -> None:
     assert "while another child in need plan started on 3 June 2013" in alert.message
 
 
+def test_plan_conflict_when_one_plan_recorded_twice_then_no_alert() -> None:
+    # Given the same child protection plan started twice (one plan_id), as the state holds it
+    log = Log()
+    log.add("ChildProtectionPlanStarted", "2013-06-03", plan_id="CPP-1")
+    log.add("ChildProtectionPlanStarted", "2013-06-03", plan_id="CPP-1")
+
+    # Then the second start takes the first's place: nothing is flagged
+    assert log.alerts("2013-06-10", rules=RULES) == []
+
+
+def test_plan_conflict_when_plan_started_again_then_it_ends_once() -> None:
+    # Given a child protection plan recorded twice, ended once, then a child in need plan
+    log = Log()
+    log.add("ChildProtectionPlanStarted", "2013-06-03", plan_id="CPP-1")
+    log.add("ChildProtectionPlanStarted", "2013-06-05", plan_id="CPP-1")
+    log.add("ChildProtectionPlanEnded", "2013-09-02", plan_id="CPP-1")
+    log.add("ChildInNeedPlanStarted", "2013-09-03", plan_id="CIN-1")
+
+    # Then the end closed the plan: the child in need plan clashes with nothing
+    assert log.alerts("2013-09-30", rules=RULES) == []
+
+
 def test_plan_conflict_when_plan_ended_before_the_next_then_no_alert() -> None:
     # Given a child protection plan ended on 2 September and a child in need plan from 3 September
     log = Log()
