@@ -2,8 +2,9 @@
 `ActionCompleted` (DOMAIN.md §4).
 
 An alert is named by the event that set the actions, so one meeting's actions share one alert
-(its id must be an event a manager can acknowledge). It is due when its first outstanding action
-is, at the end of that action's due date, and resolved once every action is completed.
+(its id must be an event a manager can acknowledge). It falls due with the earliest of its
+actions outstanding or completed late, at the end of that action's due date, and is resolved once
+every action is completed: an action done late keeps it breached while others are outstanding.
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ def check(case: CaseAtMoment) -> list[Alert]:
         if not actions:
             continue
         outstanding = [a for a in actions if a.completed is None]
+        # Breached from the first action not completed by its due date, until every one is.
+        late = [a.due_at for a in actions if a.completed and _late(a.completed, a.due_at)]
         if outstanding:
-            due_at, resolved_by = min(a.due_at for a in outstanding), None
+            due_at, resolved_by = min(late + [a.due_at for a in outstanding]), None
             listed = ", ".join(f"{a.action_id} (due {day_text(a.due_at)})" for a in outstanding)
             message = f"{_what(source)} has actions not recorded as completed: {listed}"
         else:
-            # Resolved: breached if any action was completed late, from the first such breach.
-            late = [a.due_at for a in actions if a.completed and _late(a.completed, a.due_at)]
             due_at = min(late) if late else max(a.due_at for a in actions)
             resolved_by = max((a.completed for a in actions if a.completed), key=Entry.sort_key)
             listed = ", ".join(a.action_id for a in actions)

@@ -90,6 +90,27 @@ def test_action_overdue_when_completed_late_then_resolved_keeping_the_breach() -
     assert alert.breached_at == datetime(2013, 6, 14, 23, 0, tzinfo=UTC)
 
 
+def test_action_overdue_when_one_done_late_and_one_outstanding_then_stays_breached() -> None:
+    # Given two actions of a meeting, A-1 due on 10 June and A-2 on 30 August, and A-1 done
+    # late, on 20 June
+    log = Log()
+    log.add(
+        "MeetingHeld",
+        "2013-06-03",
+        actions=[_action("A-1", "2013-06-10"), _action("A-2", "2013-08-30")],
+    )
+    log.add("ActionCompleted", "2013-06-20", action_id="A-1")
+
+    # When judged on 25 June, with A-2 not yet due
+    [alert] = log.alerts("2013-06-25", rules=RULES)
+
+    # Then it stays breached from the day after A-1 was due, naming A-2 as still outstanding
+    assert alert.status is AlertStatus.BREACHED
+    assert alert.due_at == parse_bound("2013-06-10")
+    assert alert.breached_at == datetime(2013, 6, 10, 23, 0, tzinfo=UTC)
+    assert "A-2 (due 30 August 2013)" in alert.message
+
+
 def test_action_overdue_when_completion_predates_the_action_then_not_resolved() -> None:
     # Given action id A-1 completed in April, then set again at a meeting in May
     log = Log()
