@@ -83,7 +83,7 @@ class ChronologyEntry:
     action: str | None
     recorded_by: dict[str, Any]
     recorded_at: str
-    late_by_days: int
+    late_by_days: int | None
     corrections: list[Correction]
     annotations: list[Annotation]
     restricted: bool = False
@@ -103,7 +103,7 @@ class ChronologyEntry:
             self.action or "",
             _person(self.recorded_by),
             self.recorded_at,
-            str(self.late_by_days),
+            "" if self.late_by_days is None else str(self.late_by_days),
             "; ".join(f"{c.reason} ({c.recorded_at})" for c in self.corrections),
             self.event_id,
         ]
@@ -292,10 +292,13 @@ def _headline(entry: Entry) -> str:
     return headline
 
 
-def late_by_days(entry: Entry) -> int:
-    """England working days from the day it happened to the day it was recorded (London dates)."""
-    recorded = entry.event.recorded_at.astimezone(LONDON).date()
-    return working_days_between(entry.occurred.london_date, recorded)
+def late_by_days(entry: Entry) -> int | None:
+    """England working days from the last day it can have happened on to the day it was
+    recorded (London dates), as `late-recording` counts them; None for an approximate date."""
+    happened = entry.latest_day()
+    if happened is None:
+        return None
+    return working_days_between(happened, entry.event.recorded_at.astimezone(LONDON).date())
 
 
 class _Linked:

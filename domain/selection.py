@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from domain.catalogue import Significance, catalogue
 from domain.envelope import RecordedEvent
-from domain.moments import Moment, Precision
+from domain.moments import Moment, Precision, months_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,16 @@ class Entry:
         if self.assessment is not None:
             return Significance.parse(self.assessment.data["significance"])
         return catalogue[self.type].default_significance(self.data)
+
+    def latest_day(self) -> date | None:
+        """The last London day it can have happened on: its day, or the last day of its month
+        for a month-precision date; None for an approximate date."""
+        if self.precision is Precision.APPROXIMATE:
+            return None
+        day = self.occurred.london_date
+        if self.precision is Precision.MONTH:
+            return months_after(day.replace(day=1), 1) - timedelta(days=1)
+        return day
 
     def sort_key(self) -> tuple[int, datetime, int]:
         return (0 if self.type == "CaseOpened" else 1, self.occurred.instant, self.version)

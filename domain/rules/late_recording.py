@@ -3,11 +3,9 @@ significance allows (DOMAIN.md §4), visible until a manager acknowledges it."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from domain.calendar import working_days_between
 from domain.catalogue import Significance, type_label
-from domain.moments import LONDON, Precision, months_after
+from domain.moments import LONDON, Precision
 from domain.rules.base import (
     Alert,
     CaseAtMoment,
@@ -56,7 +54,7 @@ def check(case: CaseAtMoment) -> list[Alert]:
         # As of a moment before it was recorded, it had not (yet) been recorded late.
         if entry.type in NOT_JUDGED or recorded_at > case.at:
             continue
-        happened = _latest_day(entry)
+        happened = entry.latest_day()
         if happened is None:
             continue
         significance = entry.significance
@@ -64,17 +62,6 @@ def check(case: CaseAtMoment) -> list[Alert]:
         if late > allowed[significance]:
             alerts.append(_alert(entry, significance, late, allowed[significance]))
     return alerts
-
-
-def _latest_day(entry: Entry) -> date | None:
-    """The last day it can have happened: its day, or the last day of its month for a
-    month-precision date; None for an approximate date, whose lateness cannot be judged."""
-    if entry.precision is Precision.APPROXIMATE:
-        return None
-    day = london_day(entry.occurred.instant)
-    if entry.precision is Precision.MONTH:
-        return months_after(day.replace(day=1), 1) - timedelta(days=1)
-    return day
 
 
 def _alert(entry: Entry, significance: Significance, late: int, allowed: int) -> Alert:

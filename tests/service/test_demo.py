@@ -95,7 +95,7 @@ def test_chronology_shows_record_keeping(records: CaseRecords, case_id: UUID) ->
     assessed = [e for e in entries if e.significance_assessment]
     assert assessed and assessed[0].significance == "significant"
     assert assessed[0].type == "CaseNoteRecorded"
-    assert any(e.late_by_days > 10 for e in entries), "a back-dated entry"
+    assert any((e.late_by_days or 0) > 10 for e in entries), "a back-dated entry"
     assert any(e.date.startswith("?") for e in entries), "an approximate date"
     for kind in ("ConcernObserved", "ContactReceived", "MeetingHeld"):
         assert any(e.type == kind and e.action for e in entries), kind

@@ -176,6 +176,29 @@ def test_late_by_days_when_recorded_across_bank_holidays_then_counts_england_wor
     assert by_id(lines, christmas["id"])["recorded_at"] == "2014-01-02T12:00:00.000000Z"
 
 
+def test_late_by_days_when_month_or_approximate_date_then_counted_as_late_recording_counts(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given, recorded on Mon 2 November 2026, a visit in October 2026 (month precision), one
+    # "around October 2026" (approximate), and one on 1 October (a day)
+    at(clock, "2026-10-01T12:00:00+00:00")
+    case_id, _ = open_case(client, headers, occurred_at="2026-10-01")
+    at(clock, "2026-11-02T12:00:00+00:00")
+    month = event("VisitMade", "2026-10-01", occurred_precision="month")
+    around = event("VisitMade", "2026-10-01", occurred_precision="approximate")
+    day = event("VisitMade", "2026-10-01")
+    record(client, headers, case_id, month, around, day)
+
+    # When the chronology is read
+    lines = chronology(client, headers, case_id, min_significance="routine")
+
+    # Then the month's visit counts from the month's last day (Sat 31 October: 1 working day),
+    # the approximate one is not counted, and the dated one counts from its day (22)
+    assert by_id(lines, month["id"])["late_by_days"] == 1
+    assert by_id(lines, around["id"])["late_by_days"] is None
+    assert by_id(lines, day["id"])["late_by_days"] == 22
+
+
 def test_as_of_when_date_only_then_end_of_that_london_day(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:
@@ -1189,7 +1212,8 @@ def test_chronology_csv_when_asked_then_rows_match_json_entries(
         assert row["significance"] == entry["significance"]
         assert row["action"] == (entry["action"] or "")
         assert row["recorded_at"] == entry["recorded_at"]
-        assert row["late_by_days"] == str(entry["late_by_days"])
+        late = entry["late_by_days"]
+        assert row["late_by_days"] == ("" if late is None else str(late))
 
 
 def test_chronology_csv_when_reassessed_and_corrected_then_rationale_and_reason_in_row(
