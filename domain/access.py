@@ -244,13 +244,16 @@ def _verb(kind: str) -> str:
 
 def shared_with(entries: Iterable[Entry], agency: str) -> set[str]:
     """Ids of the entries an agency wrote, that name it (a meeting it attended, information or
-    minutes sent to it, its own involvement), and the concerns shared with it."""
+    minutes sent to it, its own involvement), and the concerns another agency shared with it."""
     ids: set[str] = set()
     for entry in entries:
-        if entry.agency == agency or agency in named_agencies(entry):
+        named = agency in named_agencies(entry)
+        if entry.agency == agency or named:
             ids.add(entry.id)
-            if entry.type == "InformationShared":
-                ids.update(str(c) for c in entry.data.get("concern_event_ids", ()))
+        # What an agency shares with others is not thereby shared with it: its own share naming
+        # another agency's entries must not widen its view.
+        if entry.type == "InformationShared" and named and entry.agency != agency:
+            ids.update(str(c) for c in entry.data.get("concern_event_ids", ()))
     return ids
 
 

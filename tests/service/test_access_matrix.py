@@ -1106,6 +1106,82 @@ def test_partner_chronology_when_entries_shared_with_it_then_shown_in_full_even_
     assert to_health["id"] not in entries
 
 
+def _routine(target: dict[str, Any], occurred_at: str) -> dict[str, Any]:
+    """A reassessment of `target` as routine."""
+    return event(
+        "SignificanceAssessed",
+        occurred_at,
+        data=payload(
+            "SignificanceAssessed", target["id"], significance="routine", rationale="Background"
+        ),
+    )
+
+
+def _information_shared(occurred_at: str, agency: str, *concerns: dict[str, Any]) -> dict[str, Any]:
+    return event(
+        "InformationShared",
+        occurred_at,
+        data=payload(
+            "InformationShared",
+            **{"with": [{"agency": agency}]},
+            concern_event_ids=[c["id"] for c in concerns],
+        ),
+    )
+
+
+def test_partner_chronology_when_its_own_share_names_a_routine_concern_then_not_shown(
+    client: TestClient, token: Token
+) -> None:
+    # Given a concern by children's social care, reassessed as routine; and information the
+    # school shares with the police naming it
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    concern = event("ConcernObserved", "2026-10-03")
+    assert append(client, csc, case_id, concern, _routine(concern, "2026-10-04")).status_code == 201
+    share = _information_shared("2026-10-05", POLICE, concern)
+    assert append(client, school, case_id, share).status_code == 201
+
+    # When the school reads the chronology, routine entries included
+    seen = _ids(client, school, case_id, min_significance="routine")
+
+    # Then its share is there, and not the concern: what the school shares with others is not
+    # shared with it
+    assert share["id"] in seen
+    assert concern["id"] not in seen
+
+
+def test_partner_chronology_when_another_partner_shares_then_shown_in_full_only_if_named(
+    client: TestClient, token: Token
+) -> None:
+    # Given the police involved, with two concerns of their own (reassessed as routine by
+    # children's social care): one shared with the school, the other only with health
+    csc, school = token(), _school(token)
+    police = token(agency=POLICE, sub="pc")
+    involved = event(
+        "AgencyInvolvementStarted",
+        "2026-10-02",
+        data=payload("AgencyInvolvementStarted", agency=POLICE),
+    )
+    case_id = _referred_case(client, csc, involved)
+    to_school = event("ConcernObserved", "2026-10-03")
+    to_health = event("ConcernObserved", "2026-10-03")
+    routine = [_routine(c, "2026-10-04") for c in (to_school, to_health)]
+    shares = [
+        _information_shared("2026-10-05", SCHOOL, to_school),
+        _information_shared("2026-10-05", HEALTH, to_health),
+    ]
+    assert append(client, police, case_id, to_school, to_health).status_code == 201
+    assert append(client, csc, case_id, *routine).status_code == 201
+    assert append(client, police, case_id, *shares).status_code == 201
+
+    # When the school reads the chronology, routine entries included
+    seen = _ids(client, school, case_id, min_significance="routine")
+
+    # Then the concern shared with it is there in full; the one shared only with health is not
+    assert to_school["id"] in seen
+    assert to_health["id"] not in seen
+
+
 # --- the audit's own visibility ------------------------------------------------------------------
 
 

@@ -482,6 +482,38 @@ def test_partner_feed_when_restricted_entry_acted_on_in_normal_entries_then_thos
     ] == []
 
 
+def test_partner_feed_when_a_share_is_not_to_it_then_what_it_names_is_not_carried(
+    client: TestClient, token: Token
+) -> None:
+    # Given a concern by children's social care, which the school names in information it
+    # shares with the police; and another concern CSC shares only with health
+    csc, school = token(), _school(token)
+    case_id = school_referred_case(client, csc, SCHOOL)
+    concern = event("ConcernObserved", "2026-10-03")
+    to_health = event("ConcernObserved", "2026-10-04")
+    health_share = event(
+        "InformationShared",
+        "2026-10-05",
+        data=payload("InformationShared", to_health["id"], **{"with": [{"agency": HEALTH}]}),
+    )
+    assert append(client, csc, case_id, concern, to_health, health_share).status_code == 201
+    own_share = event(
+        "InformationShared",
+        "2026-10-06",
+        data=payload("InformationShared", concern["id"], **{"with": [{"agency": POLICE}]}),
+    )
+    assert append(client, school, case_id, own_share).status_code == 201
+
+    # When the school reads the feed
+    events, _ = _read_all(client, school)
+
+    # Then it carries the school's own share, and nothing that share or CSC's share with
+    # health names: neither was shared with the school
+    carried = {e["id"] for e in events}
+    assert own_share["id"] in carried
+    assert not {concern["id"], to_health["id"], health_share["id"]} & carried
+
+
 class _WriterAfterHead(Feed):
     """A feed whose next page begins just before another writer commits: the race between
     reading the log's head and reading its rows, made certain."""
