@@ -32,7 +32,7 @@ from service.settings import Settings
 
 ROLES = frozenset({"practitioner", "manager", "reviewer", "integrator", "system", "admin"})
 AGENCY = re.compile(
-    r"^(csc|school|health|police|vcs|housing|probation|other):[a-z0-9][a-z0-9._-]{0,62}$"
+    r"(csc|school|health|police|vcs|housing|probation|other):[a-z0-9][a-z0-9._-]{0,62}"
 )
 
 
@@ -260,7 +260,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     ):
         raise InvalidToken(f"roles must be a non-empty list drawn from {sorted(ROLES)}")
     agency = claims.get("agency")
-    if not isinstance(agency, str) or not AGENCY.match(agency):
+    if not isinstance(agency, str) or not AGENCY.fullmatch(agency):
         raise InvalidToken("agency must be KIND:NAME, e.g. csc:barsetshire")
     name = claims.get("name")
     if not isinstance(name, str) or not name.strip():

@@ -23,7 +23,7 @@ import orjson
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
 # An incoming X-Request-ID is echoed only when it looks like an id; otherwise one is generated.
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # Fields an access line (or any line given them as `extra`) carries, in this order.
 FIELDS = ("request_id", "method", "route", "status", "duration_ms", "sub", "agency")
@@ -54,7 +54,7 @@ current_request: ContextVar[RequestContext | None] = ContextVar("casetrail_reque
 
 def request_id(incoming: str | None) -> str:
     """The incoming X-Request-ID if it is sane (≤ 64 of [A-Za-z0-9._-]), else a new one."""
-    if incoming and REQUEST_ID.match(incoming):
+    if incoming and REQUEST_ID.fullmatch(incoming):
         return incoming
     return uuid.uuid4().hex
 

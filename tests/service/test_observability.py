@@ -278,7 +278,7 @@ def test_request_id_when_sane_then_echoed(client: TestClient, headers: Headers) 
 
 @pytest.mark.parametrize(
     "sent",
-    [None, "", "has spaces", "x" * 65, "semi;colon", "name=Amy%20Smith"],
+    [None, "", "has spaces", "x" * 65, "semi;colon", "name=Amy%20Smith", "ends-in-newline\n"],
 )
 def test_request_id_when_absent_or_malformed_then_a_new_one(
     client: TestClient, sent: str | None
