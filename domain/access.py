@@ -301,7 +301,9 @@ def partner_feed_view(
     exists", never their content; so are other agencies' corrections, annotations and
     reassessments of such an entry, whatever their own sensitivity (a correction carries the
     entry's new payload). Everything else of the case is not in its feed at all; a retracted
-    entry leaves it, as it leaves every view.
+    entry leaves it, as it leaves every view, and its retraction is carried in its place when
+    the entry was shared with the agency (or written by it) before it was retracted, by the
+    same rules as a correction.
     """
     entries = select(events, as_of=_WHENEVER, known_at=known_at)
     shared = shared_with(entries, agency)
@@ -317,5 +319,18 @@ def partner_feed_view(
         carried.update(act.id for act in acts)
         if entry.id in withheld:
             withheld.update(act.id for act in acts if act.agency != agency)
+    retractions = [e for e in events if e.type == "EntryRetracted" and e.recorded_at <= known_at]
+    if retractions:
+        # A partner's system may already hold what was retracted: the retraction tells it to
+        # delete it. Whether it was carried is judged on the record without any retraction.
+        unretracted = (e for e in events if e.type != "EntryRetracted")
+        was_shared = shared_with(select(unretracted, as_of=_WHENEVER, known_at=known_at), agency)
+        for retraction in retractions:
+            target = retraction.targets
+            if target not in was_shared:
+                continue
+            carried.add(retraction.id)
+            if target in withheld and retraction.agency != agency:
+                withheld.add(retraction.id)
     placeholders = frozenset(carried & withheld)
     return frozenset(carried - placeholders), placeholders

@@ -92,9 +92,8 @@ def test_partner_feed_view_when_shared_entry_corrected_annotated_or_retracted_th
     full, _ = partner_feed_view(log.events, SCHOOL, known_at=NOW)
 
     # Then the minutes come with their correction and annotation; the retracted concern leaves
-    # the feed (its retraction with it), while the share itself stays
-    assert {minutes, corrected, annotated, share} <= full
-    assert not {concern, retracted} & full
+    # the feed and its retraction comes in its place, while the share itself stays
+    assert full == {minutes, corrected, annotated, share, retracted}
 
 
 def test_partner_feed_view_when_restricted_correction_of_shared_entry_then_both_placeholders() -> (
@@ -123,6 +122,27 @@ def test_partner_feed_view_when_restricted_correction_of_shared_entry_then_both_
     # Then neither the minutes nor the correction is shown in full
     assert placeholders == {minutes, correction}
     assert not placeholders & full
+
+
+def test_partner_feed_view_when_restricted_shared_entry_retracted_then_retraction_placeholder() -> (
+    None
+):
+    # Given a restricted concern CSC shared with the school, then retracted by CSC in a
+    # retraction of normal sensitivity; and a CSC note never shared, also retracted
+    log = Log()
+    concern = log.add("ConcernObserved", "2026-10-02", sensitivity="restricted")
+    share = log.add("InformationShared", "2026-10-03", data=_shared_with(SCHOOL, concern))
+    note = log.add("ChildsVoiceRecorded", "2026-10-04")
+    retraction = log.add("EntryRetracted", "2026-10-05", data=_targeting("EntryRetracted", concern))
+    log.add("EntryRetracted", "2026-10-05", data=_targeting("EntryRetracted", note))
+
+    # When the school's feed view is taken
+    full, placeholders = partner_feed_view(log.events, SCHOOL, known_at=NOW)
+
+    # Then the concern's retraction is a placeholder, like any act on a placeholder; the note's
+    # retraction is not carried at all
+    assert placeholders == {retraction}
+    assert full == {share}
 
 
 def test_partner_feed_view_when_share_recorded_after_known_at_then_not_yet_shared() -> None:

@@ -514,6 +514,91 @@ def test_partner_feed_when_a_share_is_not_to_it_then_what_it_names_is_not_carrie
     assert not {concern["id"], to_health["id"], health_share["id"]} & carried
 
 
+def _retraction(target: str) -> dict[str, Any]:
+    return event("EntryRetracted", "2026-10-09", data=payload("EntryRetracted", target))
+
+
+def test_partner_feed_when_shared_concern_retracted_then_next_page_carries_the_retraction(
+    client: TestClient, token: Token
+) -> None:
+    # Given a concern CSC shared with the school, which the school's feed has carried
+    csc, school = token(), _school(token)
+    case_id = school_referred_case(client, csc, SCHOOL)
+    concern = event("ConcernObserved", "2026-10-05")
+    assert (
+        append(client, csc, case_id, concern, _shared_with_school(concern["id"])).status_code == 201
+    )
+    held, cursor = _read_all(client, school)
+    assert concern["id"] in [e["id"] for e in held]
+
+    # When CSC retracts the concern and the school reads on
+    retraction = _retraction(concern["id"])
+    assert append(client, csc, case_id, retraction).status_code == 201
+    events, _ = _read_all(client, school, after=cursor)
+
+    # Then the school is given the retraction in full, naming the concern to delete
+    assert [(e["id"], e["data"]["target_event_id"]) for e in events] == [
+        (retraction["id"], concern["id"])
+    ]
+
+
+def test_partner_feed_when_its_own_entry_retracted_then_carries_the_retraction(
+    client: TestClient, token: Token
+) -> None:
+    # Given a concern the school recorded, which its feed has carried
+    csc, school = token(), _school(token)
+    case_id = school_referred_case(client, csc, SCHOOL)
+    own = event("ConcernObserved", "2026-10-05")
+    assert append(client, school, case_id, own).status_code == 201
+    _, cursor = _read_all(client, school)
+
+    # When CSC retracts it and the school reads on
+    retraction = _retraction(own["id"])
+    assert append(client, csc, case_id, retraction).status_code == 201
+    events, _ = _read_all(client, school, after=cursor)
+
+    # Then the school is given CSC's retraction of its entry
+    assert [(e["id"], e["data"]["target_event_id"]) for e in events] == [
+        (retraction["id"], own["id"])
+    ]
+
+
+def test_partner_feed_when_entry_it_was_not_carried_retracted_then_not_carried_the_retraction(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school and health are involved in, where CSC shared a concern with the
+    # school only and wrote a note of its own
+    csc, school = token(), _school(token)
+    health = token(agency=HEALTH, roles=("integrator",), sub="gp-system", name="GP system")
+    case_id = school_referred_case(client, csc, SCHOOL)
+    involved = event(
+        "AgencyInvolvementStarted",
+        "2026-10-03",
+        data=payload("AgencyInvolvementStarted", agency=HEALTH),
+    )
+    concern = event("ConcernObserved", "2026-10-05")
+    note = event("CaseNoteRecorded", "2026-10-07")
+    assert (
+        append(
+            client, csc, case_id, involved, concern, _shared_with_school(concern["id"]), note
+        ).status_code
+        == 201
+    )
+    _, school_cursor = _read_all(client, school)
+    health_held, health_cursor = _read_all(client, health)
+    assert [e["id"] for e in health_held] == [involved["id"]]
+
+    # When CSC retracts the concern and the note
+    retractions = [_retraction(concern["id"]), _retraction(note["id"])]
+    assert append(client, csc, case_id, *retractions).status_code == 201
+
+    # Then health is carried neither retraction, and the school only the concern's
+    school_events, _ = _read_all(client, school, after=school_cursor)
+    health_events, _ = _read_all(client, health, after=health_cursor)
+    assert health_events == []
+    assert [e["id"] for e in school_events] == [retractions[0]["id"]]
+
+
 class _WriterAfterHead(Feed):
     """A feed whose next page begins just before another writer commits: the race between
     reading the log's head and reading its rows, made certain."""
