@@ -27,6 +27,7 @@ from service.access import Gatekeeper
 from service.api import audit_routes, cases, feed_routes, list_routes, practice
 from service.api import integrity as integrity_routes
 from service.api.deadline import RequestDeadline
+from service.api.headers import REQUEST_ID, RETRY_AFTER
 from service.api.models import Health, ProjectionLag, Readiness, StoreReachability, Stores
 from service.api.nul import RefuseNul
 from service.api.observability import Observability
@@ -244,12 +245,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "model": Readiness,
                 "description": "A store (the log, the access audit or the read models) is "
                 "unreachable",
-                "headers": {
-                    "Retry-After": {
-                        "description": "Seconds to wait before retrying",
-                        "schema": {"type": "integer"},
-                    }
-                },
+                "headers": {"Retry-After": RETRY_AFTER},
             }
         },
     )
@@ -312,12 +308,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
-    _add_problem_schema(app)
+    _finish_openapi(app)
     return app
 
 
-def _add_problem_schema(app: FastAPI) -> None:
-    """Make sure `Problem` is in the document's components even where no route names it.
+def _finish_openapi(app: FastAPI) -> None:
+    """Make sure `Problem` is in the document's components even where no route names it, and
+    declare the `X-Request-ID` every response carries (the outermost middleware adds it).
 
     FastAPI documents a 422 `HTTPValidationError` (application/json) on every operation with
     parameters that lists no 422 of its own; ours is always a problem document.
@@ -342,6 +339,8 @@ def _add_problem_schema(app: FastAPI) -> None:
                     == default_422
                 ):
                     operation["responses"]["422"] = responses(422)[422]
+                for response in operation.get("responses", {}).values():
+                    response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID
         for unused in ("HTTPValidationError", "ValidationError"):
             if f"#/components/schemas/{unused}" not in json.dumps(schema):
                 schemas.pop(unused, None)

@@ -30,6 +30,7 @@ from service.api.deps import (
 )
 from service.api.direct import DirectRoute, binds, json_body, path_uuid, validated
 from service.api.guard import case_access, partner_agency
+from service.api.headers import LOCATION, STATE_ETAG, WRITE_ETAG
 from service.api.models import (
     AppendRequest,
     AppendResponse,
@@ -82,7 +83,9 @@ def _written(result: AppendResult, headers: dict[str, str] | None = None) -> Res
         200: {
             "description": "A replay: every event was already stored; the original results",
             "model": AppendResponse,
+            "headers": {"ETag": WRITE_ETAG, "Location": LOCATION},
         },
+        201: {"headers": {"ETag": WRITE_ETAG, "Location": LOCATION}},
         # 404: the CaseOpened names a case that exists and the caller may not see.
         **responses(400, 401, 403, 404, 409, 413, 422, 503),
     },
@@ -115,7 +118,9 @@ def open_case(
         200: {
             "description": "A replay: every event was already stored; the original results",
             "model": AppendResponse,
+            "headers": {"ETag": WRITE_ETAG},
         },
+        201: {"headers": {"ETag": WRITE_ETAG}},
         **responses(400, 401, 403, 404, 409, 412, 413, 422, 503),
     },
 )
@@ -170,7 +175,14 @@ async def _append_arguments(request: Request) -> dict[str, Any]:
     operation_id="get_case_state",
     response_model=CaseState,
     summary="The case's state as of a date",
-    responses=responses(304, 401, 403, 404, 422, 503),
+    responses={
+        200: {"headers": {"ETag": STATE_ETAG}},
+        304: {
+            "description": "Not modified: the case is still at the version `If-None-Match` names",
+            "headers": {"ETag": STATE_ETAG},
+        },
+        **responses(401, 403, 404, 422, 503),
+    },
 )
 def get_case_state(
     case_id: UUID,

@@ -21,6 +21,7 @@ from domain.access import READERS, Decision
 from domain.catalogue import catalogue
 from service.api.deps import PAGE_LIMIT, Caller, CurrentSettings, Gate, Records
 from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
+from service.api.headers import NEXT_PAGE
 from service.api.models import StoredEvent
 from service.api.problems import Refusal, responses
 from service.audit import AuditLog, Read
@@ -108,12 +109,7 @@ async def _more_after(request: Request, feed: Feed, position: int, deadline: flo
     responses={
         200: {
             "description": "A page of the feed",
-            "headers": {
-                "Link": {
-                    "description": '`<…/feed?after=NEXT…>; rel="next"`: the next page',
-                    "schema": {"type": "string"},
-                }
-            },
+            "headers": {"Link": NEXT_PAGE},
         },
         **responses(401, 403, 422),
     },

@@ -30,6 +30,7 @@ from projections.store import ReadModelStore
 from service.access import caller_of
 from service.api.deps import PAGE_LIMIT, Audit, Caller, CurrentSettings, Records
 from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
+from service.api.headers import PROJECTION_BEHIND, PROJECTION_POSITION
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal, responses
 from service.audit import AuditLog
 from service.principal import Principal
@@ -113,6 +114,15 @@ def waits_for(
     return wait_for_position
 
 
+def _read_model_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of a read-model route: its problems, and the position its answers
+    (and a `projection-behind` refusal) carry."""
+    out = responses(*statuses)
+    out[200] = {"headers": {"X-Projection-Position": PROJECTION_POSITION}}
+    out[503]["headers"]["X-Projection-Position"] = PROJECTION_BEHIND
+    return out
+
+
 def _calendar_date(value: str | None) -> str | None:
     """A `YYYY-MM-DD` that is a day of the calendar (not 2013-02-30)."""
     if value is not None:
@@ -130,7 +140,7 @@ def _calendar_date(value: str | None) -> str | None:
     "/cases",
     operation_id="list_cases",
     summary="List and search cases",
-    responses=responses(400, 401, 403, 422),
+    responses=_read_model_responses(400, 401, 403, 422),
     dependencies=[Depends(waits_for("cases", _list_access))],
 )
 def list_cases(
@@ -207,7 +217,7 @@ class AlertListResponse(BaseModel):
     "/alerts",
     operation_id="list_alerts",
     summary="The open alerts across cases",
-    responses=responses(400, 401, 403, 422),
+    responses=_read_model_responses(400, 401, 403, 422),
     dependencies=[Depends(waits_for("alerts", _list_access))],
 )
 def list_alerts(
@@ -254,7 +264,7 @@ def list_alerts(
     "/caseloads",
     operation_id="caseloads",
     summary="Open cases per worker and team, by plan",
-    responses=responses(401, 403, 422),
+    responses=_read_model_responses(401, 403, 422),
     dependencies=[Depends(waits_for("cases", _manager_access))],
 )
 def get_caseloads(

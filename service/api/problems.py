@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.catalogue import catalogue
+from service.api.headers import RETRY_AFTER
 from service.errors import (
     CaseExistsError,
     CaseNotFoundError,
@@ -240,7 +241,6 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     and 429 (its principal over the rate limit), so listing 401 lists 429 and 503 too.
     """
     described = {
-        304: "Not modified",
         400: "Malformed request",
         401: "Missing or invalid bearer token",
         403: "The access policy refuses it (the reason is given)",
@@ -257,18 +257,10 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     wanted = set(statuses) | ({429, 503} if 401 in statuses else set())
     out: dict[int | str, dict[str, Any]] = {}
     for status in sorted(wanted):
-        if status == 304:
-            out[status] = {"description": described[status]}
-            continue
         out[status] = {
             "description": described[status],
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         if status in (429, 503):
-            out[status]["headers"] = {
-                "Retry-After": {
-                    "description": "Seconds to wait before retrying",
-                    "schema": {"type": "integer"},
-                }
-            }
+            out[status]["headers"] = {"Retry-After": RETRY_AFTER}
     return out
