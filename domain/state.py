@@ -20,6 +20,8 @@ from domain.selection import Entry, select
 PLAN_RANK = ("looked_after", "child_protection", "child_in_need", "early_help")
 EPISODE_OPENERS = frozenset({"ReferralAccepted", "CaseReopened", "PeriodOfCareStarted"})
 EPISODE_CLOSERS = frozenset({"CaseClosed", "CaseTransferred"})
+# Contact decisions that open no episode: the contact ends with them.
+CONTACT_ENDINGS = frozenset({"nfa", "advice", "early_help"})
 PLAN_STARTS = {
     "ChildInNeedPlanStarted": "child_in_need",
     "ChildProtectionPlanStarted": "child_protection",
@@ -263,7 +265,7 @@ def fold(
         elif kind == "PlacementChanged":
             for plan in _of_kind(plans, "looked_after"):
                 plan.placement = None if hidden else dict(data["placement"])
-        elif kind == "ContactDecisionMade" and data["outcome"] in ("nfa", "advice", "early_help"):
+        elif kind == "ContactDecisionMade" and data["outcome"] in CONTACT_ENDINGS:
             awaiting_episode.pop(data["contact_id"], None)
         elif kind == "WorkerAllocated":
             worker, team = (RESTRICTED, RESTRICTED) if hidden else (data["worker"], data["team"])
@@ -277,6 +279,8 @@ def fold(
             )
         elif kind == "ConcernFollowedUp":
             concerns.pop(str(data["concern_event_id"]), None)
+        if ends_allocation(entry, is_open=is_open):
+            worker = team = None
         if sees_child(entry):
             seen = when
             if sees_child_alone(entry):
@@ -347,6 +351,19 @@ def sees_child_alone(entry: Entry) -> bool:
 def records_voice(entry: Entry) -> bool:
     """The entries that record the child's own words (`last_voice_recorded_at`)."""
     return entry.type == "ChildsVoiceRecorded"
+
+
+def ends_allocation(entry: Entry, *, is_open: bool) -> bool:
+    """Whether the allocated worker leaves the case at `entry`: with the work they were allocated
+    to, the episode (its closing or transfer) or, while no episode is open, the contact being
+    screened (a decision that opens no episode). A new episode needs a new allocation."""
+    if entry.type in EPISODE_CLOSERS:
+        return True
+    return (
+        not is_open
+        and entry.type == "ContactDecisionMade"
+        and entry.data["outcome"] in CONTACT_ENDINGS
+    )
 
 
 def _episode_of(entry: Entry, episodes: Sequence[Episode]) -> int | None:

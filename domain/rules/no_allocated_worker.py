@@ -13,7 +13,7 @@ from domain.rules.base import (
     working_days_due,
 )
 from domain.selection import Entry
-from domain.state import EPISODE_CLOSERS, EPISODE_OPENERS
+from domain.state import EPISODE_OPENERS, ends_allocation
 from domain.values import AlertRule
 
 WORKING_DAYS = Timescale(
@@ -34,8 +34,10 @@ _OPENED = {
 
 
 def check(case: CaseAtMoment) -> list[Alert]:
-    """One alert per episode, resolved by the first allocation since the previous episode closed
-    (a worker allocated while the contact was screened counts) or by the episode closing."""
+    """One alert per episode, resolved by the first allocation still standing when it opens
+    (a worker allocated while the contact that led to it was screened counts) or made in it, or
+    by the episode closing. An allocation ends as the state's `allocated_worker` does: with the
+    episode, or with a contact decided without one."""
     alerts = []
     opened: Entry | None = None
     allocated: Entry | None = None
@@ -44,10 +46,9 @@ def check(case: CaseAtMoment) -> list[Alert]:
             allocated = allocated or entry
         elif entry.type in EPISODE_OPENERS and opened is None:
             opened = entry
-        elif entry.type in EPISODE_CLOSERS:
+        elif ends_allocation(entry, is_open=opened is not None):
             if opened is not None:
                 alerts.append(_alert(case, opened, allocated or entry))
-            # A worker leaves the case when it closes: a new episode needs a new allocation.
             opened = allocated = None
     if opened is not None:
         alerts.append(_alert(case, opened, allocated))

@@ -373,6 +373,35 @@ def test_caseloads_when_manager_reads_then_open_cases_per_worker_and_team_by_pla
     assert [w["worker"] for w in north.json()["workers"]] == ["Sam Patel"]
 
 
+def test_caseloads_and_alerts_when_case_closed_and_reopened_then_the_old_worker_has_left_it(
+    client: TestClient, token: Token
+) -> None:
+    # Given Sam's case, closed on 1 November and reopened on 16 November with nobody allocated
+    csc = token()
+    case_id, _ = open_case(
+        client,
+        csc,
+        *_allocated("Sam Patel", "North"),
+        event("CaseClosed", "2026-11-01"),
+        event("CaseReopened", "2026-11-16"),
+    )
+    position = _position(client, csc)
+
+    # When the state, the caseloads, the case list and the open alerts are read
+    state = client.get(f"/cases/{case_id}", headers=csc).json()
+    loads = _get(client, "/caseloads", token(roles=("manager",), sub="m"), position).json()
+    sams = _get(client, "/cases", csc, position, worker="Sam Patel").json()["cases"]
+    [alert] = _get(client, "/alerts", csc, position, rule="no-allocated-worker").json()["alerts"]
+
+    # Then the case has no worker and no team: Sam left it when it closed
+    assert (state["allocated_worker"], state["team"]) == (None, None)
+    assert (loads["workers"], loads["unallocated"]) == ([], 1)
+    assert sams == []
+    # And the reopening's alert is not put down to Sam
+    assert alert["message"].startswith("Case reopened on 16 November 2026 has no allocated worker")
+    assert (alert["allocated_worker"], alert["team"]) == (None, None)
+
+
 def test_caseloads_when_not_a_manager_or_reviewer_then_refused_or_empty(
     client: TestClient, token: Token
 ) -> None:

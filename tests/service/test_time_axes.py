@@ -557,6 +557,42 @@ def test_episodes_when_closed_and_reopened_then_each_episode_kept_with_its_closu
     assert now["plans"] == []
 
 
+def _screening(day: str, contact_id: str, worker: str, outcome: str) -> list[dict[str, Any]]:
+    """A contact received, allocated to a MASH worker for screening, and decided that day."""
+    allocated = {"worker": worker, "team": "MASH", "reason": "screening"}
+    return [
+        event("ContactReceived", day, data=payload("ContactReceived", contact_id=contact_id)),
+        event("WorkerAllocated", day, data=allocated),
+        event(
+            "ContactDecisionMade",
+            day,
+            data=payload("ContactDecisionMade", contact_id=contact_id, outcome=outcome),
+        ),
+    ]
+
+
+def test_allocated_worker_when_contact_decided_nfa_then_the_screening_worker_has_left(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a contact screened by Sam and decided no further action in May 2013, then one
+    # screened by Jo and referred on in June 2015, its referral accepted
+    case_id, _ = open_case(
+        client,
+        headers,
+        *_screening("2013-05-16", "C-1", "Sam Patel", "nfa"),
+        *_screening("2015-06-01", "C-2", "Jo Wright", "referral"),
+        event("ReferralAccepted", "2015-06-02"),
+    )
+
+    # When the state is asked after each decision
+    closed_nfa = state(client, headers, case_id, as_of="2014-01-01")
+    referred = state(client, headers, case_id, as_of="2015-06-10")
+
+    # Then nobody is allocated once the first contact is closed; Jo stays on into the episode
+    assert (closed_nfa["allocated_worker"], closed_nfa["team"]) == (None, None)
+    assert (referred["allocated_worker"], referred["team"]) == ("Jo Wright", "MASH")
+
+
 def test_chronology_when_case_reopened_then_continues_from_earlier_episode(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:

@@ -90,6 +90,20 @@ def test_no_allocated_worker_when_case_reopens_then_the_new_episode_needs_a_work
     assert alerts[reopened].message.startswith("Case reopened on 2 September 2013")
 
 
+def test_no_allocated_worker_when_contact_decided_nfa_then_its_worker_does_not_count() -> None:
+    # Given a contact in May 2013 screened by a MASH worker and decided no further action, then
+    # a referral accepted in June 2015 with nobody allocated
+    log = Log()
+    log.add("ContactReceived", "2013-05-02")
+    log.add("WorkerAllocated", "2013-05-02", worker="Sam Patel", team="MASH")
+    log.add("ContactDecisionMade", "2013-05-03", outcome="nfa")
+    referral = log.add("ReferralAccepted", "2015-06-01")
+
+    # Then the screening's allocation ended with the contact, and the referral has no worker
+    [alert] = log.alerts("2015-06-10", rules=RULES)
+    assert (alert.event_ids, alert.status) == ((referral,), AlertStatus.BREACHED)
+
+
 def test_no_allocated_worker_when_referral_before_easter_then_due_after_the_holidays() -> None:
     # Given a referral on Thursday 17 April 2014 (Good Friday and Easter Monday are holidays)
     log = Log()
