@@ -22,6 +22,11 @@ EPISODE_OPENERS = frozenset({"ReferralAccepted", "CaseReopened", "PeriodOfCareSt
 EPISODE_CLOSERS = frozenset({"CaseClosed", "CaseTransferred"})
 # Contact decisions that open no episode: the contact ends with them.
 CONTACT_ENDINGS = frozenset({"nfa", "advice", "early_help"})
+# An acknowledgement is a decision about an alert, not activity on the child's case: it is not
+# the authority's involvement, and judging it would raise an alert about clearing one.
+# Corrections, retractions, annotations and reassessments never reach a fold or a rule:
+# selection applies them to their target.
+NOT_ACTIVITY = frozenset({"AlertAcknowledged"})
 PLAN_STARTS = {
     "ChildInNeedPlanStarted": "child_in_need",
     "ChildProtectionPlanStarted": "child_protection",
@@ -212,6 +217,7 @@ def fold(
     awaiting_episode: dict[str, str] = {}
     concerns: dict[str, OpenConcern] = {}
     seen = seen_alone = voice = None
+    closing: Entry | None = None  # the closing of the latest episode, while none is open
     last_csc: Entry | None = None
     last_csc_episode: int | None = None
 
@@ -230,10 +236,12 @@ def fold(
             episodes.append(
                 Episode(number=len(episodes) + 1, opened_at=when, opened_by=event_ref(entry))
             )
+            closing = None
             for referrer in awaiting_episode.values():
                 agencies[referrer].referred_into.add(len(episodes))
             awaiting_episode.clear()
         elif kind in EPISODE_CLOSERS and is_open:
+            closing = entry
             episodes[-1].closed_at = when
             episodes[-1].closed_by = event_ref(entry)
             episodes[-1].closure_reason = (
@@ -296,9 +304,13 @@ def fold(
                 if kind == "ContactReceived" and not is_open:
                     awaiting_episode[data["contact_id"]] = agency
         # CaseOpened folds first whatever its date: only what had happened counts as involvement.
-        if entry.agency == local_authority and entry.occurred.instant <= as_of:
+        if (
+            entry.agency == local_authority
+            and entry.type not in NOT_ACTIVITY
+            and entry.occurred.instant <= as_of
+        ):
             last_csc = entry
-            last_csc_episode = _episode_of(entry, episodes)
+            last_csc_episode = _episode_of(entry, episodes, closing)
 
     status: Literal["contact", "open", "closed"] = (
         "contact" if not episodes else "open" if episodes[-1].closed_at is None else "closed"
@@ -366,14 +378,22 @@ def ends_allocation(entry: Entry, *, is_open: bool) -> bool:
     )
 
 
-def _episode_of(entry: Entry, episodes: Sequence[Episode]) -> int | None:
-    """The episode an entry just folded falls in: the open one, or the one it closed; None
-    for work done between episodes (after a closure, before a reopening)."""
+def after_closing(entry: Entry, closing: Entry) -> bool:
+    """Whether an entry folded after an episode's closing is known to come after it. On the
+    closing's own day, when either is dated rather than timed, which came first is not known:
+    the closing worker's last note of the day belongs to the episode it closed."""
+    same_day = entry.occurred.london_date == closing.occurred.london_date
+    return not (same_day and (entry.occurred.is_date or closing.occurred.is_date))
+
+
+def _episode_of(entry: Entry, episodes: Sequence[Episode], closing: Entry | None) -> int | None:
+    """The episode an entry just folded falls in: the open one, or the one it closed or may have
+    come before the closing of; None for work done between episodes (after a closure, before a
+    reopening)."""
     if not episodes:
         return None
-    latest = episodes[-1]
-    if latest.closed_by is None or latest.closed_by.event_id == entry.id:
-        return latest.number
+    if closing is None or closing.id == entry.id or not after_closing(entry, closing):
+        return episodes[-1].number
     return None
 
 

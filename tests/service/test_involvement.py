@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.clock import SettableClock
-from tests.support import LOCAL_AUTHORITY, event, open_case, payload
+from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
@@ -217,6 +217,67 @@ def test_involvement_when_csc_works_on_after_the_episode_closed_then_outside_any
     closing = at_closure["owning_authority"]["last_involvement"]
     assert (closing["event_id"], closing["episode"]) == (closure["id"], 1)
     assert "(CaseClosed, in episode 1)" in at_closure["answer"]
+
+
+def test_involvement_when_csc_notes_on_the_closing_day_then_in_the_episode_it_closed(
+    client: TestClient, token: Token
+) -> None:
+    # Given an episode closed on 20 November 2026, and a closing summary noted the same day,
+    # both dated without a time
+    csc = token()
+    note = event("CaseNoteRecorded", "2026-11-20")
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ReferralAccepted", "2026-10-01"),
+        event("CaseClosed", "2026-11-20"),
+        note,
+        occurred_at="2026-10-01",
+    )
+
+    # When the hub asks for the involvement summary
+    summary = client.get(f"/cases/{case_id}/involvement", headers=csc).json()
+
+    # Then the note, which may have come before the closing, is work in the episode it closed
+    last = summary["owning_authority"]["last_involvement"]
+    assert (last["event_id"], last["episode"]) == (note["id"], 1)
+    assert "last involved on 20 November 2026 (CaseNoteRecorded, in episode 1)" in summary["answer"]
+
+
+def test_involvement_when_a_manager_acknowledges_an_alert_then_not_the_authoritys_involvement(
+    client: TestClient, token: Token
+) -> None:
+    # Given an episode closed on 1 March 2026, a school's concern on 1 October, and a manager's
+    # acknowledgement on 26 November of the alert it raised
+    csc, manager = token(), token(roles=("manager",), sub="m", name="Mgr")
+    closure = event("CaseClosed", "2026-03-01")
+    concern = event("ConcernObserved", "2026-10-01", author={"name": "Ann Jones", "agency": SCHOOL})
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ReferralAccepted", "2026-01-05"),
+        closure,
+        concern,
+        occurred_at="2026-01-05",
+    )
+    acknowledged = {
+        "rule": "activity-on-closed-case",
+        "event_ids": [concern["id"]],
+        "note": "Read; passed to MASH",
+    }
+    response = append(
+        client, manager, case_id, event("AlertAcknowledged", "2026-11-26", data=acknowledged)
+    )
+    assert response.status_code == 201, response.text
+
+    # When the involvement summary and the state are read
+    summary = client.get(f"/cases/{case_id}/involvement", headers=csc).json()
+    state = client.get(f"/cases/{case_id}", headers=csc).json()
+
+    # Then the authority was last involved at the closing: the acknowledgement is no work with
+    # the child
+    assert state["last_involvement"]["event_id"] == closure["id"]
+    assert "last involved on 1 March 2026 (CaseClosed, in episode 1)" in summary["answer"]
 
 
 def test_involvement_when_an_entry_happened_before_the_case_opened_then_record_covers_it(
