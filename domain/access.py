@@ -246,15 +246,20 @@ def shared_with(entries: Iterable[Entry], agency: str) -> set[str]:
     """Ids of the entries an agency wrote, that name it (a meeting it attended, information or
     minutes sent to it, its own involvement), and the concerns another agency shared with it."""
     ids: set[str] = set()
+    concerns: set[str] = set()
+    named_in_shares: set[str] = set()
     for entry in entries:
         named = agency in named_agencies(entry)
         if entry.agency == agency or named:
             ids.add(entry.id)
+        if entry.type == "ConcernObserved":
+            concerns.add(entry.id)
         # What an agency shares with others is not thereby shared with it: its own share naming
         # another agency's entries must not widen its view.
-        if entry.type == "InformationShared" and named and entry.agency != agency:
-            ids.update(str(c) for c in entry.data.get("concern_event_ids", ()))
-    return ids
+        elif entry.type == "InformationShared" and named and entry.agency != agency:
+            named_in_shares.update(str(c) for c in entry.data.get("concern_event_ids", ()))
+    # A share shares the concerns it names: an id of any other entry shares nothing.
+    return ids | (named_in_shares & concerns)
 
 
 def withheld_from(events: Iterable[RecordedEvent], agency: str | None) -> frozenset[str]:

@@ -1182,6 +1182,35 @@ def test_partner_chronology_when_another_partner_shares_then_shown_in_full_only_
     assert to_health["id"] not in seen
 
 
+def test_partner_chronology_when_a_share_names_an_entry_that_is_no_concern_then_not_shown(
+    client: TestClient, token: Token
+) -> None:
+    # Given the police involved, and a routine case note of children's social care, which the
+    # police name among the "concerns" of information they share with the school
+    csc, school = token(), _school(token)
+    police = token(agency=POLICE, sub="pc")
+    involved = event(
+        "AgencyInvolvementStarted",
+        "2026-10-02",
+        data=payload("AgencyInvolvementStarted", agency=POLICE),
+    )
+    case_id = _referred_case(client, csc, involved)
+    note = event(
+        "CaseNoteRecorded", "2026-10-03", data={"kind": "phone call", "text": "Mum at refuge"}
+    )
+    assert append(client, csc, case_id, note).status_code == 201
+    assert (
+        append(client, police, case_id, _information_shared("2026-10-05", SCHOOL, note)).status_code
+        == 201
+    )
+
+    # When the school reads the chronology, routine entries included
+    seen = _ids(client, school, case_id, min_significance="routine")
+
+    # Then the note is not shared with it: a share shares the concerns it names, nothing else
+    assert note["id"] not in seen
+
+
 # --- the audit's own visibility ------------------------------------------------------------------
 
 
