@@ -213,8 +213,11 @@ def fold(
     team: str | None = None
     agencies: dict[str, _Agency] = {}
     # Referrers of contacts received while no episode is open, by contact id, until a decision
-    # other than a referral closes the contact.
-    awaiting_episode: dict[str, str] = {}
+    # other than a referral closes the contact. The next episode takes the one its referral
+    # names, or if it names none, those still awaiting an episode: a strategy discussion or an
+    # s47 enquiry that concluded with nothing further ended the wait.
+    referrers: dict[str, str] = {}
+    awaiting_episode: set[str] = set()
     concerns: dict[str, OpenConcern] = {}
     seen = seen_alone = voice = None
     closing: Entry | None = None  # the closing of the latest episode, while none is open
@@ -237,8 +240,11 @@ def fold(
                 Episode(number=len(episodes) + 1, opened_at=when, opened_by=event_ref(entry))
             )
             closing = None
-            for referrer in awaiting_episode.values():
-                agencies[referrer].referred_into.add(len(episodes))
+            named = data.get("contact_id") if kind == "ReferralAccepted" else None
+            for contact in {named} if named else awaiting_episode:
+                if contact in referrers:
+                    agencies[referrers[contact]].referred_into.add(len(episodes))
+            referrers.clear()
             awaiting_episode.clear()
         elif kind in EPISODE_CLOSERS and is_open:
             closing = entry
@@ -274,7 +280,13 @@ def fold(
             for plan in _of_kind(plans, "looked_after"):
                 plan.placement = None if hidden else dict(data["placement"])
         elif kind == "ContactDecisionMade" and data["outcome"] in CONTACT_ENDINGS:
-            awaiting_episode.pop(data["contact_id"], None)
+            referrers.pop(data["contact_id"], None)
+            awaiting_episode.discard(data["contact_id"])
+        elif not is_open and (
+            (kind == "StrategyDiscussionHeld" and data["decision"] == "no_s47")
+            or (kind == "Section47Concluded" and not data["conference_required"])
+        ):
+            awaiting_episode.clear()
         elif kind == "WorkerAllocated":
             worker, team = (RESTRICTED, RESTRICTED) if hidden else (data["worker"], data["team"])
         elif kind == "ConcernObserved" and data.get("follow_up_required", True):
@@ -302,7 +314,8 @@ def fold(
             if agency != local_authority:
                 _involve(agencies, agency, entry, hidden)
                 if kind == "ContactReceived" and not is_open:
-                    awaiting_episode[data["contact_id"]] = agency
+                    referrers[data["contact_id"]] = agency
+                    awaiting_episode.add(data["contact_id"])
         # CaseOpened folds first whatever its date: only what had happened counts as involvement.
         if (
             entry.agency == local_authority

@@ -1002,6 +1002,39 @@ def test_closed_case_when_access_period_is_zero_then_partner_refused_day_after_c
     assert next_day.status_code == 404
 
 
+def test_old_referral_when_a_later_one_opens_an_episode_then_its_referrer_stays_refused(
+    client: TestClient, token: Token
+) -> None:
+    # Given a police contact in January 2020 whose strategy discussion decided no s47 enquiry,
+    # no episode opened; and in October 2026 a school's contact
+    csc = token()
+    police = token(agency=POLICE, sub="pc.brown", name="PC Brown")
+    decided = payload("ContactDecisionMade", contact_id="C-2020", outcome="strategy_discussion")
+    case_id, _ = open_case(
+        client,
+        csc,
+        _contact("2020-01-10", POLICE, "C-2020"),
+        event("ContactDecisionMade", "2020-01-11", data=decided),
+        event(
+            "StrategyDiscussionHeld",
+            "2020-01-12",
+            data=payload("StrategyDiscussionHeld", decision="no_s47"),
+        ),
+        _contact("2026-10-01", SCHOOL, "C-2026"),
+        occurred_at="2020-01-10",
+    )
+    before = client.get(f"/cases/{case_id}/chronology", headers=police)
+
+    # When children's social care accepts the school's referral
+    assert append(client, csc, case_id, _accepted("2026-10-02", "C-2026")).status_code == 201
+    after = client.get(f"/cases/{case_id}/chronology", headers=police)
+
+    # Then the police, whose access ended in January 2022, are refused as before
+    assert before.status_code == 404
+    assert after.status_code == 404
+    assert client.get(f"/cases/{case_id}/chronology", headers=_school(token)).status_code == 200
+
+
 # --- the partner's chronology --------------------------------------------------------------------
 
 

@@ -875,6 +875,111 @@ def test_involved_agencies_when_contact_decided_advice_then_not_part_of_next_epi
     assert now[SCHOOL]["involved_to"] == "2013-05-16"
 
 
+def _contact_from(agency: str, occurred_at: str, contact_id: str) -> dict[str, Any]:
+    referrer = {"name": "Jo Referrer", "agency": agency, "role": "safeguarding lead"}
+    data = payload("ContactReceived", contact_id=contact_id, referrer=referrer)
+    return event("ContactReceived", occurred_at, data=data)
+
+
+def _referral(occurred_at: str, contact_id: str | None) -> dict[str, Any]:
+    data = payload("ReferralAccepted", contact_id=contact_id)
+    return event("ReferralAccepted", occurred_at, data=data)
+
+
+def test_involved_agencies_when_referral_names_its_contact_then_only_that_referrer_joins_episode(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a police contact in February 2013 still awaiting a decision, a school's contact
+    # on 16 May, and the referral accepted on 17 May naming the school's contact
+    at(clock, "2013-05-18T12:00:00+00:00")
+    case_id, _ = open_case(
+        client,
+        headers,
+        _contact_from(POLICE, "2013-02-04", "C-P"),
+        _contact_from(SCHOOL, "2013-05-16", "C-S"),
+        _referral("2013-05-17", "C-S"),
+        occurred_at="2013-02-04",
+    )
+
+    # When
+    now = _agencies(state(client, headers, case_id))
+
+    # Then the school is part of the episode its referral opened, and the police are not
+    assert now[SCHOOL]["involved_to"] is None
+    assert now[POLICE]["involved_to"] == "2013-02-04"
+
+
+def _strategy_discussion(occurred_at: str, decision: str) -> dict[str, Any]:
+    data = payload("StrategyDiscussionHeld", decision=decision)
+    return event("StrategyDiscussionHeld", occurred_at, data=data)
+
+
+def _concluded(how: str) -> list[dict[str, Any]]:
+    """A strategy discussion on 17 May 2013 deciding no s47 enquiry, or one whose enquiry
+    concluded on 24 May needing no conference."""
+    if how == "no-s47":
+        return [_strategy_discussion("2013-05-17", "no_s47")]
+    concluded = payload("Section47Concluded", conference_required=False)
+    return [
+        _strategy_discussion("2013-05-17", "s47"),
+        event("Section47Started", "2013-05-17"),
+        event("Section47Concluded", "2013-05-24", data=concluded),
+    ]
+
+
+@pytest.mark.parametrize("how", ["no-s47", "s47-without-conference"])
+def test_involved_agencies_when_contact_concluded_before_any_episode_then_not_in_a_later_one(
+    client: TestClient, headers: Headers, clock: SettableClock, how: str
+) -> None:
+    # Given a police contact on 16 May 2013 decided for a strategy discussion, which ended
+    # with no s47 enquiry or with one needing no conference; and years later another
+    # agency's contact, and a referral accepted naming no contact
+    at(clock, "2013-05-25T12:00:00+00:00")
+    police_contact = _contact_from(POLICE, "2013-05-16", "C-P")
+    decision = event(
+        "ContactDecisionMade",
+        "2013-05-16",
+        data=payload("ContactDecisionMade", contact_id="C-P", outcome="strategy_discussion"),
+    )
+    case_id, _ = open_case(client, headers, police_contact, decision, *_concluded(how))
+    at(clock, "2016-03-02T12:00:00+00:00")
+    record(
+        client,
+        headers,
+        case_id,
+        _contact_from(SCHOOL, "2016-03-01", "C-S"),
+        _referral("2016-03-02", None),
+    )
+
+    # When
+    now = _agencies(state(client, headers, case_id))
+
+    # Then the police's involvement ended with their contact; the school's referral opened it
+    assert now[POLICE]["involved_to"] == "2013-05-16"
+    assert now[SCHOOL]["involved_to"] is None
+
+
+def test_involved_agencies_when_referral_names_a_concluded_contact_then_its_referrer_joins(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a police contact on 16 May 2013 whose strategy discussion decided no s47 enquiry,
+    # and the next day a referral accepted naming that contact (a single-agency assessment)
+    at(clock, "2013-05-18T12:00:00+00:00")
+    case_id, _ = open_case(
+        client,
+        headers,
+        _contact_from(POLICE, "2013-05-16", "C-P"),
+        _strategy_discussion("2013-05-16", "no_s47"),
+        _referral("2013-05-17", "C-P"),
+    )
+
+    # When
+    now = _agencies(state(client, headers, case_id))
+
+    # Then the police are part of the episode their contact led to
+    assert now[POLICE]["involved_to"] is None
+
+
 def test_involved_agencies_when_involvement_started_outside_episode_then_open_until_ended(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:
