@@ -219,6 +219,9 @@ def fold(
     referrers: dict[str, str] = {}
     awaiting_episode: set[str] = set()
     concerns: dict[str, OpenConcern] = {}
+    # Follow-ups by the concern they name: one dated by its day alone folds before a concern
+    # timed later that day.
+    followed_up: set[str] = set()
     seen = seen_alone = voice = None
     closing: Entry | None = None  # the closing of the latest episode, while none is open
     last_csc: Entry | None = None
@@ -289,7 +292,11 @@ def fold(
             awaiting_episode.clear()
         elif kind == "WorkerAllocated":
             worker, team = (RESTRICTED, RESTRICTED) if hidden else (data["worker"], data["team"])
-        elif kind == "ConcernObserved" and data.get("follow_up_required", True):
+        elif (
+            kind == "ConcernObserved"
+            and data.get("follow_up_required", True)
+            and entry.id not in followed_up
+        ):
             concerns[entry.id] = OpenConcern(
                 event_id=entry.id,
                 occurred_at=when,
@@ -298,6 +305,7 @@ def fold(
                 agency=entry.agency,
             )
         elif kind == "ConcernFollowedUp":
+            followed_up.add(str(data["concern_event_id"]))
             concerns.pop(str(data["concern_event_id"]), None)
         if ends_allocation(entry, is_open=is_open):
             worker = team = None

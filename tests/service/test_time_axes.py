@@ -1118,6 +1118,28 @@ def test_state_when_concerns_visits_and_voice_recorded_then_open_concerns_and_la
     assert on_25_may["last_seen_at"] == "2013-05-22"
 
 
+def test_open_concerns_when_followed_up_the_same_day_given_as_a_date_then_not_open(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a concern at 15:00 on 5 October 2026, and on 6 October its follow-up dated by
+    # the day alone (so it happened, in the fold's order, before the concern)
+    at(clock, "2026-10-05T15:30:00+01:00")
+    observed = concern("2026-10-05T15:00:00+01:00")
+    case_id, _ = open_case(client, headers, observed, occurred_at="2026-10-01")
+    at(clock, "2026-10-06T12:00:00+00:00")
+    followed_up = payload("ConcernFollowedUp", concern_event_id=observed["id"])
+    record(client, headers, case_id, event("ConcernFollowedUp", "2026-10-05", data=followed_up))
+
+    # When
+    now = state(client, headers, case_id)
+    before_follow_up_recorded = state(client, headers, case_id, known_at="2026-10-05")
+
+    # Then the follow-up resolves the concern whatever their order; before it was recorded,
+    # the concern was open
+    assert now["open_concerns"] == []
+    assert [c["event_id"] for c in before_follow_up_recorded["open_concerns"]] == [observed["id"]]
+
+
 # --- chronology: filters and actions ---
 
 
