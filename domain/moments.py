@@ -116,6 +116,11 @@ def parse_bound(text: str) -> datetime:
     return end_of_day(moment.london_date) if moment.is_date else moment.instant
 
 
+def parse_lower_bound(text: str) -> datetime:
+    """A query's `since`: a date means the start of that day in London, so the day is in."""
+    return Moment.parse(text).instant
+
+
 def format_utc(instant: datetime) -> str:
     """The one textual form of a server time (`recorded_at`): UTC, microseconds, `Z`."""
     # Equal datetimes are one instant, but for a wall time repeated when the clocks go back,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 
-from domain.moments import BadMoment, parse_bound
+from domain.moments import BadMoment, parse_bound, parse_lower_bound
 from service.access import Gatekeeper
 from service.api.observability import route_template
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal
@@ -117,11 +118,13 @@ Caller = Annotated[Principal, Depends(authenticate)]
 _PLUS_AS_SPACE = re.compile(r"^(\S+[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}:\d{2})$")
 
 
-def _bound(name: str, value: str | None) -> datetime | None:
+def _bound(
+    name: str, value: str | None, parse: Callable[[str], datetime] = parse_bound
+) -> datetime | None:
     if value is None or not value.strip():
         return None
     try:
-        return parse_bound(_PLUS_AS_SPACE.sub(r"\1+\2", value.strip()))
+        return parse(_PLUS_AS_SPACE.sub(r"\1+\2", value.strip()))
     except BadMoment as e:
         raise Refusal(
             422,
@@ -150,9 +153,15 @@ async def _known_at(
 
 
 async def _since(
-    since: Annotated[str | None, Query(description="From this time: " + _DATE_HELP)] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            description="From this time: A date (`2013-05-16`: the start of that day, "
+            "Europe/London) or an ISO date-time with a zone"
+        ),
+    ] = None,
 ) -> datetime | None:
-    return _bound("since", since)
+    return _bound("since", since, parse_lower_bound)
 
 
 async def _until(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -327,6 +327,25 @@ def test_audit_when_since_given_then_a_plain_lower_bound_and_next_since_still_an
     assert [e["version"] for e in body["entries"]] == [2]
     assert body["next"]
     assert body["next_since"] == body["entries"][0]["at"]
+
+
+def test_audit_when_since_and_until_are_one_date_then_the_whole_london_day(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given writes half an hour either side of the start and the end of 26 November 2026
+    # (London is on GMT then)
+    manager = token(roles=("manager",))
+    clock.set(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
+    case_id = _case(client, manager)
+    for day, hour in ((26, 0), (26, 23), (27, 0)):
+        clock.set(datetime(2026, 11, day, hour, 30, tzinfo=UTC))
+        assert append(client, manager, case_id, event("CaseNoteRecorded")).status_code == 201
+
+    # When the writes of that day are asked for by its date
+    day = _trail(client, manager, case_id, kind="write", since="2026-11-26", until="2026-11-26")
+
+    # Then both bounds hold: from the start of the day to its end
+    assert [e["version"] for e in day] == [2, 3]
 
 
 def test_audit_when_cursor_not_handed_out_then_400(client: TestClient, token: Token) -> None:
