@@ -134,9 +134,10 @@ def chronology(
     `significant` and above, in full its own and those shared with it, and other agencies'
     restricted entries as placeholders."""
     # In the order they happened: the fold puts `CaseOpened` first whatever its date, but a case
-    # may record what happened before it was opened.
+    # may record what happened before it was opened. It is selected whatever its date too (it
+    # carries the child's identity); as of a day before it, the case had not been opened.
     entries = sorted(
-        select(events, as_of=as_of, known_at=known_at),
+        (e for e in select(events, as_of=as_of, known_at=known_at) if e.occurred.instant <= as_of),
         key=lambda e: (e.occurred.instant, e.version),
     )
     hidden = {e.id for e in entries if partner and entry_withheld(e, partner)}

@@ -337,6 +337,11 @@ def fold(
         "contact" if not episodes else "open" if episodes[-1].closed_at is None else "closed"
     )
     open_plans = sorted((plan for _, plan in plans), key=lambda plan: PLAN_RANK.index(plan.kind))
+    # The span of record starts at the first entry that had happened by `as_of`: one may have
+    # happened before the case was opened, and the opening after `as_of` (it is selected
+    # whatever its date); with nothing before `as_of`, the span is `as_of` alone.
+    happened = [e.occurred for e in entries if e.occurred.instant <= as_of]
+    covers_from = min(happened, key=lambda m: m.instant).text if happened else format_utc(as_of)
     return CaseState(
         case_id=case_id,
         version=version if version is not None else max(e.version for e in entries),
@@ -361,8 +366,7 @@ def fold(
             event_id=last_csc.id if last_csc else None,
             type=last_csc.type if last_csc else None,
             episode=last_csc_episode,
-            # The first event's date: an entry may have happened before the case was opened.
-            covers_from=min(entries, key=lambda e: e.occurred.instant).occurred.text,
+            covers_from=covers_from,
             covers_to=format_utc(as_of),
             recorded_up_to=format_utc(known_at),
         ),

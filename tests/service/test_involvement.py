@@ -300,3 +300,32 @@ def test_involvement_when_an_entry_happened_before_the_case_opened_then_record_c
     # Then the span of record starts with the concern it cites, not with the opening
     assert summary["covers_from"] == state["last_involvement"]["covers_from"] == "2024-06-01"
     assert "This record covers 1 June 2024 to 30 June 2024" in summary["answer"]
+
+
+def test_involvement_when_asked_as_of_a_date_before_the_opening_then_span_ends_there(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case opened on 1 October 2026 holding a school's concern dated 1 March
+    csc = token()
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ConcernObserved", "2026-03-01", author={"name": "Ann Jones", "agency": SCHOOL}),
+        occurred_at="2026-10-01",
+    )
+
+    # When the summary and the state are asked as of 1 June, and as of 1 February
+    def span(as_of: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        params = {"as_of": as_of}
+        summary = client.get(f"/cases/{case_id}/involvement", headers=csc, params=params)
+        state = client.get(f"/cases/{case_id}", headers=csc, params=params)
+        return summary.json(), state.json()["last_involvement"]
+
+    june, june_state = span("2026-06-01")
+    february, february_state = span("2026-02-01")
+
+    # Then the span starts with what had happened by then, never after its own end
+    assert june["covers_from"] == june_state["covers_from"] == "2026-03-01"
+    assert "This record covers 1 March 2026 to 1 June 2026" in june["answer"]
+    assert february["covers_from"] == february_state["covers_from"] == february["covers_to"]
+    assert "This record covers 1 February 2026 to 1 February 2026" in february["answer"]

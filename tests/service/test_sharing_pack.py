@@ -98,3 +98,22 @@ def test_sharing_pack_when_known_at_earlier_then_same_twelve_months_before_as_of
     # And a pack as of June 2025 does
     june = client.get(url, headers=csc, params={"for_agency": POLICE, "as_of": "2025-06-01"})
     assert june.json()["concern_event_ids"] == [concern["id"]]
+
+
+def test_sharing_pack_when_as_of_before_the_case_opened_then_no_opening_among_events(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case opened on 1 October 2026 holding a concern dated 1 March
+    csc = token()
+    concern = event("ConcernObserved", "2026-03-01")
+    case_id, _ = open_case(client, csc, concern, occurred_at="2026-10-01")
+
+    # When the pack is asked for as of 1 June
+    pack = client.get(
+        f"/cases/{case_id}/sharing-pack",
+        headers=csc,
+        params={"for_agency": POLICE, "as_of": "2026-06-01"},
+    ).json()
+
+    # Then its events are what had happened by then: the concern, not the later opening
+    assert [e["event_id"] for e in pack["significant_events"]] == [concern["id"]]

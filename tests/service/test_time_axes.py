@@ -1333,6 +1333,32 @@ def test_chronology_when_meeting_not_yet_minuted_then_no_action(
     assert "circulated" not in action
 
 
+def test_chronology_when_as_of_before_the_case_opened_then_opening_not_listed(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a case opened on 1 October 2026 holding a concern dated 1 March
+    at(clock, "2026-10-02T12:00:00+00:00")
+    earlier = concern("2026-03-01")
+    case_id, opened = open_case(
+        client, headers, earlier, event("ReferralAccepted", "2026-10-01"), occurred_at="2026-10-01"
+    )
+
+    # When the chronology is asked as of 1 June, in JSON and in CSV, and now
+    june = chronology(client, headers, case_id, as_of="2026-06-01")
+    june_csv = client.get(
+        f"/cases/{case_id}/chronology",
+        params={"as_of": "2026-06-01", "format": "csv"},
+        headers=headers,
+    )
+    now = chronology(client, headers, case_id)
+
+    # Then as of June it lists what had happened by then, not the opening in October
+    assert ids(june) == [earlier["id"]]
+    rows = list(csv.DictReader(io.StringIO(june_csv.text)))
+    assert [r["event_id"] for r in rows] == [earlier["id"]]
+    assert ids(now)[:2] == [earlier["id"], opened["id"]]
+
+
 # --- CSV ---
 
 
