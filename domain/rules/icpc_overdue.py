@@ -15,6 +15,7 @@ from domain.rules.base import (
     working_days_due,
 )
 from domain.selection import Entry
+from domain.state import EPISODE_CLOSERS
 from domain.values import AlertRule
 
 WORKING_DAYS = Timescale(
@@ -70,12 +71,15 @@ def _strategy_discussion(entries: Sequence[Entry], enquiry: Entry) -> Entry:
 
 
 def _resolution(entries: Sequence[Entry], start: Entry, s47_id: str) -> Entry | None:
-    """The first initial conference after the discussion, or the enquiry's conclusion that no
-    conference is required, whichever came first."""
+    """The first initial conference after the discussion, the enquiry's conclusion that no
+    conference is required, or the case's closure or transfer (as the other deadlines of an
+    episode stop there), whichever came first."""
     for entry in entries:
         if entry.sort_key() <= start.sort_key():
             continue
         if entry.type == "ConferenceHeld" and entry.data["kind"] in INITIAL_KINDS:
+            return entry
+        if entry.type in EPISODE_CLOSERS:
             return entry
         if (
             entry.type == "Section47Concluded"

@@ -90,6 +90,19 @@ def test_icpc_overdue_when_conference_late_then_resolved_and_keeps_breach() -> N
     assert alert.breached_at == datetime(2013, 6, 7, 23, 0, tzinfo=UTC)
 
 
+def test_icpc_overdue_when_case_moves_to_another_authority_then_resolved_by_the_transfer() -> None:
+    # Given an enquiry started on 16 May 2013, and the case transferred on 20 June, after the
+    # 7 June deadline, with no conference
+    log = Log()
+    _enquiry(log, "2013-05-16")
+    transferred = log.add("CaseTransferred", "2013-06-20")
+
+    # Then a year on the alert is resolved by the transfer, and shows it was breached from 8 June
+    [alert] = log.alerts("2014-06-20", rules=RULES)
+    assert alert.resolved_by == transferred
+    assert alert.breached_at == datetime(2013, 6, 7, 23, 0, tzinfo=UTC)
+
+
 def test_icpc_overdue_when_review_conference_held_then_still_open() -> None:
     # Given only a review conference after the enquiry (not an initial one)
     log = Log()
