@@ -9,7 +9,8 @@ version that fails is reported with one of these reasons:
   is intact but stored elsewhere (rows' contents were swapped or moved);
 - `payload or envelope changed at version N` — the entry no longer hashes to its stored hash
   and no other row of the case holds the entry that belongs there;
-- `entry at version N cannot be decoded` — the row is not a readable entry;
+- `entry at version N cannot be decoded` — the row is not a readable entry, or is stored as
+  another class of event than its version's (`topic_at`: the opening only at version 1);
 - `snapshot at version N does not match (...)` — a stored snapshot of the case (what a cold
   load starts from) is not the case its entries up to N make: its owning authority, opening,
   last hash or recording time differ, or it cannot be decoded;
@@ -50,6 +51,7 @@ from service.readiness import check_log, postgres_log_table
 from service.records import CaseRecords
 from service.settings import Settings
 from service.store import CaseRow, StrayRow
+from service.transcoder import topic_at
 
 logger = logging.getLogger("casetrail.integrity")
 
@@ -140,6 +142,8 @@ def _walk(
             findings.append((expected, f"version {expected} missing"))
             break
         try:
+            if row.topic != topic_at(expected):  # what the library would read it as
+                raise _Unreadable
             entry = _entry(records, row)
         except _Unreadable:
             findings.append((expected, f"entry at version {expected} cannot be decoded"))

@@ -69,7 +69,7 @@ from service.store import (
     SQLiteCaseLogRecorder,
     case_log,
 )
-from service.transcoder import LogMapper, LogTranscoder
+from service.transcoder import LogMapper, LogTranscoder, topic_at
 
 logger = logging.getLogger("casetrail.records")
 
@@ -244,6 +244,30 @@ class TrustedSnapshots(EventStore[UUID]):
                 )
 
 
+class CaseLogEvents(EventStore[UUID]):
+    """The log, as the repository loads a case from it: a row stored as another class of event
+    than its version's (`topic_at`) cannot be decoded, never applied (the library would fail
+    on an opening after version 1, or on a later entry at version 1, with an assertion)."""
+
+    def get(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[DomainEventProtocol[UUID]]:
+        stored = self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        for row in stored:
+            if row.topic != topic_at(row.originator_version):
+                raise MapperDeserialisationError(
+                    f"version {row.originator_version} of case {originator_id} is stored as "
+                    f"{row.topic!r}"
+                )
+            yield self.mapper.to_domain_event(row)
+
+
 def derived_case_id(opened_event_id: str) -> UUID:
     return uuid.uuid5(CASE_ID_NAMESPACE, str(UUID(opened_event_id)))
 
@@ -291,6 +315,9 @@ class CaseRecords(Application[UUID]):
         library = super().construct_mapper()
         assert isinstance(library.transcoder, LogTranscoder)
         return LogMapper(library.transcoder, library.compressor, library.cipher)
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return CaseLogEvents(self.mapper, self.recorder)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON format, written and read with orjson (`service.transcoder`)."""

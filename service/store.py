@@ -109,6 +109,7 @@ class CaseRow:
 
     version: int
     position: int
+    topic: str
     state: bytes
 
 
@@ -353,14 +354,14 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         limit: int | None = None,
     ) -> list[CaseRow]:
         statement = (
-            f"SELECT rowid, originator_version, state FROM {self.events_table_name} "
+            f"SELECT rowid, originator_version, topic, state FROM {self.events_table_name} "
             "WHERE originator_id=? AND originator_version>? AND originator_version<=? "
             "ORDER BY originator_version LIMIT ?"
         )
         params = (case_id.hex, gt or 0, lte if lte is not None else 2**62, limit or -1)
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
-            return [CaseRow(row[1], row[0], row[2]) for row in c.fetchall()]
+            return [CaseRow(row[1], row[0], row[2], row[3]) for row in c.fetchall()]
 
     def case_ids(self) -> list[UUID]:
         """Every case with at least one stored event, read from the log itself: once each,
@@ -480,7 +481,7 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
             schema, table
         )
         self.case_rows_statement = SQL(
-            "SELECT notification_id, originator_version, state FROM {0}.{1} "
+            "SELECT notification_id, originator_version, topic, state FROM {0}.{1} "
             "WHERE originator_id = %s AND originator_version > %s AND originator_version <= %s "
             "ORDER BY originator_version LIMIT %s"
         ).format(schema, Identifier(self.events_table_name))
@@ -598,7 +599,12 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.case_rows_statement, params, prepare=True)
             return [
-                CaseRow(row["originator_version"], row["notification_id"], bytes(row["state"]))
+                CaseRow(
+                    row["originator_version"],
+                    row["notification_id"],
+                    row["topic"],
+                    bytes(row["state"]),
+                )
                 for row in curs.fetchall()
             ]
 

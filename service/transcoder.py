@@ -139,7 +139,13 @@ class LogMapper(Mapper[UUID]):
         return written
 
 
+OPENED_TOPIC = get_topic(Case.Opened)
 RECORDED_TOPIC = get_topic(Case.Recorded)
+
+
+def topic_at(version: int) -> str:
+    """The topic a case's stored event has at `version`: its opening at 1, an entry after."""
+    return OPENED_TOPIC if version == 1 else RECORDED_TOPIC
 
 
 class _LibrarysToRead(Exception):

@@ -64,6 +64,10 @@ class Log:
     def set_state(self, case_id: str, version: int, state: bytes) -> None:
         raise NotImplementedError
 
+    def set_topic(self, case_id: str, version: int, topic: str) -> None:
+        """Store the row as another class of the library's events (its state kept)."""
+        raise NotImplementedError
+
     def delete(self, case_id: str, version: int | None = None) -> None:
         """Delete one row of the case, or (no version) the whole case."""
         raise NotImplementedError
@@ -133,6 +137,14 @@ class SQLiteLog(Log):
             changed = db.execute(
                 "UPDATE stored_events SET state=? WHERE originator_id=? AND originator_version=?",
                 (state, UUID(case_id).hex, version),
+            ).rowcount
+        assert changed == 1
+
+    def set_topic(self, case_id: str, version: int, topic: str) -> None:
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE stored_events SET topic=? WHERE originator_id=? AND originator_version=?",
+                (topic, UUID(case_id).hex, version),
             ).rowcount
         assert changed == 1
 
@@ -208,6 +220,13 @@ class PostgresLog(Log):
         changed = self._run(
             "UPDATE {table} SET state=%s WHERE originator_id=%s AND originator_version=%s",
             (state, UUID(case_id), version),
+        )
+        assert changed == 1
+
+    def set_topic(self, case_id: str, version: int, topic: str) -> None:
+        changed = self._run(
+            "UPDATE {table} SET topic=%s WHERE originator_id=%s AND originator_version=%s",
+            (topic, UUID(case_id), version),
         )
         assert changed == 1
 
@@ -361,6 +380,14 @@ DAMAGE: dict[str, tuple[Callable[[Log, str], None], str]] = {
         lambda log, case: log.set_state(case, 4, b"\x00not json"),
         "entry at version 4 cannot be decoded",
     ),
+    "a later row stored as an opening": (
+        lambda log, case: log.set_topic(case, 4, "domain.case:Case.Opened"),
+        "entry at version 4 cannot be decoded",
+    ),
+    "the opening stored as a later entry": (
+        lambda log, case: log.set_topic(case, 1, "domain.case:Case.Recorded"),
+        "entry at version 1 cannot be decoded",
+    ),
 }
 
 
@@ -391,9 +418,10 @@ def test_verify_over_http_when_case_damaged_and_not_cached_then_the_report(
     reviewer = token(agency="other:ofsted", roles=("reviewer",), cases=[case_id])
     assert client.get(f"/cases/{case_id}/verify", headers=reviewer).status_code == 200
     # And the case's other views say the store cannot be read, never a server error
-    state = client.get(f"/cases/{case_id}", headers=headers)
-    assert state.status_code == 503, state.text
-    assert state.json()["type"] == "urn:casetrail:problem:store-unreadable"
+    for view in ("", "/chronology", "/events"):
+        answer = client.get(f"/cases/{case_id}{view}", headers=headers)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["type"] == "urn:casetrail:problem:store-unreadable"
 
 
 def test_verify_over_http_when_opening_corrected_to_another_owner_then_owner_from_entries(
@@ -862,6 +890,23 @@ def test_verify_seal_when_a_chain_is_broken_too_then_reported_with_the_findings(
     # Then the broken chain is reported (the sealed hash of the newest version still matches)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "BROKEN at version 3: payload or envelope changed at version 3" in checked.stdout
+
+
+def test_verify_seal_when_a_row_is_stored_as_an_opening_then_cannot_be_decoded(
+    settings: Settings, log: Log, case_id: str
+) -> None:
+    # Given a sealed store, then a later row of a case stored as the library's opening event
+    path = make_seal(settings)
+    log.set_topic(case_id, 3, "domain.case:Case.Opened")
+    # When the store is checked against the seal
+    checked = cli(settings, "verify", "--seal", str(path))
+    # Then the row is reported as an entry that cannot be decoded, and it exits 1
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"case {case_id}: BROKEN at version 3: entry at version 3 cannot be decoded" in (
+        checked.stdout
+    )
+    # And the store is not sealed again
+    assert cli(settings, "seal").returncode == 1
 
 
 def test_verify_seal_when_signed_by_another_key_then_refused(

@@ -191,7 +191,9 @@ class EventIndexContract:
         assert all(e.position == by_place[(e.case_id, e.version)] for e in found.values())
         assert min(positions_b) > max(positions_a)
 
-    def test_case_rows_when_read_then_versions_positions_and_states_as_stored(self) -> None:
+    def test_case_rows_when_read_then_versions_positions_topics_and_states_as_stored(
+        self,
+    ) -> None:
         # Given a case of five events written in two batches, and another case between them
         recorder = self._recorder()
         case_id, other = uuid4(), uuid4()
@@ -205,7 +207,7 @@ class EventIndexContract:
 
         # When / Then: the whole case, in version order, positions equal to notification ids
         expected = [
-            CaseRow(e.originator_version, p, e.state)
+            CaseRow(e.originator_version, p, e.topic, e.state)
             for e, p in zip(events, positions, strict=True)
         ]
         assert recorder.case_rows(case_id) == expected
