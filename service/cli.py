@@ -248,7 +248,10 @@ def seal_store(
     try:
         path, document = make_seal(Settings(), out)
     except ChainsBroken as e:
-        for line in verification_report(e.broken, every_case=False, foreign=e.foreign):
+        lines = verification_report(
+            e.broken, every_case=False, foreign=e.foreign, unindexed=e.unindexed
+        )
+        for line in lines:
             typer.echo(line, err=True)
         typer.echo(f"casetrail seal: {e}", err=True)
         raise typer.Exit(1) from None

@@ -17,7 +17,11 @@ version that fails is reported with one of these reasons:
 - `row at version N stored under another form of the case id ('...')` — a row outside the chain
   that the library nevertheless reads as the case's (on SQLite, an id with hyphens or upper
   case: `service.store.StrayRow`), so every row of the log is accounted for. A row stored
-  under no case's id at all is reported on its own (`foreign_rows`).
+  under no case's id at all is reported on its own (`foreign_rows`);
+- `event id at version N not in the event-id index` and `event-id index at version N does not
+  match (...)` — the index, which decides whether a posted id is new and what a correction
+  targets, does not name the verified entry where it is stored. Verifying the whole store also
+  reports the index's rows whose id no stored entry holds (`StoreVerification.unindexed`).
 
 A chain cannot show what was cut off its end, or a case deleted whole, or a store rewritten with
 every hash recomputed. A **seal** can: `seal` signs (Ed25519) the latest version and hash of every
@@ -35,7 +39,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature
@@ -50,7 +54,7 @@ from service.errors import CaseNotFoundError, UnreadableStore
 from service.readiness import check_log, postgres_log_table
 from service.records import CaseRecords
 from service.settings import Settings
-from service.store import CaseRow, StrayRow
+from service.store import CaseRow, IndexRow, StrayRow
 from service.transcoder import topic_at
 
 logger = logging.getLogger("casetrail.integrity")
@@ -74,8 +78,10 @@ class Verification(BaseModel):
         default=None,
         description="why it does not verify: `version N missing`, `order broken at version N`, "
         "`payload or envelope changed at version N`, `entry at version N cannot be decoded`, "
-        "`snapshot at version N does not match` or "
-        "`row at version N stored under another form of the case id`",
+        "`snapshot at version N does not match`, "
+        "`row at version N stored under another form of the case id`, "
+        "`event id at version N not in the event-id index` or "
+        "`event-id index at version N does not match`",
     )
 
 
@@ -89,6 +95,15 @@ class _Tip:
 
 class _Unreadable(Exception):
     pass
+
+
+class _Stored(NamedTuple):
+    """A verified entry of a case, as the event-id index must name it."""
+
+    event_id: str
+    version: int
+    type: str
+    position: int
 
 
 def _rows(records: CaseRecords, case_id: UUID) -> Iterator[CaseRow]:
@@ -126,13 +141,16 @@ def _walk(
     *,
     upto: int | None = None,
     strays: Sequence[StrayRow] = (),
+    indexed: set[str] | None = None,
 ) -> tuple[Verification, _Tip | None]:
-    """Verify the case's chain, and that no row of the case lies outside it (`strays`: the
-    case's rows stored under another form of its id); also return its last good version at or
-    before `upto`."""
+    """Verify the case's chain, that no row of the case lies outside it (`strays`: the case's
+    rows stored under another form of its id) and that the event-id index names each verified
+    entry where it is stored; also return its last good version at or before `upto`. The ids
+    of its entries found in the index are added to `indexed`."""
     prev, expected, tip = GENESIS, 1, None
     rows = _rows(records, case_id)
     findings: list[tuple[int, str]] = []
+    verified: list[_Stored] = []
     snapshots = records.snapshot_states(case_id)
     # The entries a snapshot sums up: the opening, and the latest that set the owning authority.
     opened: dict[str, Any] | None = None
@@ -171,8 +189,15 @@ def _walk(
                 findings.append(
                     (expected, f"snapshot at version {expected} does not match ({why})")
                 )
+        verified.append(
+            _Stored(str(entry.get("id")), expected, str(entry.get("type")), row.position)
+        )
+        if len(verified) == _PAGE:
+            findings += _index_findings(records, case_id, verified, indexed)
+            verified = []
         prev = stored
         expected += 1
+    findings += _index_findings(records, case_id, verified, indexed)
     if expected == 1 and not findings and not strays:
         raise CaseNotFoundError(case_id)
     if not findings:
@@ -196,6 +221,41 @@ def _walk(
         case_id=case_id, ok=False, checked=expected - 1, first_bad_version=version, reason=reason
     )
     return verification, tip
+
+
+def _index_findings(
+    records: CaseRecords, case_id: UUID, entries: Sequence[_Stored], indexed: set[str] | None
+) -> list[tuple[int, str]]:
+    """Each entry's id must be in the event-id index (which holds an id once), naming this case
+    and the entry's version, type and position: what a replay, a correction's target and a
+    reused id are judged by. One read of the index by its ids."""
+    found = records.index.lookup(e.event_id for e in entries) if entries else {}
+    findings = []
+    for e in entries:
+        row = found.get(e.event_id)
+        if row is None:
+            findings.append(
+                (e.version, f"event id at version {e.version} not in the event-id index")
+            )
+            continue
+        if indexed is not None:
+            indexed.add(e.event_id)
+        differ = [
+            name
+            for name, stored, wanted in (
+                ("case", row.case_id, case_id),
+                ("version", row.version, e.version),
+                ("type", row.type, e.type),
+                ("position", row.position, e.position),
+            )
+            if stored != wanted
+        ]
+        if differ:
+            what = f"{', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}"
+            findings.append(
+                (e.version, f"event-id index at version {e.version} does not match ({what})")
+            )
+    return findings
 
 
 def _sets_authority(entry: dict[str, Any], opened: dict[str, Any]) -> bool:
@@ -258,17 +318,69 @@ def foreign_line(row: StrayRow) -> str:
     return f"row at position {row.position}: stored under {row.originator_id!r}, no case id"
 
 
-def verify_store(records: CaseRecords) -> list[Verification]:
-    """Every case in the log, verified (see `foreign_rows` for rows that name no case)."""
+def unindexed_line(row: IndexRow) -> str:
+    return (
+        f"event-id index row of {row.event_id}: names version {row.version} of case "
+        f"{row.case_id}, which holds no such event"
+    )
+
+
+@dataclass(frozen=True)
+class StoreVerification:
+    """The whole store verified: every case, the rows that name no case, and the rows of the
+    event-id index whose id no stored entry holds."""
+
+    cases: list[Verification]
+    foreign: list[StrayRow]
+    unindexed: list[IndexRow]
+
+    @property
+    def ok(self) -> bool:
+        return not self.foreign and not self.unindexed and all(v.ok for v in self.cases)
+
+
+def verify_store(records: CaseRecords) -> StoreVerification:
+    """Every case in the log verified, and every row of the log and of the event-id index
+    accounted for."""
+    verified, _ = _verify_all(records, records.recorder.max_notification_id() or 0)
+    return verified
+
+
+def _verify_all(records: CaseRecords, position: int) -> tuple[StoreVerification, dict[UUID, _Tip]]:
+    """The store verified, and each case's last good version at or before `position` (the
+    log's position when verifying began)."""
     strays = _strays_by_case(records)
-    found = []
+    indexed: set[str] = set()
+    cases, tips = [], {}
     for case_id in records.index.case_ids():
         try:
-            verification, _ = _walk(records, case_id, strays=strays.get(case_id, ()))
+            verification, tip = _walk(
+                records, case_id, upto=position, strays=strays.get(case_id, ()), indexed=indexed
+            )
         except CaseNotFoundError:  # listed, then gone: only a hand-made deletion does that
             continue
-        found.append(verification)
-    return found
+        cases.append(verification)
+        if tip is not None:
+            tips[case_id] = tip
+    unindexed = _unindexed(records, indexed, cases, position)
+    return StoreVerification(cases, foreign_rows(records), unindexed), tips
+
+
+def _unindexed(
+    records: CaseRecords, indexed: set[str], cases: Sequence[Verification], position: int
+) -> list[IndexRow]:
+    """The rows of the event-id index whose id no verified entry holds (one read of the whole
+    index): a reused id would be refused, or a correction checked, against an event that is
+    not stored. Not counted: rows past where a broken case stopped verifying (the case is
+    reported), and rows written while verifying (past `position`)."""
+    stopped = {str(v.case_id): v.checked for v in cases if not v.ok}
+    found = [
+        row
+        for row in records.index.index_rows()
+        if row.event_id not in indexed and row.version <= stopped.get(row.case_id, row.version)
+    ]
+    now = records.recorder.max_notification_id() or 0
+    return [row for row in found if not position < row.position <= now]
 
 
 # --- seals --------------------------------------------------------------------------------
@@ -307,11 +419,13 @@ class SealError(Exception):
 class ChainsBroken(SealError):
     """The store does not verify, so it is not sealed: a seal attests an intact store."""
 
-    def __init__(self, broken: list[Verification], foreign: Sequence[StrayRow] = ()) -> None:
-        what = f"{len(broken)} case(s)" + (f" and {len(foreign)} row(s)" if foreign else "")
+    def __init__(self, verified: StoreVerification) -> None:
+        self.broken = [v for v in verified.cases if not v.ok]
+        self.foreign = verified.foreign
+        self.unindexed = verified.unindexed
+        rows = len(self.foreign) + len(self.unindexed)
+        what = f"{len(self.broken)} case(s)" + (f" and {rows} row(s)" if rows else "")
         super().__init__(f"{what} fail verification: not sealed")
-        self.broken = broken
-        self.foreign = list(foreign)
 
 
 class SealedCase(BaseModel):
@@ -333,7 +447,7 @@ class SealDocument(BaseModel):
 class SealFinding(BaseModel):
     """Something the store no longer holds that the seal says it held."""
 
-    kind: Literal["deleted", "truncated", "rewritten", "position", "foreign"]
+    kind: Literal["deleted", "truncated", "rewritten", "position", "foreign", "unindexed"]
     case_id: UUID | None = None
     detail: str
 
@@ -434,23 +548,12 @@ def seal(records: CaseRecords, key_path: Path) -> dict[str, Any]:
     """
     key = load_signing_key(key_path)
     position = records.recorder.max_notification_id() or 0
-    cases: dict[str, dict[str, Any]] = {}
-    broken = []
-    strays = _strays_by_case(records)
-    for case_id in records.index.case_ids():
-        try:
-            verification, tip = _walk(
-                records, case_id, upto=position, strays=strays.get(case_id, ())
-            )
-        except CaseNotFoundError:
-            continue
-        if not verification.ok:
-            broken.append(verification)
-        elif tip is not None:
-            cases[str(case_id)] = {"version": tip.version, "hash": tip.hash}
-    foreign = foreign_rows(records)
-    if broken or foreign:
-        raise ChainsBroken(broken, foreign)
+    verified, tips = _verify_all(records, position)
+    if not verified.ok:
+        raise ChainsBroken(verified)
+    cases = {
+        str(case_id): {"version": tip.version, "hash": tip.hash} for case_id, tip in tips.items()
+    }
     document: dict[str, Any] = {
         "format": SEAL_FORMAT,
         "sealed_at": format_utc(records.clock()),
@@ -487,8 +590,11 @@ def check_seal(
 
     findings: list[SealFinding] = []
     if case_id is None:
+        verified = verify_store(records)
+        verifications = verified.cases
+        findings += [SealFinding(kind="foreign", detail=foreign_line(r)) for r in verified.foreign]
         findings += [
-            SealFinding(kind="foreign", detail=foreign_line(row)) for row in foreign_rows(records)
+            SealFinding(kind="unindexed", detail=unindexed_line(r)) for r in verified.unindexed
         ]
     position = records.recorder.max_notification_id() or 0
     if position < parsed.position:
@@ -503,9 +609,7 @@ def check_seal(
             finding = _against_seal(records, sealed_id, sealed)
             if finding is not None:
                 findings.append(finding)
-    if case_id is None:
-        verifications = verify_store(records)
-    else:
+    if case_id is not None:
         try:
             verifications = [verify_case(records, case_id)]
         except CaseNotFoundError:
@@ -627,11 +731,16 @@ def run_verify(
         key_problem = _key_problem(records)
         if seal_path is None or public_key is None:
             if case_id is not None:
-                found, foreign = [verify_case(records, case_id)], []
+                verified = StoreVerification([verify_case(records, case_id)], [], [])
             else:
-                found, foreign = verify_store(records), foreign_rows(records)
-            lines = verification_report(found, every_case=case_id is not None, foreign=foreign)
-            ok = not foreign and all(v.ok for v in found)
+                verified = verify_store(records)
+            lines = verification_report(
+                verified.cases,
+                every_case=case_id is not None,
+                foreign=verified.foreign,
+                unindexed=verified.unindexed,
+            )
+            ok = verified.ok
         else:
             check = check_seal(records, read_seal(seal_path), public_key, case_id=case_id)
             lines, ok = seal_report(check, every_case=case_id is not None), check.ok
@@ -662,19 +771,24 @@ def verification_line(v: Verification) -> str:
 
 
 def verification_report(
-    verifications: list[Verification], *, every_case: bool, foreign: Sequence[StrayRow] = ()
+    verifications: list[Verification],
+    *,
+    every_case: bool,
+    foreign: Sequence[StrayRow] = (),
+    unindexed: Sequence[IndexRow] = (),
 ) -> list[str]:
     """One line per broken case (or per case when `every_case`), one per row that names no
-    case, then a summary."""
+    case, one per row of the event-id index whose event is not stored, then a summary."""
     lines = [verification_line(v) for v in verifications if every_case or not v.ok]
     lines += [foreign_line(row) for row in foreign]
+    lines += [unindexed_line(row) for row in unindexed]
     broken = sum(not v.ok for v in verifications)
     versions = sum(v.checked for v in verifications)
-    if foreign:
-        lines.append(
-            f"{len(verifications)} case(s) verified: {broken} broken; "
-            f"{len(foreign)} row(s) stored under no case id"
-        )
+    rows = [f"{len(foreign)} row(s) stored under no case id"] if foreign else []
+    if unindexed:
+        rows.append(f"{len(unindexed)} event-id index row(s) naming no stored event")
+    if rows:
+        lines.append(f"{len(verifications)} case(s) verified: {broken} broken; {'; '.join(rows)}")
     elif broken:
         lines.append(f"{len(verifications)} case(s) verified: {broken} broken")
     else:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
@@ -52,6 +52,9 @@ from projections.store import stable_key
 from service.deadline import retry_reads
 
 logger = logging.getLogger("casetrail.store")
+
+# Rows of the event-id index read at a time when it is read whole (`index_rows`).
+INDEX_PAGE = 10_000
 
 # How long opening a SQLite store may wait for another process moving its event-id index.
 MOVE_WAIT_SECONDS = 600.0
@@ -131,6 +134,17 @@ class StrayRow:
             return None
 
 
+@dataclass(frozen=True)
+class IndexRow:
+    """A row of the event-id index as stored: the id and the case it names, as text (a row
+    written behind the service's back need not name a UUID), the version and the position."""
+
+    event_id: str
+    case_id: str
+    version: int
+    position: int
+
+
 class CaseLog(Protocol):
     """What the use cases need from a recorder beyond the library's `ApplicationRecorder`."""
 
@@ -146,6 +160,10 @@ class CaseLog(Protocol):
     ) -> list[CaseRow]: ...
 
     def case_ids(self) -> list[UUID]: ...
+
+    def index_rows(self) -> Iterator[IndexRow]:
+        """Every row of the event-id index, read a page at a time."""
+        ...
 
     def stray_rows(self) -> list[StrayRow]:
         """Every stored event whose originator id is not in the canonical form."""
@@ -377,6 +395,25 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
                     continue
         return sorted(found, key=lambda case_id: case_id.hex)
 
+    def index_rows(self) -> Iterator[IndexRow]:
+        statement = (
+            f"SELECT rowid, event_id, case_id, version, position FROM {self.index_table} "
+            "WHERE rowid>? ORDER BY rowid LIMIT ?"
+        )
+        after = 0
+        while True:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(statement, (after, INDEX_PAGE))
+                page = c.fetchall()
+            for row in page:
+                event_id = row[1]
+                if isinstance(event_id, bytes) and len(event_id) == 16:
+                    event_id = UUID(bytes=event_id)
+                yield IndexRow(str(event_id), str(row[2]), row[3], row[4])
+            if len(page) < INDEX_PAGE:
+                return
+            after = page[-1][0]
+
     def stray_rows(self) -> list[StrayRow]:
         """The library writes a case's id as 32 lowercase hex digits and selects a case's events
         by that text alone, but reads any text `UUID()` accepts (hyphens, upper case, braces)
@@ -480,6 +517,10 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         self.lookup_statement = SQL("SELECT * FROM {0}.{1} WHERE event_id = ANY(%s)").format(
             schema, table
         )
+        self.index_page_statement = SQL(
+            "SELECT event_id, case_id, version, position FROM {0}.{1} "
+            "WHERE event_id > %s ORDER BY event_id LIMIT %s"
+        ).format(schema, table)
         self.case_rows_statement = SQL(
             "SELECT notification_id, originator_version, topic, state FROM {0}.{1} "
             "WHERE originator_id = %s AND originator_version > %s AND originator_version <= %s "
@@ -620,6 +661,23 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement)
             return [UUID(str(row["originator_id"])) for row in curs.fetchall()]
+
+    def index_rows(self) -> Iterator[IndexRow]:
+        after = ""
+        while True:
+            page = self._read(partial(self._index_page, after))
+            yield from page
+            if len(page) < INDEX_PAGE:
+                return
+            after = page[-1].event_id
+
+    def _index_page(self, after: str) -> list[IndexRow]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.index_page_statement, (after, INDEX_PAGE))
+            return [
+                IndexRow(row["event_id"], str(row["case_id"]), row["version"], row["position"])
+                for row in curs.fetchall()
+            ]
 
     def stray_rows(self) -> list[StrayRow]:
         """None: the column is of type uuid, so every text form of a case's id is stored as

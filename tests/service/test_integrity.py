@@ -8,8 +8,9 @@ cache, the aggregate cache) must not hide anything: verification reads the store
 
 `verify` catches what breaks a chain: a changed payload byte, a deleted middle row, two rows'
 states swapped — each as the first bad version, with its own reason. A chain cannot show what was
-cut off its end, a case deleted whole, or a store rewritten with every hash recomputed:
-`verify` passes for each, and `verify --seal` (public key only) catches each.
+cut off its end, a case deleted whole (with their rows in the event-id index, which `verify`
+checks against the log), or a store rewritten with every hash recomputed: `verify` passes for
+each, and `verify --seal` (public key only) catches each.
 """
 
 from __future__ import annotations
@@ -81,11 +82,30 @@ class Log:
         """The states of the case's stored snapshots, by version."""
         raise NotImplementedError
 
+    def unindex(self, case_id: str, *versions: int) -> None:
+        """Delete the event-id index rows of the case's events at `versions`."""
+        raise NotImplementedError
+
+    def set_indexed_type(self, case_id: str, version: int, event_type: str) -> None:
+        """Change the type the event-id index holds for the case's event at `version`."""
+        raise NotImplementedError
+
+    def index(self, event_id: str, case_id: str, version: int, position: int) -> None:
+        """Add a row to the event-id index."""
+        raise NotImplementedError
+
     def set_snapshot(self, case_id: str, version: int, state: bytes) -> None:
         """Store a snapshot of the case at `version` (replacing one there)."""
         raise NotImplementedError
 
     # Tampers built on those.
+
+    def erase(self, case_id: str, version: int | None = None) -> None:
+        """Delete one row of the case, or the whole case, with its event-id index rows: nothing
+        of it is left in the store."""
+        versions = [version] if version is not None else sorted(self.states(case_id))
+        self.delete(case_id, version)
+        self.unindex(case_id, *versions)
 
     def forge_snapshot(self, case_id: str, version: int, change: Callable[[Any], None]) -> None:
         """Edit the state of the case's snapshot at `version` (every other field kept)."""
@@ -173,6 +193,30 @@ class SQLiteLog(Log):
                 (UUID(case_id).hex, version, "eventsourcing.domain:Snapshot", state),
             )
 
+    def unindex(self, case_id: str, *versions: int) -> None:
+        with self._connect() as db:
+            for version in versions:
+                changed = db.execute(
+                    "DELETE FROM casetrail_event_index WHERE case_id=? AND version=?",
+                    (case_id, version),
+                ).rowcount
+                assert changed == 1
+
+    def set_indexed_type(self, case_id: str, version: int, event_type: str) -> None:
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE casetrail_event_index SET type=? WHERE case_id=? AND version=?",
+                (event_type, case_id, version),
+            ).rowcount
+        assert changed == 1
+
+    def index(self, event_id: str, case_id: str, version: int, position: int) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO casetrail_event_index VALUES (?, ?, ?, 'CaseNoteRecorded', ?, '')",
+                (UUID(event_id).bytes, case_id, version, position),
+            )
+
     def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
         with self._connect() as db:
             db.execute(
@@ -187,6 +231,7 @@ class PostgresLog(Log):
     def __init__(self, schema: str) -> None:
         self.table = f'"{schema}".caserecords_events'
         self.snapshot_table = f'"{schema}".caserecords_snapshots'
+        self.index_table = f'"{schema}".caserecords_events_ids'
 
     def snapshots(self, case_id: str) -> dict[int, bytes]:
         rows = self._run(
@@ -238,6 +283,27 @@ class PostgresLog(Log):
                 "DELETE FROM {table} WHERE originator_id=%s AND originator_version=%s",
                 (UUID(case_id), version),
             )
+
+    def unindex(self, case_id: str, *versions: int) -> None:
+        for version in versions:
+            changed = self._run(
+                f"DELETE FROM {self.index_table} WHERE case_id=%s AND version=%s",
+                (UUID(case_id), version),
+            )
+            assert changed == 1
+
+    def set_indexed_type(self, case_id: str, version: int, event_type: str) -> None:
+        changed = self._run(
+            f"UPDATE {self.index_table} SET type=%s WHERE case_id=%s AND version=%s",
+            (event_type, UUID(case_id), version),
+        )
+        assert changed == 1
+
+    def index(self, event_id: str, case_id: str, version: int, position: int) -> None:
+        self._run(
+            f"INSERT INTO {self.index_table} VALUES (%s, %s, %s, 'CaseNoteRecorded', %s, '')",
+            (event_id, UUID(case_id), version, position),
+        )
 
     def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
         self._run(
@@ -461,7 +527,7 @@ def test_verify_store_when_each_case_tampered_differently_then_three_distinct_re
         tampered[name] = new_case()
         change(log, tampered[name])
     # When the whole store is verified
-    found = {str(v.case_id): v for v in verify_store(records)}
+    found = {str(v.case_id): v for v in verify_store(records).cases}
     # Then every case is reported, the intact one ok
     assert set(found) == {intact, *tampered.values()}
     assert found[intact].ok
@@ -606,6 +672,107 @@ def test_verify_when_a_row_names_no_case_then_reported_and_exit_1(
     sealed = cli(settings, "seal")
     assert sealed.returncode == 1
     assert "stored under 'not-a-case', no case id" in sealed.stderr
+
+
+# --- verify: the event-id index names every stored event, and nothing else ------------------
+
+
+def test_verify_when_an_id_left_out_of_the_index_is_posted_again_then_found(
+    settings: Settings, client: TestClient, headers: Headers, case_id: str, log: Log
+) -> None:
+    # Given a case whose third event was deleted from the event-id index
+    third = client.get(f"/cases/{case_id}/events", headers=headers).json()["events"][2]
+    log.unindex(case_id, 3)
+    # And a new event posted with that event's id, which the store no longer knows it holds
+    reused = event("CaseNoteRecorded", data={"kind": "note", "text": "Again"}, id=third["id"])
+    assert append(client, headers, case_id, reused).status_code == 201
+    # When the case is verified over HTTP
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then the third event is reported: the index names the new one in its place
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "case_id": case_id,
+        "ok": False,
+        "checked": VERSIONS + 1,
+        "first_bad_version": 3,
+        "reason": "event-id index at version 3 does not match (version, position differ)",
+    }
+    # And `casetrail verify` exits 1, naming it
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"case {case_id}: BROKEN at version 3: event-id index at version 3" in checked.stdout
+
+
+# (tamper of the event-id index, reason)
+INDEX_TAMPERS: dict[str, tuple[Callable[[Log, str], None], str]] = {
+    "row deleted": (
+        lambda log, case: log.unindex(case, 2),
+        "event id at version 2 not in the event-id index",
+    ),
+    "type changed": (
+        lambda log, case: log.set_indexed_type(case, 2, "CaseOpened"),
+        "event-id index at version 2 does not match (type differs)",
+    ),
+}
+
+
+@pytest.mark.parametrize("tamper", list(INDEX_TAMPERS))
+def test_verify_when_the_index_row_of_an_event_is_tampered_then_found(
+    settings: Settings,
+    client: TestClient,
+    headers: Headers,
+    records: CaseRecords,
+    case_id: str,
+    log: Log,
+    tamper: str,
+) -> None:
+    # Given a case whose second event's row in the event-id index was deleted or changed
+    change, reason = INDEX_TAMPERS[tamper]
+    change(log, case_id)
+    # When it is verified over HTTP
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then version 2 is reported, the chain itself intact
+    assert response.status_code == 200, response.text
+    verification = response.json()
+    assert (verification["ok"], verification["first_bad_version"]) == (False, 2)
+    assert (verification["reason"], verification["checked"]) == (reason, VERSIONS)
+    assert verify_case(records, UUID(case_id)).model_dump(mode="json") == verification
+    # And `casetrail verify` exits 1, and the store is not sealed
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"case {case_id}: BROKEN at version 2: {reason}" in checked.stdout
+    assert cli(settings, "seal").returncode == 1
+
+
+def test_verify_when_the_index_names_an_event_not_stored_then_reported_and_exit_1(
+    settings: Settings, client: TestClient, headers: Headers, case_id: str, log: Log
+) -> None:
+    # Given a sealed store, then a row added to the event-id index for an event never stored,
+    # in the place of the case's second
+    path = make_seal(settings)
+    second = client.get(f"/cases/{case_id}/events", headers=headers).json()["events"][1]
+    forged = str(uuid.uuid4())
+    log.index(forged, case_id, 2, second["position"])
+    # When the store is verified
+    checked = cli(settings, "verify")
+    # Then the row is reported, the case itself intact, and it exits 1
+    line = (
+        f"event-id index row of {forged}: names version 2 of case {case_id}, "
+        "which holds no such event"
+    )
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert line in checked.stdout
+    assert "1 case(s) verified: 0 broken; 1 event-id index row(s) naming no stored event" in (
+        checked.stdout
+    )
+    # And checking the seal finds it too
+    against_seal = cli(settings, "verify", "--seal", str(path))
+    assert against_seal.returncode == 1, against_seal.stdout + against_seal.stderr
+    assert f"finding: {line}" in against_seal.stdout
+    # And the store is not sealed
+    sealed = cli(settings, "seal")
+    assert sealed.returncode == 1
+    assert line in sealed.stderr
 
 
 # --- verify and load: snapshots are checked against the log ----------------------------------
@@ -808,14 +975,15 @@ def _rewrite_note(entry: dict[str, Any]) -> None:
     entry["data"]["text"] = "Home visit: Amy not seen"
 
 
-# (tamper after the seal, finding) — each leaves every chain intact.
+# (tamper after the seal, finding) — each leaves every chain intact, and nothing in the event-id
+# index that names a deleted event.
 SEAL_ONLY: dict[str, tuple[Callable[[Log, str], None], str]] = {
     "newest row deleted": (
-        lambda log, case: log.delete(case, VERSIONS),
+        lambda log, case: log.erase(case, VERSIONS),
         f"case truncated: sealed at version {VERSIONS}, now at version {VERSIONS - 1}",
     ),
     "whole case deleted": (
-        lambda log, case: log.delete(case),
+        lambda log, case: log.erase(case),
         f"case deleted: sealed at version {VERSIONS}, now absent from the log",
     ),
     "every hash rewritten consistently": (
@@ -856,7 +1024,7 @@ def test_verify_seal_when_newest_rows_of_the_log_deleted_then_position_went_back
 ) -> None:
     # Given a sealed store whose newest row in the whole log is then deleted
     path = make_seal(settings)
-    log.delete(case_id, VERSIONS)
+    log.erase(case_id, VERSIONS)
     # When it is checked against the seal (with the public key given explicitly)
     key = public_key_path(settings.resolved_seal_key_path)
     check = check_seal(records, json.loads(path.read_text()), load_public_key(key))
