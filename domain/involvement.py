@@ -163,7 +163,8 @@ def answer(summary: InvolvementSummary, state: CaseState) -> str:
         parts.append(f"{owner.agency} has recorded no involvement.")
     else:
         where = f", in episode {last.episode}" if last.episode else ", outside any episode"
-        parts.append(f"{owner.agency} was last involved on {_day(last.date)} ({last.type}{where}).")
+        when = _when(last.date, last.precision)
+        parts.append(f"{owner.agency} was last involved {when} ({last.type}{where}).")
     for episode in summary.episodes:
         closed = (
             f"closed {_day(episode.closed_at)}"
@@ -187,4 +188,13 @@ def answer(summary: InvolvementSummary, state: CaseState) -> str:
 
 
 def _on(ref: EventRef | None) -> str:
-    return "never (nothing recorded)" if ref is None else f"on {_day(ref.date)}"
+    return "never (nothing recorded)" if ref is None else _when(ref.date, ref.precision)
+
+
+def _when(text: str, precision: str | None) -> str:
+    """When an entry happened, no more precisely than the record knows it: `on 16 May 2013`,
+    `in May 2013` (a month-precision date), `around May 2013` (an approximate one)."""
+    if precision in ("month", "approximate"):
+        month = _day(text).split(" ", 1)[1]
+        return f"{'in' if precision == 'month' else 'around'} {month}"
+    return f"on {_day(text)}"

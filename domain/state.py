@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.envelope import RESTRICTED
 from domain.moments import Moment, format_utc
@@ -53,6 +53,10 @@ class EventRef(BaseModel):
     event_id: str
     type: str
     date: str
+    precision: Literal["exact", "day", "month", "approximate"] = Field(
+        description="How precisely `date` is known: a `month` date means that month, an "
+        "`approximate` one about then"
+    )
 
 
 class Episode(BaseModel):
@@ -99,6 +103,9 @@ class LastInvolvement(BaseModel):
     """The owning authority's latest involvement, with the span of record it was judged on."""
 
     date: str | None
+    precision: Literal["exact", "day", "month", "approximate"] | None = Field(
+        description="How precisely `date` is known"
+    )
     event_id: str | None
     type: str | None
     episode: int | None
@@ -363,6 +370,7 @@ def fold(
         last_voice_recorded_at=voice,
         last_involvement=LastInvolvement(
             date=last_csc.occurred.text if last_csc else None,
+            precision=last_csc.precision.value if last_csc else None,
             event_id=last_csc.id if last_csc else None,
             type=last_csc.type if last_csc else None,
             episode=last_csc_episode,
@@ -423,7 +431,12 @@ def _episode_of(entry: Entry, episodes: Sequence[Episode], closing: Entry | None
 
 
 def event_ref(entry: Entry) -> EventRef:
-    return EventRef(event_id=entry.id, type=entry.type, date=entry.occurred.text)
+    return EventRef(
+        event_id=entry.id,
+        type=entry.type,
+        date=entry.occurred.text,
+        precision=entry.precision.value,
+    )
 
 
 def plan_key(entry: Entry) -> PlanKey:

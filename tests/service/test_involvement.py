@@ -129,6 +129,34 @@ def test_involvement_when_asked_at_a_time_at_the_edge_of_the_range_then_answered
     assert known_at.status_code == (404 if bound.startswith("1900") else 200), known_at.text
 
 
+def test_involvement_when_dates_known_only_to_the_month_or_about_then_said_no_more_precisely(
+    client: TestClient, token: Token
+) -> None:
+    # Given a visit that saw Amy alone known only to have been in October 2026, and a case note
+    # written about then (recorded later)
+    csc = token()
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ReferralAccepted", "2026-09-01"),
+        event("VisitMade", "2026-10-01", occurred_precision="month"),
+        event("CaseNoteRecorded", "2026-11-01", occurred_precision="approximate"),
+        occurred_at="2026-09-01",
+    )
+
+    # When the involvement is asked
+    body = client.get(f"/cases/{case_id}/involvement", headers=csc).json()
+
+    # Then the dates carry their precision, and the words claim no day the record does not hold
+    assert body["last_seen"]["precision"] == "month"
+    assert body["owning_authority"]["last_involvement"]["precision"] == "approximate"
+    assert "last involved around November 2026 (CaseNoteRecorded" in body["answer"]
+    assert (
+        "The child was last seen in October 2026, last seen alone in October 2026"
+        in (body["answer"])
+    )
+
+
 def test_involvement_when_partner_reads_then_restricted_details_withheld(
     client: TestClient, token: Token
 ) -> None:

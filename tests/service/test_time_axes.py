@@ -772,6 +772,7 @@ def test_last_involvement_when_other_agencies_wrote_later_then_latest_csc_event_
     assert now["local_authority"] == LOCAL_AUTHORITY
     assert last == {
         "date": "2013-06-03",
+        "precision": "day",
         "event_id": posted["visit"]["id"],
         "type": "VisitMade",
         "episode": 1,
