@@ -23,7 +23,7 @@ from rich.table import Table
 from projections.collector import collect_young_every
 from projections.rebuild import DEFAULT_REBUILD_PAGE, RebuildInProgress, rebuild
 from projections.registry import default_models, model_named, model_names
-from projections.runner import DEFAULT_PAGE_SIZE, Runner, refresh_model, status
+from projections.runner import DEFAULT_PAGE_SIZE, Runner, divergence, refresh_model, status
 from projections.store import ReadModelStore
 
 if TYPE_CHECKING:
@@ -214,12 +214,23 @@ def _rebuild_one(settings: Settings, records: CaseRecords, name: str, page_size:
 @alerts_app.command("refresh")
 def alerts_refresh() -> None:
     """Re-evaluate now the alerts whose deadlines have passed with no new event (a running
-    runner does this every CASETRAIL_ALERTS_REFRESH_SECONDS); safe beside a running runner."""
+    runner does this every CASETRAIL_ALERTS_REFRESH_SECONDS); safe beside a running runner.
+    A model that does not match the log (restored from a newer backup than it) is left for
+    `casetrail projections run` to rebuild first."""
     settings, records = _open()
     store = ReadModelStore(settings)
     try:
         model = model_named("alerts")
         tables = store.ensure(model)
+        with store.begin_read() as conn:
+            tracked = store.tracked(conn, model.name)
+        why = None if tracked is None else divergence(records.recorder, tracked)
+        if why is not None:
+            console.print(
+                f"[red]alerts: the read model does not match the log ({why}); run "
+                "`casetrail projections run --once` to rebuild it, then refresh[/red]"
+            )
+            raise typer.Exit(1)
         changed = refresh_model(store, model, tables, records)
     finally:
         store.close()

@@ -25,6 +25,7 @@ from projections.cli import app
 from projections.registry import default_models, model_named
 from projections.runner import Runner, status
 from projections.store import READ_MODELS_FILE, TRACKING_TABLE, ReadModelStore
+from service.cli import app as service_app
 from service.clock import SettableClock
 from service.readiness import SQLITE_LOG_TABLE, postgres_log_table
 from service.records import CaseRecords
@@ -183,6 +184,35 @@ def test_runner_when_log_lost_the_models_position_then_cleared_and_equal_to_rebu
         cli(settings, "rebuild", model.name)
     assert dumps(settings) == applied
     records.close()
+
+
+def test_alerts_refresh_when_the_model_diverged_then_refused_until_rebuilt(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given read models ahead of a log restored to before their newest case
+    records = CaseRecords(settings, clock)
+    open_case(records, "Amy Smith")
+    kept = records.recorder.max_notification_id()
+    open_case(records, "Ben Jones")
+    with Runner(settings, records, default_models()) as runner:
+        runner.run_once()
+    records.close()
+    delete_log_after(settings, kept)
+    before = dumps(settings)
+
+    # When `casetrail alerts refresh` runs
+    refused = CliRunner().invoke(service_app, ["alerts", "refresh"], env=environment(settings))
+
+    # Then it refuses, says how to rebuild, and leaves the rows alone
+    assert refused.exit_code == 1, refused.output
+    assert "does not match the log" in refused.output
+    assert "casetrail projections run --once" in refused.output
+    assert dumps(settings) == before
+
+    # And once the runner has rebuilt the model, it refreshes
+    cli(settings, "run", "--once")
+    refreshed = CliRunner().invoke(service_app, ["alerts", "refresh"], env=environment(settings))
+    assert refreshed.exit_code == 0, refreshed.output
 
 
 def test_ready_and_metrics_when_a_model_diverged_then_report_it_and_stay_ready(
