@@ -9,7 +9,7 @@ every action is completed: an action done late keeps it breached while others ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -51,11 +51,15 @@ def check(case: CaseAtMoment) -> list[Alert]:
             continue
         outstanding = [a for a in actions if a.completed is None]
         # Breached from the first action not completed by its due date, until every one is.
-        late = [a.due_at for a in actions if a.completed and _late(a.completed, a.due_at)]
+        done_late = [a for a in actions if a.completed and _late(a.completed, a.due_at)]
+        late = [a.due_at for a in done_late]
         if outstanding:
             due_at, resolved_by = min(late + [a.due_at for a in outstanding]), None
-            listed = ", ".join(f"{a.action_id} (due {day_text(a.due_at)})" for a in outstanding)
-            message = f"{_what(source)} has actions not recorded as completed: {listed}"
+            message = (
+                f"{_what(source)} has actions not recorded as completed: {_listed(outstanding)}"
+            )
+            if done_late:
+                message += f"; completed late: {_listed(done_late)}"
         else:
             due_at = min(late) if late else max(a.due_at for a in actions)
             resolved_by = max((a.completed for a in actions if a.completed), key=Entry.sort_key)
@@ -81,6 +85,10 @@ def _action(item: Mapping[str, Any], source: Entry, completions: Mapping[Any, Ti
     of_action = completions.get(item["action_id"])
     completed = of_action.first_from(source.occurred.london_date) if of_action else None
     return _Action(item["action_id"], _end_of(item["due"]), completed)
+
+
+def _listed(actions: Sequence[_Action]) -> str:
+    return ", ".join(f"{a.action_id} (due {day_text(a.due_at)})" for a in actions)
 
 
 @lru_cache(maxsize=65536)

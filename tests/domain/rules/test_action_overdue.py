@@ -105,10 +105,14 @@ def test_action_overdue_when_one_done_late_and_one_outstanding_then_stays_breach
     [alert] = log.alerts("2013-06-25", rules=RULES)
 
     # Then it stays breached from the day after A-1 was due, naming A-2 as still outstanding
+    # and A-1 as the one done late
     assert alert.status is AlertStatus.BREACHED
     assert alert.due_at == parse_bound("2013-06-10")
     assert alert.breached_at == datetime(2013, 6, 10, 23, 0, tzinfo=UTC)
-    assert "A-2 (due 30 August 2013)" in alert.message
+    assert alert.message.endswith(
+        "has actions not recorded as completed: A-2 (due 30 August 2013); completed late: "
+        "A-1 (due 10 June 2013)"
+    )
 
 
 def test_action_overdue_when_completion_predates_the_action_then_not_resolved() -> None:
