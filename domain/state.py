@@ -222,9 +222,11 @@ def fold(
     # Referrers of contacts received while no episode is open, by contact id, until a decision
     # other than a referral closes the contact. The next episode takes the one its referral
     # names, or if it names none, those still awaiting an episode: a strategy discussion or an
-    # s47 enquiry that concluded with nothing further ended the wait.
+    # s47 enquiry that concluded with nothing further ended the wait of the contacts decided to
+    # go to a strategy discussion (`to_strategy`).
     referrers: dict[str, str] = {}
     awaiting_episode: set[str] = set()
+    to_strategy: set[str] = set()
     concerns: dict[str, OpenConcern] = {}
     # Follow-ups by the concern they name: one dated by its day alone folds before a concern
     # timed later that day.
@@ -256,6 +258,7 @@ def fold(
                     agencies[referrers[contact]].referred_into.add(len(episodes))
             referrers.clear()
             awaiting_episode.clear()
+            to_strategy.clear()
         elif kind in EPISODE_CLOSERS and is_open:
             closing = entry
             episodes[-1].closed_at = when
@@ -292,11 +295,14 @@ def fold(
         elif kind == "ContactDecisionMade" and data["outcome"] in CONTACT_ENDINGS:
             referrers.pop(data["contact_id"], None)
             awaiting_episode.discard(data["contact_id"])
+        elif kind == "ContactDecisionMade" and data["outcome"] == "strategy_discussion":
+            to_strategy.add(data["contact_id"])
         elif not is_open and (
             (kind == "StrategyDiscussionHeld" and data["decision"] == "no_s47")
             or (kind == "Section47Concluded" and not data["conference_required"])
         ):
-            awaiting_episode.clear()
+            awaiting_episode -= to_strategy
+            to_strategy.clear()
         elif kind == "WorkerAllocated":
             worker, team = (RESTRICTED, RESTRICTED) if hidden else (data["worker"], data["team"])
         elif (

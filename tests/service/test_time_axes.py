@@ -960,6 +960,36 @@ def test_involved_agencies_when_contact_concluded_before_any_episode_then_not_in
     assert now[SCHOOL]["involved_to"] is None
 
 
+def test_involved_agencies_when_another_contacts_strategy_discussion_ends_then_a_referral_waits(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a school contact on 1 October 2026 decided as a referral, a police contact the
+    # next day decided for a strategy discussion, which decided no s47 enquiry; then a
+    # referral accepted naming no contact
+    at(clock, "2026-10-06T12:00:00+00:00")
+    to_referral = payload("ContactDecisionMade", contact_id="C-S", outcome="referral")
+    to_strategy = payload("ContactDecisionMade", contact_id="C-P", outcome="strategy_discussion")
+    case_id, _ = open_case(
+        client,
+        headers,
+        _contact_from(SCHOOL, "2026-10-01", "C-S"),
+        event("ContactDecisionMade", "2026-10-01", data=to_referral),
+        _contact_from(POLICE, "2026-10-02", "C-P"),
+        event("ContactDecisionMade", "2026-10-02", data=to_strategy),
+        _strategy_discussion("2026-10-02", "no_s47"),
+        _referral("2026-10-05", None),
+        occurred_at="2026-10-01",
+    )
+
+    # When
+    now = _agencies(state(client, headers, case_id))
+
+    # Then the strategy discussion ended the police contact's wait, not the school's: the
+    # referral opened the episode for the school
+    assert now[SCHOOL]["involved_to"] is None
+    assert now[POLICE]["involved_to"] == "2026-10-02"
+
+
 def test_involved_agencies_when_referral_names_a_concluded_contact_then_its_referrer_joins(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:
