@@ -327,12 +327,18 @@ def partner_feed_view(
     retractions = [e for e in events if e.type == "EntryRetracted" and e.recorded_at <= known_at]
     if retractions:
         # A partner's system may already hold what was retracted: the retraction tells it to
-        # delete it. Whether it was carried is judged on the record without any retraction.
-        unretracted = (e for e in events if e.type != "EntryRetracted")
-        was_shared = shared_with(select(unretracted, as_of=_WHENEVER, known_at=known_at), agency)
+        # delete it. Whether it was carried is judged on the record as it was when the
+        # retraction was recorded, without any retraction (a batch's retractions share one time).
+        unretracted = [e for e in events if e.type != "EntryRetracted"]
+        shared_then: dict[datetime, set[str]] = {}
         for retraction in retractions:
+            at = retraction.recorded_at
+            if at not in shared_then:
+                shared_then[at] = shared_with(
+                    select(unretracted, as_of=_WHENEVER, known_at=at), agency
+                )
             target = retraction.targets
-            if target not in was_shared:
+            if target not in shared_then[at]:
                 continue
             carried.add(retraction.id)
             if target in withheld and retraction.agency != agency:

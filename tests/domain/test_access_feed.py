@@ -145,6 +145,23 @@ def test_partner_feed_view_when_restricted_shared_entry_retracted_then_retractio
     assert full == {share}
 
 
+def test_partner_feed_view_when_entry_retracted_before_it_was_shared_then_no_retraction() -> None:
+    # Given a concern CSC retracted on 3 October, then named in information shared with the
+    # school on 4 October (recorded in that order)
+    log = Log()
+    concern = log.add("ConcernObserved", "2026-10-02")
+    retraction = log.add("EntryRetracted", "2026-10-03", data=_targeting("EntryRetracted", concern))
+    share = log.add("InformationShared", "2026-10-04", data=_shared_with(SCHOOL, concern))
+
+    # When the school's feed view is taken
+    full, placeholders = partner_feed_view(log.events, SCHOOL, known_at=NOW)
+
+    # Then the school was never carried the concern, so it is not carried its retraction (whose
+    # reason could say what the concern was about): only the share
+    assert retraction not in full | placeholders
+    assert full == {share}
+
+
 def test_partner_feed_view_when_share_recorded_after_known_at_then_not_yet_shared() -> None:
     # Given a concern shared with the school in an entry recorded in December 2026
     log = Log()
