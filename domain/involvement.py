@@ -142,16 +142,19 @@ def _contact(entry: Entry | None, withheld: frozenset[str]) -> ContactRef | None
 
 
 def _day(text: str | None) -> str:
-    """A recorded date or time as its London day in words: `16 May 2013`. (Not `Moment.parse`:
-    a time the request asked about may lie just outside the range a posted date may take.)"""
+    """A recorded date or time as its London day in words: `16 May 2013`."""
     if text is None:
         return "never"
-    day = (
-        date.fromisoformat(text)
-        if len(text) == 10
-        else datetime.fromisoformat(text).astimezone(LONDON).date()
-    )
+    day = _london_day(text)
     return f"{day.day} {day.strftime('%B %Y')}"
+
+
+def _london_day(text: str) -> date:
+    """(Not `Moment.parse`: a time the request asked about may lie just outside the range a
+    posted date may take.)"""
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text).astimezone(LONDON).date()
 
 
 def answer(summary: InvolvementSummary, state: CaseState) -> str:
@@ -195,6 +198,6 @@ def _when(text: str, precision: str | None) -> str:
     """When an entry happened, no more precisely than the record knows it: `on 16 May 2013`,
     `in May 2013` (a month-precision date), `around May 2013` (an approximate one)."""
     if precision in ("month", "approximate"):
-        month = _day(text).split(" ", 1)[1]
+        month = _london_day(text).strftime("%B %Y")
         return f"{'in' if precision == 'month' else 'around'} {month}"
     return f"on {_day(text)}"

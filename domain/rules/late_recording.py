@@ -16,6 +16,7 @@ from domain.rules.base import (
     standing_alert,
 )
 from domain.selection import Entry
+from domain.state import NOT_ACTIVITY
 from domain.values import AlertRule
 
 
@@ -40,10 +41,9 @@ _BY_SIGNIFICANCE = {
     Significance.ROUTINE: ROUTINE,
 }
 
-# The opening of the record is not a fact of the child's life, and an acknowledgement is a
-# decision about an alert (judging it would raise an alert about clearing one). Corrections,
-# retractions, annotations and reassessments never reach a rule: selection applies them.
-NOT_JUDGED = frozenset({"CaseOpened", "AlertAcknowledged"})
+# The opening of the record is not a fact of the child's life, nor is what is not activity on
+# the child's case (an acknowledgement: judging it would raise an alert about clearing one).
+NOT_JUDGED = NOT_ACTIVITY | {"CaseOpened"}
 
 
 def check(case: CaseAtMoment) -> list[Alert]:
