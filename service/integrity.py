@@ -462,6 +462,8 @@ class SealCheck(BaseModel):
     sealed_cases: int
     findings: list[SealFinding]
     verifications: list[Verification]
+    # Set when one case alone was checked: the others the seal attests were not looked at.
+    case_id: UUID | None = None
 
 
 def seal_key_path(settings: Settings) -> Path:
@@ -624,6 +626,7 @@ def check_seal(
         sealed_cases=len(parsed.cases),
         findings=findings,
         verifications=verifications,
+        case_id=case_id,
     )
 
 
@@ -810,6 +813,11 @@ def seal_report(check: SealCheck, *, every_case: bool) -> list[str]:
     lines += verification_report(check.verifications, every_case=every_case)
     if check.findings:
         lines.append(f"{len(check.findings)} seal finding(s)")
+    elif check.case_id is not None:
+        lines.append(
+            f"case {check.case_id} holds everything the seal attests of it "
+            "(the seal's other cases were not checked)"
+        )
     else:
         lines.append("the store holds everything the seal attests")
     return lines

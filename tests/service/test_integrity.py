@@ -1019,6 +1019,22 @@ def test_verify_seal_when_chain_still_valid_then_only_the_seal_catches_it(
     assert "1 seal finding(s)" in checked.stdout
 
 
+def test_verify_seal_of_one_case_when_another_sealed_case_deleted_then_no_claim_for_the_store(
+    settings: Settings, log: Log, case_id: str, new_case: Callable[[], str]
+) -> None:
+    # Given a sealed store of two cases, the older of which is then deleted
+    later = new_case()
+    path = make_seal(settings)
+    log.erase(case_id)
+    # When the intact case alone is checked against the seal
+    checked = cli(settings, "verify", "--seal", str(path), "--case", later)
+    # Then it passes, but says so of that case only: the deleted case was not looked at
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "the store holds everything the seal attests" not in checked.stdout
+    assert f"case {later} holds everything the seal attests of it" in checked.stdout
+    assert "(the seal's other cases were not checked)" in checked.stdout
+
+
 def test_verify_seal_when_newest_rows_of_the_log_deleted_then_position_went_back(
     settings: Settings, records: CaseRecords, log: Log, case_id: str
 ) -> None:
