@@ -175,7 +175,7 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
             "The body is not valid JSON",
             errors[0].get("msg", "invalid JSON"),
         )
-    items = []
+    items: list[dict[str, Any]] = []
     for error in errors:
         pointer, parameter = _pointer(tuple(error["loc"]))
         detail = str(error["msg"])
@@ -188,7 +188,10 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
             item["pointer"] = pointer
         else:
             item["parameter"] = parameter
-        items.append(item)
+        # A path parameter is validated once for the route and once for each dependency that
+        # reads it (the access guard reads `case_id`): the client made one mistake.
+        if item not in items:
+            items.append(item)
     summary = "; ".join(
         f"{i.get('pointer') or i.get('parameter')}: {i['detail']}" for i in items[:5]
     )

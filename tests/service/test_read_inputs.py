@@ -166,3 +166,20 @@ def test_chronology_when_accept_prefers_csv_or_format_given_then_format_decides(
     for response in [*csv_by_accept, csv_by_format]:
         assert response.headers["content-type"].startswith("text/csv"), response.request.headers
     assert json_by_format.headers["content-type"] == "application/json"
+
+
+# --- a case id that is not one ----------------------------------------------------------------
+
+
+def test_case_routes_when_case_id_not_a_uuid_then_422_names_it_once(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a case id that is not a UUID
+    for path in ("/cases/xyz", "/cases/xyz/chronology", "/cases/xyz/events", "/cases/xyz/verify"):
+        # When a case's view is asked for under it
+        response = client.get(path, headers=headers)
+        # Then the problem names the parameter once, not once per part of the route reading it
+        assert response.status_code == 422, (path, response.text)
+        errors = response.json()["errors"]
+        assert [e["parameter"] for e in errors] == ["case_id"], (path, errors)
+        assert response.json()["detail"].count("case_id") == 1, path
