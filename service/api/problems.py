@@ -177,6 +177,13 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
         )
     items: list[dict[str, Any]] = []
     for error in errors:
+        if tuple(error["loc"]) == ("body",) and not _sent_as_json(request):
+            # FastAPI hands a body of any other type to the model as bytes, which it calls "not
+            # a valid dictionary": the header is what the client has to fix.
+            sent_as: dict[str, Any] = {"parameter": "Content-Type", "detail": _not_json(request)}
+            if sent_as not in items:
+                items.append(sent_as)
+            continue
         pointer, parameter = _pointer(tuple(error["loc"]))
         detail = str(error["msg"])
         if error.get("type") == "union_tag_invalid":
@@ -196,6 +203,20 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
         f"{i.get('pointer') or i.get('parameter')}: {i['detail']}" for i in items[:5]
     )
     return problem_response(422, "validation", "The request is not valid", summary, errors=items)
+
+
+def _sent_as_json(request: Request) -> bool:
+    """Whether FastAPI parsed the body as JSON: `application/json` or any `+json` type."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    kind, _, subtype = media_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _not_json(request: Request) -> str:
+    sent = request.headers.get("content-type", "").partition(";")[0].strip()
+    if not sent:
+        return "send the body as application/json (or a +json type) and say so in Content-Type"
+    return f"send the body as application/json (or a +json type), not {sent}"
 
 
 async def casetrail_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -60,9 +60,17 @@ def test_append_when_body_not_sent_as_json_then_422_problem_and_nothing_stored(
     batch = {"events": [event("CaseNoteRecorded")]}
     response = _post(client, f"/cases/{case_id}/events", batch, headers, content_type)
 
-    # Then it is refused as a body that is not a batch, and nothing is stored
+    # Then it is refused as a body not sent as JSON, naming the header to fix, and nothing is stored
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert response.json()["errors"] == [
+        {
+            "parameter": "Content-Type",
+            "detail": f"send the body as application/json (or a +json type), not {content_type}"
+            if content_type
+            else "send the body as application/json (or a +json type) and say so in Content-Type",
+        }
+    ]
     assert client.get(f"/cases/{case_id}", headers=headers).json()["version"] == 1
 
 
