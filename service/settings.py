@@ -165,6 +165,20 @@ class Settings(BaseSettings):
         unknown = set(self.rule_timescales) - set(LOCAL_TIMESCALES)
         if unknown:
             raise ValueError(f"unknown rule timescales: {', '.join(sorted(unknown))}")
+        # A misspelt variable, or one naming a statutory timescale, would leave the default in
+        # force with nothing to say so.
+        settings = {t.setting for t in LOCAL_TIMESCALES.values()} | {"CASETRAIL_RULE_TIMESCALES"}
+        strays = sorted(
+            name
+            for name in os.environ
+            if name.upper().startswith("CASETRAIL_RULE_") and name not in settings
+        )
+        if strays:
+            raise ValueError(
+                f"{', '.join(strays)}: no local timescale has this variable (statutory "
+                f"timescales are fixed); the local ones are "
+                f"{', '.join(sorted(t.setting for t in LOCAL_TIMESCALES.values()))}"
+            )
         for key, timescale in LOCAL_TIMESCALES.items():
             raw = os.environ.get(timescale.setting)
             if raw is None or key in self.rule_timescales:

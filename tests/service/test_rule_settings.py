@@ -33,6 +33,24 @@ def test_settings_when_rule_variable_not_a_sensible_number_then_refused_at_start
         Settings()
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CASETRAIL_RULE_CP_VISIT_OVERDUE_DAYS",  # misspelt: the unit left out
+        "CASETRAIL_RULE_ICPC_OVERDUE_WORKING_DAYS",  # a statutory timescale, fixed in its module
+    ],
+)
+def test_settings_when_rule_variable_names_no_local_timescale_then_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # Given a rule variable that no local timescale reads
+    monkeypatch.setenv(name, "5")
+    # When the settings are read, as every command does at start
+    # Then they are refused, naming the variable, rather than the default silently applying
+    with pytest.raises(ValidationError, match=name):
+        Settings()
+
+
 def test_settings_when_every_local_timescale_then_each_has_its_own_variable() -> None:
     names = {t.setting for t in LOCAL_TIMESCALES.values()}
     assert CP_VISITS in names
