@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from domain.access import Decision, sees_whole_audit
 from service.access import caller_of
-from service.api.deps import PAGE_LIMIT, Caller, CurrentSettings, Records, Since, Until
+from service.api.deps import (
+    PAGE_LIMIT,
+    AgencyFilter,
+    Caller,
+    CurrentSettings,
+    Records,
+    Since,
+    Until,
+)
 from service.api.guard import AuditedRoute, case_access
 from service.api.problems import Refusal, responses
 from service.audit import AuditLog, AuditTrail, BadAuditCursor, TrailPosition, case_audit
@@ -33,7 +41,7 @@ def get_case_audit(
     settings: CurrentSettings,
     request: Request,
     kind: Annotated[Literal["read", "write"] | None, Query()] = None,
-    agency: Annotated[str | None, Query(description="Only this agency's entries")] = None,
+    agency: AgencyFilter = None,
     since: Since = None,
     until: Until = None,
     after: Annotated[

@@ -17,6 +17,7 @@ from domain.chronology import CSV_COLUMNS, Chronology
 from domain.state import CaseState
 from service.api.deps import (
     PAGE_LIMIT,
+    AgencyFilter,
     AsOf,
     Caller,
     CurrentSettings,
@@ -223,7 +224,7 @@ def get_chronology(
     request: Request,
     as_of: AsOf = None,
     known_at: KnownAt = None,
-    agency: Annotated[str | None, Query(description="Only this agency's entries")] = None,
+    agency: AgencyFilter = None,
     min_significance: Annotated[
         Literal["routine", "significant", "critical"],
         Query(description="`routine` shows everything"),

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from domain.moments import BadMoment, parse_bound, parse_lower_bound
+from domain.values import AGENCY_PATTERN
 from service.access import Gatekeeper
 from service.api.observability import route_template
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal
@@ -172,6 +173,9 @@ async def _until(
 
 AsOf = Annotated[datetime | None, Depends(_as_of)]
 KnownAt = Annotated[datetime | None, Depends(_known_at)]
+AgencyFilter = Annotated[
+    str | None, Query(pattern=AGENCY_PATTERN, description="Only this agency's entries, KIND:NAME")
+]
 Since = Annotated[datetime | None, Depends(_since)]
 Until = Annotated[datetime | None, Depends(_until)]
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from domain.access import READERS, Decision
 from domain.moments import format_utc
 from domain.rules import BreakGlassRead, break_glass_access
-from domain.values import AlertRule
+from domain.values import AGENCY_PATTERN, AlertRule
 from projections.alert_search import (
     AlertFilters,
     AlertSearch,
@@ -170,7 +170,10 @@ def list_cases(
     ] = None,
     worker: str | None = None,
     team: str | None = None,
-    agency: Annotated[str | None, Query(description="An agency involved in the case")] = None,
+    agency: Annotated[
+        str | None,
+        Query(pattern=AGENCY_PATTERN, description="An agency involved in the case, KIND:NAME"),
+    ] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, description=PAGE_LIMIT)] = 50,
     sort: Annotated[

@@ -183,3 +183,22 @@ def test_case_routes_when_case_id_not_a_uuid_then_422_names_it_once(
         errors = response.json()["errors"]
         assert [e["parameter"] for e in errors] == ["case_id"], (path, errors)
         assert response.json()["detail"].count("case_id") == 1, path
+
+
+# --- agency filters -----------------------------------------------------------------------------
+
+
+def test_agency_filters_when_not_kind_name_then_422_naming_agency(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+    for path in ("/cases", f"/cases/{case_id}/chronology", f"/cases/{case_id}/audit"):
+        # When a list is filtered by an agency not written KIND:NAME
+        response = client.get(path, params={"agency": "the police"}, headers=headers)
+        # Then it is refused, naming the filter, rather than answering an empty list
+        assert response.status_code == 422, (path, response.text)
+        assert [e["parameter"] for e in response.json()["errors"]] == ["agency"], path
+        # And a well-formed agency is answered
+        well_formed = client.get(path, params={"agency": "police:barsetshire"}, headers=headers)
+        assert well_formed.status_code == 200, (path, well_formed.text)
