@@ -62,6 +62,7 @@ class SharingPack:
     case_id: str
     for_agency: str
     as_of: str
+    known_at: str
     period_from: str
     period_to: str
     concerns: list[PackConcern]
@@ -104,6 +105,7 @@ def sharing_pack(
         case_id=str(case_id),
         for_agency=for_agency,
         as_of=format_utc(as_of),
+        known_at=format_utc(known_at),
         period_from=format_utc(since),
         period_to=format_utc(as_of),
         concerns=[

@@ -785,7 +785,8 @@ class CaseRecords(Application[UUID]):
                     problems.append(
                         FieldProblem(
                             pointer,
-                            f"{target} is a {target_type}: act on the original entry instead",
+                            f"{target} is itself an entry about another ({target_type}): "
+                            "act on the original entry",
                         )
                     )
                 elif target_type == "CaseOpened" and entry["type"] == "EntryRetracted":

@@ -66,11 +66,11 @@ def case_access(
         request: Request, case_id: UUID, caller: Caller, purpose: Purpose = None
     ) -> Decision:
         if not roles.intersection(caller.roles):
-            raise Forbidden(f"{what} is not for the roles {', '.join(caller.roles)}")
+            raise Forbidden(f"the roles {', '.join(caller.roles)} may not read {what}")
         gate: Gatekeeper = request.app.state.gate
         decision = gate.read(caller, case_id, purpose=purpose, from_entries=owner_from_entries)
         if decision.view is View.PARTNER and not partners:
-            raise Forbidden(f"{what} is for the owning authority and reviewers of the case")
+            raise Forbidden(f"only the owning authority and reviewers of the case may read {what}")
         request.state.audit = AuditNote(caller, (str(case_id),), purpose, decision)
         return decision
 

@@ -21,7 +21,7 @@ VerifyAccess = Annotated[
         case_access(
             partners=False,
             roles=frozenset({"practitioner", "manager", "reviewer", "system"}),
-            what="verify",
+            what="its verification",
             # A damaged case (a version missing or unreadable, a forged snapshot) is verified
             # all the same: its owner is read from its CaseOpened and the corrections of it.
             owner_from_entries=True,

@@ -146,6 +146,7 @@ class SharingPackView(BaseModel):
     case_id: str
     for_agency: str
     as_of: str
+    known_at: str
     period_from: str
     period_to: str
     concerns: list[PackConcern]

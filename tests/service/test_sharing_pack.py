@@ -67,7 +67,11 @@ def test_sharing_pack_when_partner_or_bad_agency_then_refused(
     case_id = school_referred_case(client, csc, SCHOOL)
     url = f"/cases/{case_id}/sharing-pack"
     school = token(agency=SCHOOL, sub="dsl")
-    assert client.get(url, headers=school, params={"for_agency": POLICE}).status_code == 403
+    refused = client.get(url, headers=school, params={"for_agency": POLICE})
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == (
+        "only the owning authority and reviewers of the case may read the sharing pack"
+    )
     assert client.get(url, headers=csc, params={"for_agency": "the police"}).status_code == 422
     assert client.get(url, headers=csc).status_code == 422
     unknown = "/cases/00000000-0000-4000-8000-00000000dead/sharing-pack"
@@ -90,8 +94,11 @@ def test_sharing_pack_when_known_at_earlier_then_same_twelve_months_before_as_of
     then = client.get(url, headers=csc, params={"for_agency": POLICE, "known_at": "2025-06-01"})
     now = client.get(url, headers=csc, params={"for_agency": POLICE})
 
-    # Then neither carries the concern: it happened before the pack's period
+    # Then each says what it was read on, and neither carries the concern: it happened before
+    # the pack's period
     assert then.status_code == now.status_code == 200
+    assert then.json()["known_at"] == "2025-06-01T22:59:59.999999Z"
+    assert now.json()["known_at"] == "2026-11-26T12:00:00.000000Z"
     for pack in (then.json(), now.json()):
         assert pack["period_from"] == "2025-11-26T00:00:00.000000Z"
         assert pack["concern_event_ids"] == []

@@ -964,7 +964,12 @@ def test_correction_when_target_is_a_correction_then_422(
     response = append(client, headers, case_id, event("EntryCorrected", target=correction["id"]))
 
     # Then
-    assert pointers(problem(response, 422)) == ["/events/0/data/target_event_id"]
+    body = problem(response, 422)
+    assert pointers(body) == ["/events/0/data/target_event_id"]
+    assert body["errors"][0]["detail"] == (
+        f"{correction['id']} is itself an entry about another (EntryCorrected): "
+        "act on the original entry"
+    )
     assert version_of(client, headers, case_id) == 3
 
 
