@@ -46,6 +46,7 @@ from domain.rules.base import Rule
 from domain.sharing import SharingPack, sharing_pack
 from domain.state import CaseState, NothingRecorded, case_state
 from service.clock import Clock, system_clock
+from service.deadline import store_down
 from service.errors import (
     CaseExistsError,
     CaseNotFoundError,
@@ -92,7 +93,10 @@ class _OutcomeUnknown(Exception):
 def _outcome_unknown(failure: PersistenceError) -> bool:
     """Whether a failed save may nevertheless have committed: the connection was lost or broke
     (the library's OperationalError, InterfaceError, or a bare driver error), as opposed to a
-    conflict or an error in what was sent."""
+    conflict or an error in what was sent. A save that never got a connection (the pool waited
+    its whole timeout: the store is down) sent nothing, so nothing is left to look up."""
+    if store_down(failure):
+        return False
     lost = isinstance(failure, OperationalError | InterfaceError)
     return lost or type(failure) is PersistenceError
 

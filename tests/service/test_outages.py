@@ -259,6 +259,45 @@ def test_postgres_outage_when_server_unreachable_then_prompt_503s_and_recovers_b
     assert case_id in {c["case_id"] for c in listed.json()["cases"]}
 
 
+@needs_postgres
+@pytest.mark.postgres
+def test_append_when_server_unreachable_then_store_unavailable_after_the_connect_timeout(
+    proxy: SwitchableProxy, postgres_schema: str, tmp_path: Path, clock: SettableClock
+) -> None:
+    # Given a deadline shorter than two connect timeouts (the defaults: 5 s and 10 s)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=_through(proxy),
+        postgres_schema=postgres_schema,
+        postgres_connect_timeout=2,
+        request_deadline_seconds=3.5,
+    )
+    with TestClient(create_app(settings, clock)) as client:
+        writer = _headers(client)
+        # And a case the app has written to (so an append needs no read before its insert)
+        case_id, opened = open_case(client, writer)
+        # When PostgreSQL goes away and an append is posted
+        proxy.off()
+        during = event("VisitMade", "2013-05-21")
+        response = append(client, writer, case_id, during)
+        # Then it is refused as the store being unavailable once no connection came within the
+        # connect timeout (nothing was sent, so nothing is left to look up), not held until
+        # the request's deadline
+        assert response.status_code == 503, response.text
+        assert response.json()["type"] == "urn:casetrail:problem:store-unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+        # And, PostgreSQL back, the client's retry stores it once
+        proxy.on()
+        stored, _ = _until(
+            lambda: append(client, writer, case_id, during),
+            lambda r: r.status_code != 503,
+            within=20,
+        )
+        assert stored.status_code == 201, stored.text
+        events = client.get(f"/cases/{case_id}/events", headers=writer).json()["events"]
+        assert [e["id"] for e in events] == [opened["id"], during["id"]]
+
+
 # --- an append whose connection is lost while it commits (both stores) --------------------
 
 
