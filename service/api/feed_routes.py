@@ -23,12 +23,13 @@ from service.api.deps import PAGE_LIMIT, Caller, CurrentSettings, Gate, Records
 from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
 from service.api.headers import NEXT_PAGE
 from service.api.models import StoredEvent
-from service.api.problems import Refusal, responses
+from service.api.problems import Refusal, responses, store_unreachable
 from service.audit import AuditLog, Read
 from service.auth import InvalidToken, KeysUnavailable, TokenService
 from service.feed import Feed, FeedPage
 
 log = logging.getLogger("casetrail.audit")
+feed_log = logging.getLogger("casetrail.feed")
 
 router = APIRouter(tags=["feed"], route_class=AuditedRoute)
 
@@ -200,46 +201,53 @@ async def stream_feed(
     audit: AuditLog = request.app.state.audit
 
     async def events() -> AsyncIterator[bytes]:
-        cursor = start
-        while not await request.is_disconnected():
-            if not _token_holds(request):
-                return  # expired or its key withdrawn: the client reconnects with a new one
-            page = await run_in_threadpool(
-                feed.page, caller, after=cursor, limit=settings.max_page, types=wanted
-            )
-            if page.items:
-                read = Read(
-                    at=records.clock(),
-                    who=caller,
-                    method="GET",
-                    route="/feed/stream",
-                    params={**request.query_params, "after": cursor},
-                    status=200,
-                    case_ids=page.case_ids,
-                    purpose=purpose,
-                    break_glass=False,
-                    view=access.view.value,
+        try:
+            cursor = start
+            while not await request.is_disconnected():
+                if not _token_holds(request):
+                    return  # expired or its key withdrawn: the client reconnects with a new one
+                page = await run_in_threadpool(
+                    feed.page, caller, after=cursor, limit=settings.max_page, types=wanted
                 )
-                try:
-                    await run_in_threadpool(audit.record, read)
-                except Exception:  # never send what was not audited: end the stream
-                    log.exception("audit write failed for /feed/stream; stream ended")
+                if page.items:
+                    read = Read(
+                        at=records.clock(),
+                        who=caller,
+                        method="GET",
+                        route="/feed/stream",
+                        params={**request.query_params, "after": cursor},
+                        status=200,
+                        case_ids=page.case_ids,
+                        purpose=purpose,
+                        break_glass=False,
+                        view=access.view.value,
+                    )
+                    try:
+                        await run_in_threadpool(audit.record, read)
+                    except Exception:  # never send what was not audited: end the stream
+                        log.exception("audit write failed for /feed/stream; stream ended")
+                        return
+                    yield b"".join(
+                        ServerSentEvent(
+                            data=orjson.dumps(item.body).decode(),
+                            id=str(item.position),
+                            event="restricted" if item.restricted else item.type,
+                        ).encode()
+                        for item in page.items
+                    )
+                cursor = page.next
+                if not page.exhausted:
+                    continue
+                # Caught up: look for more until the client goes (or the server shuts down, when
+                # sse-starlette cancels this generator).
+                if not await _more_after(request, feed, cursor, math.inf):
                     return
-                yield b"".join(
-                    ServerSentEvent(
-                        data=orjson.dumps(item.body).decode(),
-                        id=str(item.position),
-                        event="restricted" if item.restricted else item.type,
-                    ).encode()
-                    for item in page.items
-                )
-            cursor = page.next
-            if not page.exhausted:
-                continue
-            # Caught up: look for more until the client goes (or the server shuts down, when
-            # sse-starlette cancels this generator).
-            if not await _more_after(request, feed, cursor, math.inf):
-                return
+        except Exception as error:
+            # The log or the read models cannot be reached (PostgreSQL restarting): the stream,
+            # already answered 200, just ends; the client reconnects with its Last-Event-ID.
+            if not store_unreachable(error):
+                raise
+            feed_log.warning("the store cannot be reached: /feed/stream ended")
 
     return EventSourceResponse(events(), ping=settings.feed_ping_seconds)
 

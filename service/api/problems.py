@@ -98,11 +98,26 @@ def store_unavailable() -> JSONResponse:
     )
 
 
+def store_unreachable(error: BaseException) -> bool:
+    """Whether `error` says a store could not be reached in time (503 store-unavailable), not
+    that the request or the code was wrong.
+
+    The library's database errors (SQLite locked beyond its timeout, PostgreSQL down or
+    unreachable) are, but not IntegrityError: a version conflict the use cases resolve, one that
+    escapes them is a bug (500). Of SQLAlchemy's (the access audit's and the read models'
+    stores), a lost or refused connection, or a pool with no connection free in time."""
+    if isinstance(error, PersistenceError):
+        return not isinstance(error, IntegrityError)
+    if isinstance(error, sqlalchemy.exc.TimeoutError):
+        return True
+    return isinstance(error, sqlalchemy.exc.DBAPIError) and (
+        error.connection_invalidated
+        or isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
+    )
+
+
 def _from_error(error: Exception) -> JSONResponse:
-    if isinstance(error, PersistenceError) and not isinstance(error, IntegrityError):
-        # The library's database errors (SQLite locked beyond its timeout, PostgreSQL down or
-        # unreachable): the store is unavailable, not the request wrong. IntegrityError is a
-        # version conflict the use cases resolve; one that escapes them is a bug (500).
+    if isinstance(error, PersistenceError) and store_unreachable(error):
         return store_unavailable()
     if isinstance(error, InvalidEvents):
         return problem_response(
@@ -234,11 +249,7 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
     refused connection, or a pool with no connection free in time, is 503 store-unavailable;
     anything else is a bug (500)."""
     assert isinstance(exc, SQLAlchemyError)
-    lost = isinstance(exc, sqlalchemy.exc.DBAPIError) and (
-        exc.connection_invalidated
-        or isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
-    )
-    if lost or isinstance(exc, sqlalchemy.exc.TimeoutError):
+    if store_unreachable(exc):
         return store_unavailable()
     raise exc
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 import pytest
+from eventsourcing.persistence import OperationalError
 from fastapi.testclient import TestClient
 
 from domain.envelope import RESTRICTED
@@ -900,6 +901,38 @@ def test_stream_when_audit_cannot_be_written_then_stream_ends_without_sending(
     assert response.status_code == 200
     assert b"data:" not in body
     assert CHILD_NAME.encode() not in body
+
+
+def test_stream_when_store_goes_away_then_stream_ends_and_is_counted_as_sent_not_500(
+    client: TestClient, token: Token, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a case, and a stream that has sent the log so far
+    csc = token()
+    _case_with_events(client, csc, 1)
+    # And a log that cannot be reached once the stream has sent its first page and waits for
+    # more (PostgreSQL restarting)
+    head = Feed.head
+    calls: list[int] = []
+
+    def unreachable_after_the_first_page(self: Feed) -> int:
+        calls.append(1)
+        if len(calls) > 1:
+            raise OperationalError("connection failed: Connection refused")
+        return head(self)
+
+    monkeypatch.setattr(Feed, "head", unreachable_after_the_first_page)
+
+    # When an integrator follows the stream
+    with client.stream("GET", "/feed/stream", headers=_integrator(token)) as response:
+        body = b"".join(response.iter_bytes())
+
+    # Then what was there is sent, and the stream ends (the client reconnects with its
+    # Last-Event-ID), as the 200 it is, not an error of the server
+    assert response.status_code == 200
+    assert b"data:" in body
+    metrics = client.get("/metrics").text
+    assert 'route="/feed/stream",status="200"' in metrics
+    assert 'route="/feed/stream",status="500"' not in metrics
 
 
 def test_stream_when_last_event_id_not_a_position_then_422(
