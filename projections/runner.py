@@ -212,29 +212,26 @@ class Runner:
     def run_once(self, stop: threading.Event | None = None, *, max_share: float = 1.0) -> int:
         """Catch every model this runner leads up with the log; the number of events applied.
 
-        A model led by another runner is left alone (0 events for it). With a `stop` event,
+        The models take a page each in turn until each has read a short page, so one with a
+        long backlog (slow to apply, under a stream of appends) never holds the others behind
+        it. A model led by another runner is left alone (0 events for it). With a `stop` event,
         each page is followed by the rest `give_way` asks for.
         """
         if self._closed:
             raise RuntimeError("the runner is closed")
         applied = 0
-        for name in self.elect():
-            applied += self.catch_up(name, stop, max_share=max_share)
-        return applied
-
-    def catch_up(
-        self, name: str, stop: threading.Event | None = None, *, max_share: float = 1.0
-    ) -> int:
-        """Apply pages to one model until the log has no more (or `stop` is set)."""
-        applied = 0
-        while stop is None or not stop.is_set():
-            began = time.monotonic()
-            count = self.apply_page(name)
-            applied += count
-            if count and stop is not None:
-                give_way(stop, time.monotonic() - began, max_share)
-            if count < self.page_size:
-                break
+        behind = sorted(self.elect())
+        while behind:
+            for name in list(behind):
+                if stop is not None and stop.is_set():
+                    return applied
+                began = time.monotonic()
+                count = self.apply_page(name)
+                applied += count
+                if count and stop is not None:
+                    give_way(stop, time.monotonic() - began, max_share)
+                if count < self.page_size:
+                    behind.remove(name)
         return applied
 
     def apply_page(self, name: str) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, select
 
 from projections.cases import CaseList, CaseRows, CaseTables
 from projections.runner import Runner, give_way
@@ -21,7 +21,7 @@ from projections.store import ReadModelStore
 from service.clock import SettableClock
 from service.records import CaseRecords
 from service.settings import Settings
-from tests.projections.counting import Boom, Counting
+from tests.projections.counting import Boom, Counting, CountTables
 from tests.projections.support import dump, open_case, record, worker
 from tests.support import event
 
@@ -64,6 +64,54 @@ def test_run_once_when_events_logged_then_each_applied_once_and_position_is_newe
             0,
             True,
         )
+    records.close()
+
+
+class SecondCounting(Counting):
+    """Another counting model, with its own table."""
+
+    name = "counting_second"
+
+    def define(self, metadata: MetaData, suffix: str = "") -> CountTables:
+        return CountTables(
+            Table(
+                "test_counting_second_applied" + suffix,
+                metadata,
+                Column("position", BigInteger, nullable=False),
+                Column("case_id", String(36), nullable=False),
+            )
+        )
+
+
+def test_run_once_when_one_model_has_a_long_backlog_then_the_other_is_not_held_behind_it(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a log of 24 events, and two read models both behind it (say one slow to apply, under
+    # a stream of appends that keeps its backlog long)
+    records = CaseRecords(settings, clock)
+    write_history(records)
+    first, second = Counting(), SecondCounting()
+    order: list[str] = []
+    for model in (first, second):
+        apply = model.apply
+
+        def recorded(*args: Any, _apply: Any = apply, _name: str = model.name, **kw: Any) -> None:
+            order.append(_name)
+            _apply(*args, **kw)
+
+        model.apply = recorded  # type: ignore[method-assign]
+    with Runner(settings, records, [first, second], page_size=5) as runner:
+        # When the runner catches up
+        applied = runner.run_once()
+
+        # Then the models took pages in turn: neither waited for the other's whole backlog
+        assert applied == 48
+        assert order[:4] in (
+            ["counting", "counting_second"] * 2,
+            ["counting_second", "counting"] * 2,
+        )
+        # And each applied every event once
+        assert all(status.lag == 0 for status in runner.status())
     records.close()
 
 
