@@ -21,7 +21,7 @@ from projections.alert_search import AlertSearch
 from projections.case_search import CaseSearch
 from projections.collector import collect_young_every
 from projections.registry import default_models
-from projections.runner import Runner, status
+from projections.runner import ModelStatus, Runner, status
 from projections.store import ReadModelStore
 from service.access import Gatekeeper
 from service.api import audit_routes, cases, feed_routes, list_routes, practice
@@ -148,9 +148,17 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     case_search = CaseSearch(read_models)
     alert_search = AlertSearch(read_models)
     model_names = [model.name for model in default_models()]
-    metrics = Metrics(
-        lambda: status(settings, records, model_names, store=read_models, probe_locks=False)
-    )
+
+    def projection_report() -> list[ModelStatus]:
+        # Probed first with short connections of its own, as /ready does: a scrape while a
+        # store is down answers at once rather than waiting on a pool for a connection.
+        checks = check_stores(settings, log_table=_log_table(settings))
+        down = [f"{c.name}: {c.detail}" for c in checks if c.name != "audit" and not c.reachable]
+        if down:
+            raise ConnectionError("; ".join(down))
+        return status(settings, records, model_names, store=read_models, probe_locks=False)
+
+    metrics = Metrics(projection_report)
     records.observer = metrics
     audit.observer = metrics
     rate_limiter = RateLimiter(

@@ -298,6 +298,40 @@ def test_append_when_server_unreachable_then_store_unavailable_after_the_connect
         assert [e["id"] for e in events] == [opened["id"], during["id"]]
 
 
+@needs_postgres
+@pytest.mark.postgres
+def test_metrics_when_server_unreachable_then_scraped_at_once_with_status_down(
+    proxy: SwitchableProxy, postgres_schema: str, tmp_path: Path, clock: SettableClock
+) -> None:
+    # Given a connect timeout as long as the request's deadline
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=_through(proxy),
+        postgres_schema=postgres_schema,
+        postgres_connect_timeout=3,
+        request_deadline_seconds=2,
+    )
+    with TestClient(create_app(settings, clock)) as client:
+        open_case(client, _headers(client))
+        assert "casetrail_projection_status_up 1.0" in client.get("/metrics").text
+        # When PostgreSQL goes away and /metrics is scraped
+        proxy.off()
+        scraped = client.get("/metrics")
+        # Then the scrape is answered, saying the projections' status could not be read,
+        # rather than waiting on a pool for a connection until the deadline refuses it
+        assert scraped.status_code == 200, scraped.text
+        assert "casetrail_projection_status_up 0.0" in scraped.text
+        assert "casetrail_http_requests_total" in scraped.text
+        # And, PostgreSQL back, the status is read again
+        proxy.on()
+        back, _ = _until(
+            lambda: client.get("/metrics"),
+            lambda r: "casetrail_projection_status_up 1.0" in r.text,
+            within=20,
+        )
+        assert "casetrail_projection_status_up 1.0" in back.text
+
+
 # --- an append whose connection is lost while it commits (both stores) --------------------
 
 
