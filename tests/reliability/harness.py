@@ -335,8 +335,9 @@ def check_log(
     settings: Settings, batches: Iterable[Batch], refused: Iterable[Batch] = ()
 ) -> LogCheck:
     """After the run: every acknowledged event stored exactly once, where and as its answer
-    said, each batch whole and in order; nothing refused stored; nothing stored that was not
-    sent; every case's versions 1..n."""
+    said, each batch whole and in order, one sent with `If-Match: "n"` right after version n
+    (no lost update); nothing refused stored; nothing stored that was not sent; every case's
+    versions 1..n."""
     stored = read_store(settings)
     problems: list[str] = []
     sent: set[str] = set()
@@ -368,6 +369,13 @@ def check_log(
                 problems.append(f"event {event_id}: answered {answer}, stored {where}")
         if versions and versions != list(range(versions[0], versions[0] + len(versions))):
             problems.append(f"batch {batch.ids} not stored whole and in order: {versions}")
+        if versions and batch.if_match not in (None, "*"):
+            expected = int(batch.if_match.strip('"'))
+            if versions[0] != expected + 1:
+                problems.append(
+                    f"batch {batch.ids} sent with If-Match {batch.if_match} stored from version "
+                    f"{versions[0]}, not {expected + 1} (a lost update)"
+                )
     for batch in refused:
         sent.update(batch.ids)
         present = [i for i in batch.ids if i in stored]

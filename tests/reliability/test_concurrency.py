@@ -1,8 +1,10 @@
 """Concurrency: many writers at once against the real server, on one case and across cases.
 
 Phase 1: writer threads append to a hot case (most of the time) and a few others, half of the
-time with `If-Match` on the newest version any of them has seen. Without `If-Match` every append
-must succeed (201); with it, 201 or 412 (the case moved on), and a 412 only ever with `If-Match`.
+time with `If-Match` on the newest version any of them has seen (now and then on the one before
+it, which the case has certainly passed). Without `If-Match` every append must succeed (201);
+with it, 201 or 412 (the case moved on), a 412 only ever with `If-Match`, and always one on a
+version passed; a batch stored with `If-Match: "n"` is stored right after version n.
 
 Phase 2: idempotent retries after client timeouts. Each thread sends with a very short client
 timeout (1-50 ms, so some requests never arrive, some are cut mid-way and some are still being
@@ -10,8 +12,9 @@ stored when the client gives up), and retries each that timed out with the same 
 patient client: the answer must be 200 (it had been stored) or 201, never 409 or 412 (the
 conditional ones go to a case the thread alone writes).
 
-Then: no lost update (every 2xx event stored, where and as answered), no duplicate version, no
-duplicate id, nothing refused stored, and every chain verifies.
+Then: no lost update (every 2xx event stored, where and as answered, a conditional batch right
+after the version it named), no duplicate version, no duplicate id, nothing refused stored, and
+every chain verifies.
 """
 
 from __future__ import annotations
@@ -92,13 +95,20 @@ class ConcurrencyRun:
             for _ in range(REQUESTS):
                 case_id = self.hot if rng.random() < 0.7 else rng.choice(self.others)
                 if_match = f'"{self.seen[case_id]}"' if rng.random() < 0.5 else None
+                # Now and then a version the case is known to have passed: always a 412.
+                stale = if_match is not None and rng.random() < 0.2
+                if stale:
+                    if_match = f'"{self.seen[case_id] - 1}"'
+                    self.tally.add("stale")
                 batch = Batch.append(
                     case_id, some_events(rng, rng.randint(1, 3)), if_match=if_match
                 )
                 response = post(client, batch)
                 self.tally.add("busy", batch.busy)
                 self.tally.add("conditional" if if_match else "unconditional")
-                if response.status_code == 201 or (response.status_code == 200 and batch.busy):
+                if stale and response.status_code != 412:
+                    self.fail(f"If-Match {if_match}, a version the case had passed", response)
+                elif response.status_code == 201 or (response.status_code == 200 and batch.busy):
                     self.note(batch)
                 elif response.status_code == 412 and if_match:
                     problem = response.json()
@@ -178,7 +188,8 @@ def test_concurrency_when_many_writers_then_no_lost_update_and_no_duplicate(
         "Concurrency",
         f"- {store}: {WRITERS} writer threads. Contention: {WRITERS} x {REQUESTS} appends (70% "
         f"to one case): {t['unconditional']} without If-Match, every one stored; "
-        f"{t['conditional']} with If-Match, {t['412']} answered 412 (none of them stored). "
+        f"{t['conditional']} with If-Match, {t['412']} answered 412 (none of them stored; "
+        f"{t['stale']} of them on a version the case had passed). "
         f"Client timeouts: {WRITERS} x {REQUESTS} appends with a 1-50 ms client timeout, "
         f"{t['timed out']} timed out and were retried with the same ids: {t['retry 200']} "
         f"replays (200: stored before), {t['retry 201']} created (201). 503s retried: "
