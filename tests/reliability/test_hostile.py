@@ -329,6 +329,20 @@ def corpus() -> list[Hostile]:
         Hostile("a second CaseOpened", "POST", APPEND, _append(event("CaseOpened"))),
     ]
 
+    # A batch is all or nothing: valid events, then a hostile one, store none of them.
+    for name, bad in [
+        ("a NUL", _note(data={"kind": "phone call", "text": "a\u0000b"})),
+        ("year 1", _note(occurred_at="0001-01-01")),
+        ("year 9999", _note(occurred_at="9999-12-31")),
+        ("a wrong type", _note(data="text")),
+        ("an SQL id", _note(id=sql)),
+        ("a second CaseOpened", event("CaseOpened")),
+        ("a retraction of no stored event", event("EntryRetracted", target=UUID_TEXT)),
+    ]:
+        h.append(Hostile(f"two valid, then {name}", "POST", APPEND, _append(_note(), _note(), bad)))
+        opening = _dump({"events": [event("CaseOpened"), _note(), bad]})
+        h.append(Hostile(f"an opening, then {name}", "POST", "/cases", opening))
+
     # Garbage If-Match.
     for i, value in enumerate(
         [
