@@ -2,11 +2,12 @@
 
 Every operation of `openapi/openapi.json` (but the never-ending `/feed/stream`) gets generated
 requests, valid and invalid, sent with valid bearer tokens to the real app served by uvicorn on
-loopback, over a store seeded with the demo case and a freshly opened one. No answer may be a
-server error, and each answer's status code, content type and body must be ones the document
-declares for the operation.
+loopback, over a store seeded with the demo case and a freshly opened one: an SQLite file, and a
+PostgreSQL schema too when `CASETRAIL_TEST_POSTGRES_URL` is set. No answer may be a server
+error, and each answer's status code, content type and body must be ones the document declares
+for the operation.
 
-The short run (in `make test`) sends 200 examples in all; `CASETRAIL_RELIABILITY=full` (as
+The short run (in `make test`) sends 200 examples per store; `CASETRAIL_RELIABILITY=full` (as
 `make reliability` sets) sends 2,000. Runs are derandomized, so a failure reproduces on a re-run;
 `CASETRAIL_FUZZ_SEED=<int>` explores another sequence.
 """
@@ -55,6 +56,7 @@ from tests.support import event
 DOCUMENT = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 TOTAL_EXAMPLES = 2000 if FULL else 200
 SEED = os.environ.get("CASETRAIL_FUZZ_SEED", "").strip()
+POSTGRES_URL = os.environ.get("CASETRAIL_TEST_POSTGRES_URL", "")
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 CHECKS = [
@@ -116,6 +118,7 @@ def budget(label: str) -> int:
 class Target:
     """The served app: its base URL, the callers' headers, and cases worth aiming at."""
 
+    store: str
     base_url: str
     callers: list[dict[str, str]]
     case_ids: list[str]
@@ -138,9 +141,37 @@ def _bearer(tokens: TokenService, sub: str, agency: str, role: str) -> dict[str,
     return {"authorization": f"Bearer {jwt}"}
 
 
+def _stores() -> list[Any]:
+    skip = pytest.mark.skip(reason="CASETRAIL_TEST_POSTGRES_URL is not set: PostgreSQL skipped")
+    postgres = [pytest.mark.postgres] + ([] if POSTGRES_URL else [skip])
+    return ["sqlite", pytest.param("postgres", marks=postgres)]
+
+
+@pytest.fixture(scope="module", params=_stores())
+def store_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The store the fuzzed app runs on: an SQLite file, or a fresh PostgreSQL schema (dropped
+    afterwards). A NUL in a query parameter was a 500 on PostgreSQL alone."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield {"database_url": POSTGRES_URL, "postgres_schema": schema}
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+def target(
+    tmp_path_factory: pytest.TempPathFactory, store_settings: dict[str, Any]
+) -> Iterator[Target]:
     settings = Settings(
+        **store_settings,
         data_dir=tmp_path_factory.mktemp("fuzz") / "data",
         # `GET /feed?wait=` long-polls up to this; the fuzzer asks for waits on nearly every
         # request. The waiting itself is tested in tests/service/test_feed.py.
@@ -182,7 +213,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         for model in model_names():
             assert read_models.wait_for(model, newest, timeout=60)[0], f"{model} is behind"
         case_ids = [demo_case, str(response.json()["case_id"])]
-        target = Target(base_url, callers, case_ids, opened_event=opened["id"])
+        store = "PostgreSQL" if settings.is_postgres else "SQLite"
+        target = Target(store, base_url, callers, case_ids, opened_event=opened["id"])
         yield target
         _report(target)
     finally:
@@ -196,8 +228,8 @@ def _report(target: Target) -> None:
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(target.statuses.items()))
     RESULTS.add(
         "Fuzzing (schemathesis)",
-        f"- {sum(target.sent.values())} examples over {len(target.sent)} operations of "
-        f"openapi/openapi.json, {failures}; answers by status: {statuses}; "
+        f"- {target.store}: {sum(target.sent.values())} examples over {len(target.sent)} "
+        f"operations of openapi/openapi.json, {failures}; answers by status: {statuses}; "
         f"{time.monotonic() - target.started:.0f} s",
     )
 
