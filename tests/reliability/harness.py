@@ -479,11 +479,25 @@ class Tally:
 
 
 def run_threads(targets: Sequence[Callable[[], None]], timeout: float = 120.0) -> None:
-    """Run each callable in its own thread, all started together; wait for every one."""
-    threads = [threading.Thread(target=t, daemon=True) for t in targets]
+    """Run each callable in its own thread, all started together; wait for every one. Fails if
+    any of them raised (a client that got no answer from a server that died, say): a thread
+    that stops early must not pass for one that finished."""
+    raised: list[str] = []
+
+    def guarded(target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except BaseException as e:
+                raised.append(f"{type(e).__name__}: {e}")
+
+        return run
+
+    threads = [threading.Thread(target=guarded(t), daemon=True) for t in targets]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + timeout
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     assert not any(t.is_alive() for t in threads), "a client thread is still running"
+    assert not raised, f"{len(raised)} client thread(s) failed:\n" + "\n".join(raised[:10])
