@@ -46,12 +46,25 @@ logger = logging.getLogger("casetrail.projections")
 SERVE_RUNNER_NICENESS = 10
 
 
-def _open(settings: Settings | None = None) -> tuple[Settings, CaseRecords]:
+def _open(
+    command: str, settings: Settings | None = None, *, existing: bool = True
+) -> tuple[Settings, CaseRecords]:
+    """The settings and the log, or exit 1 saying why not: the log cannot be read with these
+    settings (the encryption key), or, when `existing`, they point at no store at all (opening
+    one would create it empty, and report its read models as current at position 0)."""
+    from service.errors import UnreadableStore
+    from service.integrity import NoStore, require_store
     from service.records import CaseRecords
     from service.settings import Settings
 
     settings = settings or Settings()
-    return settings, CaseRecords(settings)
+    try:
+        if existing:
+            require_store(settings)
+        return settings, CaseRecords(settings)
+    except (NoStore, UnreadableStore) as e:
+        typer.echo(f"casetrail {command}: {e}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -83,7 +96,8 @@ def run(
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     else:
         _as_serves_runner(settings)
-    _, records = _open(settings)
+    # A runner may start before `casetrail serve` has made the store: it makes it.
+    _, records = _open("projections run", settings, existing=False)
     say = console.print if parent is None else logger.info
     collect_young_every(settings.gc_threshold)
     try:
@@ -136,7 +150,7 @@ def status_command(
     """Each read model's position, the log's newest position, the lag, and whether a runner
     leads it; a model diverged from the log (read models restored from a newer backup than the
     log) is flagged, its lag the whole log."""
-    settings, records = _open()
+    settings, records = _open("projections status")
     try:
         report = status(settings, records, model_names())
     finally:
@@ -178,7 +192,7 @@ def rebuild_command(
             raise typer.BadParameter(
                 f"no read model {each!r}; known: {', '.join(model_names())}"
             ) from None
-    settings, records = _open()
+    settings, records = _open("projections rebuild")
     try:
         for each in names:
             _rebuild_one(settings, records, each, page_size)
@@ -217,7 +231,7 @@ def alerts_refresh() -> None:
     runner does this every CASETRAIL_ALERTS_REFRESH_SECONDS); safe beside a running runner.
     A model that does not match the log (restored from a newer backup than it) is left for
     `casetrail projections run` to rebuild first."""
-    settings, records = _open()
+    settings, records = _open("alerts refresh")
     store = ReadModelStore(settings)
     try:
         model = model_named("alerts")

@@ -10,11 +10,13 @@ import os
 import re
 import signal
 import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from projections import cli as projections_cli
 from service.settings import Settings
@@ -23,6 +25,7 @@ app = typer.Typer(help="Casetrail: an event-sourced case record service.", no_ar
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+T = TypeVar("T")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -52,7 +55,7 @@ def serve(
         ensure_local_keys(settings)
     # Every table, once, before the processes that use them start together (on PostgreSQL two
     # sessions creating one table at once fail: "duplicate key value violates unique constraint").
-    _create_tables(settings)
+    _refuse_unreadable("serve", _create_tables, settings)
     projector = None
     if settings.projections_in_process and not settings.projections_in_workers:
         # The read models' runner in a process of its own; the workers, which read their
@@ -106,6 +109,18 @@ def _create_tables(settings: Settings) -> None:
         read_models.close()
 
 
+def _refuse_unreadable(command: str, do: Callable[[Settings], T], settings: Settings) -> T:
+    """`do(settings)`, or exit 1 with the reason when the log cannot be read with these settings
+    (another encryption key, or none, than the store was written with)."""
+    from service.errors import UnreadableStore
+
+    try:
+        return do(settings)
+    except UnreadableStore as e:
+        typer.echo(f"casetrail {command}: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
 class _Signalled(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -152,7 +167,7 @@ def demo() -> None:
     """Load a realistic synthetic multi-agency case into the store, and say how to look at it."""
     from service.demo import load_demo
 
-    case_id = load_demo(Settings())
+    case_id = _refuse_unreadable("demo", load_demo, Settings())
     typer.echo(f"Demo case loaded: {case_id}")
     typer.echo("Read it with a token from `casetrail token`, e.g.:")
     typer.echo(
@@ -268,5 +283,25 @@ app.add_typer(projections_cli.app, name="projections", help="Cross-case read mod
 app.add_typer(projections_cli.alerts_app, name="alerts", help="The cross-case alerts.")
 
 
+def main() -> None:
+    """`casetrail`: a setting it cannot use stops every command with one line naming it (never
+    its value, which may be a key or hold a password), not a traceback."""
+    try:
+        app()
+    except ValidationError as e:
+        if e.title != Settings.__name__:
+            raise
+        for error in e.errors():
+            typer.echo(f"casetrail: {_setting_refused(error)}", err=True)
+        raise SystemExit(1) from None
+
+
+def _setting_refused(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith("CASETRAIL_") or not error["loc"]:
+        return message  # the validator's own message names the variable
+    return f"CASETRAIL_{str(error['loc'][0]).upper()}: {message}"
+
+
 if __name__ == "__main__":
-    app()
+    main()

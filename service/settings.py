@@ -26,6 +26,8 @@ GENERATE_KEY_HINT = (
     'generate one with `openssl rand -base64 32` or `python -c "from eventsourcing.cryptography '
     'import AESCipher; print(AESCipher.create_key(32))"`'
 )
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
+DATABASE_URL_SCHEMES = ("sqlite:///", *POSTGRES_URL_SCHEMES)
 
 
 def aes_key_text(text: str) -> str:
@@ -196,6 +198,17 @@ class Settings(BaseSettings):
     def _lower_log_level(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        """Only the two stores there are; the message never repeats the URL (its password)."""
+        if value and not value.startswith(DATABASE_URL_SCHEMES):
+            raise ValueError(
+                "CASETRAIL_DATABASE_URL must be sqlite:///PATH or "
+                "postgresql://user:password@host:5432/database"
+            )
+        return value
+
     @field_validator("encryption_key")
     @classmethod
     def _check_encryption_key(cls, value: SecretStr) -> SecretStr:
@@ -228,7 +241,7 @@ class Settings(BaseSettings):
 
     @property
     def is_postgres(self) -> bool:
-        return self.resolved_database_url.startswith(("postgresql://", "postgres://"))
+        return self.resolved_database_url.startswith(POSTGRES_URL_SCHEMES)
 
     def library_environment(self) -> dict[str, str]:
         """The `eventsourcing` library's environment for the log, derived from our settings."""
@@ -278,9 +291,7 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         url = self.resolved_database_url
         if not url.startswith("sqlite:///"):
-            raise ValueError(
-                f"CASETRAIL_DATABASE_URL {url!r} is neither sqlite:/// nor postgresql://"
-            )
+            raise ValueError("CASETRAIL_DATABASE_URL is neither sqlite:/// nor postgresql://")
         return Path(url.removeprefix("sqlite:///"))
 
     def prepare(self) -> None:

@@ -901,13 +901,16 @@ def test_verify_when_snapshot_reverts_a_corrected_owner_then_found(
 # --- no store: nothing verified, nothing created --------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["verify", "seal"])
+@pytest.mark.parametrize(
+    "command", ["verify", "seal", "projections status", "projections rebuild", "alerts refresh"]
+)
 def test_verify_and_seal_when_settings_point_at_no_store_then_refused_and_nothing_created(
     settings: Settings, command: str
 ) -> None:
-    # Given settings naming a data directory (or PostgreSQL schema) that holds no store
-    # When `casetrail verify` or `casetrail seal` runs on them
-    run = cli(settings, command)
+    # Given settings naming a data directory (or PostgreSQL schema) that holds no store (a
+    # restore that landed elsewhere)
+    # When `casetrail verify`, `casetrail seal`, or a command on the read models runs on them
+    run = cli(settings, *command.split())
     # Then it refuses, saying where it looked, and exits 1
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"casetrail {command}: no Casetrail store at" in run.stderr
