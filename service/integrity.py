@@ -447,7 +447,9 @@ class SealDocument(BaseModel):
 class SealFinding(BaseModel):
     """Something the store no longer holds that the seal says it held."""
 
-    kind: Literal["deleted", "truncated", "rewritten", "position", "foreign", "unindexed"]
+    kind: Literal[
+        "deleted", "truncated", "rewritten", "changed", "position", "foreign", "unindexed"
+    ]
     case_id: UUID | None = None
     detail: str
 
@@ -606,11 +608,6 @@ def check_seal(
                 detail=f"the log's position went back: sealed at {parsed.position}, now {position}",
             )
         )
-    for sealed_id, sealed in parsed.cases.items():
-        if case_id is None or sealed_id == case_id:
-            finding = _against_seal(records, sealed_id, sealed)
-            if finding is not None:
-                findings.append(finding)
     if case_id is not None:
         try:
             verifications = [verify_case(records, case_id)]
@@ -618,6 +615,14 @@ def check_seal(
             verifications = []
             if case_id not in parsed.cases:
                 raise
+    broken = {v.case_id: v for v in verifications if not v.ok}
+    for sealed_id, sealed in parsed.cases.items():
+        if case_id is None or sealed_id == case_id:
+            finding = _against_seal(records, sealed_id, sealed) or _broken_where_sealed(
+                broken.get(sealed_id), sealed
+            )
+            if finding is not None:
+                findings.append(finding)
     return SealCheck(
         ok=not findings and all(v.ok for v in verifications),
         sealed_at=parsed.sealed_at,
@@ -659,6 +664,21 @@ def _against_seal(records: CaseRecords, case_id: UUID, sealed: SealedCase) -> Se
             detail=f"case rewritten: its hash at version {sealed.version} is not the sealed one",
         )
     return None
+
+
+def _broken_where_sealed(broken: Verification | None, sealed: SealedCase) -> SealFinding | None:
+    """A case whose chain breaks at or before its sealed version (an entry the seal attests was
+    edited, deleted or moved, its hashes left as they were) no longer holds what was sealed,
+    though its sealed hash is still stored at the sealed version."""
+    bad = None if broken is None else broken.first_bad_version
+    if broken is None or bad is None or bad > sealed.version:
+        return None
+    return SealFinding(
+        kind="changed",
+        case_id=broken.case_id,
+        detail=f"case changed since the seal: it does not verify at version {bad}, at or "
+        f"before its sealed version {sealed.version}",
+    )
 
 
 def default_seal_path(settings: Settings, position: int) -> Path:

@@ -1077,6 +1077,49 @@ def test_verify_seal_when_a_chain_is_broken_too_then_reported_with_the_findings(
     # Then the broken chain is reported (the sealed hash of the newest version still matches)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "BROKEN at version 3: payload or envelope changed at version 3" in checked.stdout
+    # And so is what it means for the seal: what it attests is no longer intact in the store
+    assert (
+        f"finding: case {case_id}: case changed since the seal: it does not verify at version 3, "
+        f"at or before its sealed version {VERSIONS}"
+    ) in checked.stdout
+    assert "the store holds everything the seal attests" not in checked.stdout
+    assert "1 seal finding(s)" in checked.stdout
+
+
+# (tamper after the seal, first bad version) — each breaks a chain where the seal attests it.
+BROKEN_WHERE_SEALED: dict[str, tuple[Callable[[Log, str], None], int]] = {
+    "a byte changed": (lambda log, case: log.change_byte(case, 2, b"First", b"Firsx"), 2),
+    "a row deleted": (lambda log, case: log.delete(case, 2), 2),
+    "two rows swapped": (lambda log, case: _swap(log, case, 2, 3), 2),
+}
+
+
+def _swap(log: Log, case_id: str, a: int, b: int) -> None:
+    states = log.states(case_id)
+    log.set_state(case_id, a, states[b])
+    log.set_state(case_id, b, states[a])
+
+
+@pytest.mark.parametrize("tamper", list(BROKEN_WHERE_SEALED))
+def test_verify_seal_when_sealed_entries_changed_then_a_seal_finding_too(
+    settings: Settings, log: Log, case_id: str, new_case: Callable[[], str], tamper: str
+) -> None:
+    # Given a sealed store of two cases, and one of them changed where the seal attests it
+    later = new_case()
+    path = make_seal(settings)
+    change, version = BROKEN_WHERE_SEALED[tamper]
+    change(log, case_id)
+    # When the whole store is checked against the seal
+    checked = cli(settings, "verify", "--seal", str(path))
+    # Then it exits 1, with a seal finding for that case only, never saying the store holds
+    # everything the seal attests
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert (
+        f"finding: case {case_id}: case changed since the seal: it does not verify at version "
+        f"{version}, at or before its sealed version {VERSIONS}"
+    ) in checked.stdout
+    assert f"finding: case {later}" not in checked.stdout
+    assert "the store holds everything the seal attests" not in checked.stdout
 
 
 def test_verify_seal_when_a_row_is_stored_as_an_opening_then_cannot_be_decoded(
