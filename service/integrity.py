@@ -712,8 +712,11 @@ def make_seal(settings: Settings, out: Path | None = None) -> tuple[Path, dict[s
     finally:
         records.close()
     path = out or default_seal_path(settings, document["position"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise SealError(f"cannot write the seal to {path}: {e.strerror}") from None
     return path, document
 
 

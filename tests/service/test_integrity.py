@@ -963,6 +963,20 @@ def test_seal_when_made_then_signed_file_under_data_dir_and_key_kept_private(
     assert make_seal(settings, "--out", str(chosen)) == chosen
 
 
+def test_seal_when_out_cannot_be_written_then_says_where_and_exit_1(
+    settings: Settings, case_id: str
+) -> None:
+    # Given a sealed store's --out under a file, where no folder can be made
+    blocker = settings.data_dir.parent / "a-file"
+    blocker.write_text("not a folder")
+    # When a seal is written there
+    run = cli(settings, "seal", "--out", str(blocker / "seal.json"))
+    # Then it says it cannot write it there, without a traceback, and exits 1
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"casetrail seal: cannot write the seal to {blocker / 'seal.json'}" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_verify_seal_when_untouched_then_exit_0(settings: Settings, case_id: str) -> None:
     # Given a sealed store
     path = make_seal(settings)
