@@ -33,6 +33,7 @@ class Counting(ReadModel[CountTables]):
     """One row per application of an event: (position, case_id)."""
 
     name = "counting"
+    table_name = "test_counting_applied"
 
     def __init__(self, *, fail_after: int | None = None, exit_after: int | None = None) -> None:
         self.fail_after = fail_after
@@ -42,7 +43,7 @@ class Counting(ReadModel[CountTables]):
     def define(self, metadata: MetaData, suffix: str = "") -> CountTables:
         return CountTables(
             Table(
-                "test_counting_applied" + suffix,
+                self.table_name + suffix,
                 metadata,
                 Column("position", BigInteger, nullable=False),
                 Column("case_id", String(36), nullable=False),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, select
+from sqlalchemy import Connection, select
 
 from projections.cases import CaseList, CaseRows, CaseTables
 from projections.runner import Runner, give_way
@@ -21,7 +21,7 @@ from projections.store import ReadModelStore
 from service.clock import SettableClock
 from service.records import CaseRecords
 from service.settings import Settings
-from tests.projections.counting import Boom, Counting, CountTables
+from tests.projections.counting import Boom, Counting
 from tests.projections.support import dump, open_case, record, worker
 from tests.support import event
 
@@ -71,16 +71,7 @@ class SecondCounting(Counting):
     """Another counting model, with its own table."""
 
     name = "counting_second"
-
-    def define(self, metadata: MetaData, suffix: str = "") -> CountTables:
-        return CountTables(
-            Table(
-                "test_counting_second_applied" + suffix,
-                metadata,
-                Column("position", BigInteger, nullable=False),
-                Column("case_id", String(36), nullable=False),
-            )
-        )
+    table_name = "test_counting_second_applied"
 
 
 def test_run_once_when_one_model_has_a_long_backlog_then_the_other_is_not_held_behind_it(

@@ -141,16 +141,23 @@ def proxy() -> Iterator[SwitchableProxy]:
 def proxied_client(
     proxy: SwitchableProxy, postgres_schema: str, tmp_path: Path, clock: SettableClock
 ) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=_through(proxy),
-        postgres_schema=postgres_schema,
-        postgres_connect_timeout=CONNECT_TIMEOUT,
-        request_deadline_seconds=DEADLINE,
-        projection_poll_seconds=0.1,
-    )
+    settings = _proxied(proxy, postgres_schema, tmp_path, CONNECT_TIMEOUT, DEADLINE)
     with TestClient(create_app(settings, clock)) as client:
         yield client
+
+
+def _proxied(
+    proxy: SwitchableProxy, schema: str, tmp_path: Path, connect_timeout: int, deadline: float
+) -> Settings:
+    """Settings for the app on PostgreSQL through `proxy`."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=_through(proxy),
+        postgres_schema=schema,
+        postgres_connect_timeout=connect_timeout,
+        request_deadline_seconds=deadline,
+        projection_poll_seconds=0.1,
+    )
 
 
 def _headers(client: TestClient, roles: tuple[str, ...] = ("practitioner",)) -> Headers:
@@ -265,13 +272,7 @@ def test_append_when_server_unreachable_then_store_unavailable_after_the_connect
     proxy: SwitchableProxy, postgres_schema: str, tmp_path: Path, clock: SettableClock
 ) -> None:
     # Given a deadline shorter than two connect timeouts (the defaults: 5 s and 10 s)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=_through(proxy),
-        postgres_schema=postgres_schema,
-        postgres_connect_timeout=2,
-        request_deadline_seconds=3.5,
-    )
+    settings = _proxied(proxy, postgres_schema, tmp_path, connect_timeout=2, deadline=3.5)
     with TestClient(create_app(settings, clock)) as client:
         writer = _headers(client)
         # And a case the app has written to (so an append needs no read before its insert)
@@ -304,13 +305,7 @@ def test_metrics_when_server_unreachable_then_scraped_at_once_with_status_down(
     proxy: SwitchableProxy, postgres_schema: str, tmp_path: Path, clock: SettableClock
 ) -> None:
     # Given a connect timeout as long as the request's deadline
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=_through(proxy),
-        postgres_schema=postgres_schema,
-        postgres_connect_timeout=3,
-        request_deadline_seconds=2,
-    )
+    settings = _proxied(proxy, postgres_schema, tmp_path, connect_timeout=3, deadline=2)
     with TestClient(create_app(settings, clock)) as client:
         open_case(client, _headers(client))
         assert "casetrail_projection_status_up 1.0" in client.get("/metrics").text
