@@ -157,28 +157,48 @@ class CaseSearch:
         limit = max(1, limit)
         cases = self.tables.cases
         full_view = _full_view(self.tables, visible)
-        view = {name: _view_column(self.tables, name, full_view) for name in _VIEW_FIELDS}
+        own = _own(self.tables, visible)
+        viewer = visible.agency if visible is not None else None
+        view = {name: _view_column(self.tables, name, full_view, own) for name in _VIEW_FIELDS}
         query = select(
             cases,
             (true() if full_view is None else full_view).label("full_view"),
+            (false() if own is None else own.c.case_id.is_not(None)).label("own_view"),
             *(column.label(f"view_{name}") for name, column in view.items()),
         ).where(
             _access(self.tables, visible),
-            *_filters(self.tables, filters, view, full_view),
+            *_filters(self.tables, filters, view, full_view, own, viewer),
         )
+        if own is not None:
+            query = query.select_from(
+                cases.outerjoin(own, and_(own.c.case_id == cases.c.case_id, own.c.agency == viewer))
+            )
         query = _page(query, self.tables, sort, after_cursor).limit(limit + 1)
         with self.store.begin_read() as conn:
             position = self.store.position(conn, self.model.name) or 0
             rows = [row._mapping for row in conn.execute(query)]
             more = len(rows) > limit
             rows = rows[:limit]
-            children = self._children(conn, [r["case_id"] for r in rows])
+            children = self._children(
+                conn,
+                [r["case_id"] for r in rows],
+                [r["case_id"] for r in rows if r["own_view"] and not r["full_view"]],
+                viewer,
+            )
         summaries = [_summary(row, children) for row in rows]
         next_cursor = _cursor(rows[-1], sort) if more and rows else None
         return CasePage(summaries, next_cursor, position, [s.case_id for s in summaries])
 
-    def _children(self, conn: Connection, case_ids: Sequence[str]) -> dict[str, _Children]:
-        found = {c: _Children([], [], []) for c in case_ids}
+    def _children(
+        self,
+        conn: Connection,
+        case_ids: Sequence[str],
+        own_ids: Sequence[str],
+        agency: str | None,
+    ) -> dict[str, _Children]:
+        """The listed cases' identifiers and agencies; for `own_ids`, the caller's (`agency`)
+        own view of them."""
+        found = {c: _Children([], [], [], set()) for c in case_ids}
         if not case_ids:
             return found
         idents = self.tables.identifiers
@@ -198,16 +218,36 @@ class CaseSearch:
                 .order_by(table.c.case_id, table.c.involved_from, table.c.agency)
             ):
                 lists[row.case_id].append(row.agency)
+        if own_ids:
+            own_idents, own_agencies = self.tables.own_identifiers, self.tables.own_agencies
+            for case_id in own_ids:  # its own view's agencies replace the partner rows'
+                found[case_id].partner_agencies.clear()
+            for row in conn.execute(
+                select(own_idents.c.case_id, own_idents.c.seq).where(
+                    own_idents.c.case_id.in_(own_ids), own_idents.c.agency == agency
+                )
+            ):
+                found[row.case_id].own_seqs.add(row.seq)
+            for row in conn.execute(
+                select(own_agencies.c.case_id, own_agencies.c.agency)
+                .where(own_agencies.c.case_id.in_(own_ids), own_agencies.c.viewer == agency)
+                .order_by(
+                    own_agencies.c.case_id, own_agencies.c.involved_from, own_agencies.c.agency
+                )
+            ):
+                found[row.case_id].partner_agencies.append(row.agency)
         return found
 
 
 @dataclass(frozen=True)
 class _Children:
-    """A listed case's identifiers and agencies (in full, and as a partner is shown them)."""
+    """A listed case's identifiers and agencies (in full, and as a partner is shown them: for
+    a partner with its own view of the case, that view's agencies and identifiers' `seq`)."""
 
     identifiers: list[dict[str, Any]]
     agencies: list[str]
     partner_agencies: list[str]
+    own_seqs: set[int]
 
 
 def list_cases(
@@ -251,11 +291,26 @@ def _full_view(tables: CaseTables, visible: Visibility | None) -> ColumnElement[
     return or_(*terms) if terms else false()
 
 
-def _view_column(tables: CaseTables, name: str, full_view: ColumnElement[bool] | None) -> Any:
+def _own(tables: CaseTables, visible: Visibility | None) -> Any:
+    """The caller's own views of cases (joined on its agency), if it may be a partner of some:
+    a partner that wrote restricted entries sees them, and is listed by its own view."""
+    if visible is None or visible.all_cases or visible.agency is None:
+        return None
+    return tables.own_views
+
+
+def _view_column(
+    tables: CaseTables, name: str, full_view: ColumnElement[bool] | None, own: Any
+) -> Any:
     cases = tables.cases
     if full_view is None:
         return cases.c[name]
-    return case((full_view, cases.c[name]), else_=cases.c[f"partner_{name}"])
+    partner = cases.c[f"partner_{name}"]
+    if own is None:
+        return case((full_view, cases.c[name]), else_=partner)
+    return case(
+        (full_view, cases.c[name]), (own.c.case_id.is_not(None), own.c[name]), else_=partner
+    )
 
 
 def _access(tables: CaseTables, visible: Visibility | None) -> ColumnElement[bool]:
@@ -283,8 +338,12 @@ def _filters(
     filters: CaseFilters,
     view: dict[str, Any],
     full_view: ColumnElement[bool] | None,
+    own: Any,
+    viewer: str | None,
 ) -> list[ColumnElement[bool]]:
     cases = tables.cases
+    # A partner with its own view of a case is shown that view's identifiers and agencies.
+    no_own = true() if own is None else own.c.case_id.is_(None)
     where: list[ColumnElement[bool]] = []
     if filters.q:
         pattern = "%" + _escape_like(name_key(filters.q.strip())) + "%"
@@ -304,21 +363,41 @@ def _filters(
         involved = exists().where(
             agencies.c.case_id == cases.c.case_id, agencies.c.agency == filters.agency
         )
-        shown_to_partners = exists().where(
-            shown.c.case_id == cases.c.case_id, shown.c.agency == filters.agency
+        shown_to_partners = and_(
+            no_own,
+            exists().where(shown.c.case_id == cases.c.case_id, shown.c.agency == filters.agency),
         )
-        where.append(
-            involved if full_view is None else or_(and_(full_view, involved), shown_to_partners)
-        )
+        terms = [and_(full_view, involved), shown_to_partners] if full_view is not None else []
+        if own is not None:
+            own_agencies = tables.own_agencies
+            terms.append(
+                exists().where(
+                    own_agencies.c.case_id == cases.c.case_id,
+                    own_agencies.c.viewer == viewer,
+                    own_agencies.c.agency == filters.agency,
+                )
+            )
+        where.append(involved if full_view is None else or_(*terms))
     if filters.identifier:
         scheme, value = parse_identifier(filters.identifier)
-        idents = tables.identifiers
+        idents, own_idents = tables.identifiers, tables.own_identifiers
+        visible_to: list[ColumnElement[bool]] = (
+            [] if full_view is None else [full_view, and_(no_own, idents.c.partner_visible)]
+        )
+        if own is not None:
+            visible_to.append(
+                exists().where(
+                    own_idents.c.case_id == idents.c.case_id,
+                    own_idents.c.agency == viewer,
+                    own_idents.c.seq == idents.c.seq,
+                )
+            )
         where.append(
             exists().where(
                 idents.c.case_id == cases.c.case_id,
                 idents.c.scheme == scheme,
                 idents.c.value_key == identifier_key(value),
-                true() if full_view is None else or_(full_view, idents.c.partner_visible),
+                true() if full_view is None else or_(*visible_to),
             )
         )
     return where
@@ -381,6 +460,7 @@ def _cursor(row: Any, sort: Sort) -> str:
 
 def _summary(row: Any, children: dict[str, _Children]) -> CaseSummary:
     full = bool(row["full_view"])
+    own = bool(row["own_view"]) and not full
     found = children[row["case_id"]]
     identifiers = found.identifiers
     return CaseSummary(
@@ -392,7 +472,7 @@ def _summary(row: Any, children: dict[str, _Children]) -> CaseSummary:
         identifiers=[
             {"scheme": i["scheme"], "value": i["value"]}
             for i in identifiers
-            if full or i["partner_visible"]
+            if full or (i["seq"] in found.own_seqs if own else i["partner_visible"])
         ],
         status=row["status"],
         plan=row["plan"],

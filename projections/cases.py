@@ -7,14 +7,16 @@ The fold sees everything recorded, whenever it happened (`HORIZON` for both time
 a function of the log alone: an incremental run and a rebuild from the log give the same rows.
 
 Each row also holds what a partner agency may see of the searchable fields (`partner_*`, and
-`partner_visible` on identifiers): the fold with every restricted entry withheld. That is
-conservative for a partner that wrote a restricted entry itself; its per-case views show it all.
+`partner_visible` on identifiers): the fold with every restricted entry withheld. A partner that
+wrote restricted entries itself sees them in its per-case views, so for each such agency whose
+view differs the case also has an own view (`casetrail_case_own_*`): the fold with only the other
+agencies' restricted entries withheld, which its list rows and searches use instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -44,6 +46,9 @@ CASES = "casetrail_cases"
 IDENTIFIERS = "casetrail_case_identifiers"
 AGENCIES = "casetrail_case_agencies"
 PARTNER_AGENCIES = "casetrail_case_partner_agencies"
+OWN_VIEWS = "casetrail_case_own_views"
+OWN_IDENTIFIERS = "casetrail_case_own_identifiers"
+OWN_AGENCIES = "casetrail_case_own_agencies"
 
 # Both time axes of the fold: everything recorded, whenever it happened.
 HORIZON = datetime(9999, 1, 1, tzinfo=UTC)
@@ -56,9 +61,20 @@ class CaseTables:
     identifiers: Table
     agencies: Table
     partner_agencies: Table
+    own_views: Table
+    own_identifiers: Table
+    own_agencies: Table
 
-    def all(self) -> tuple[Table, Table, Table, Table]:
-        return (self.cases, self.identifiers, self.agencies, self.partner_agencies)
+    def all(self) -> tuple[Table, ...]:
+        return (
+            self.cases,
+            self.identifiers,
+            self.agencies,
+            self.partner_agencies,
+            self.own_views,
+            self.own_identifiers,
+            self.own_agencies,
+        )
 
 
 def case_tables(metadata: MetaData, suffix: str = "") -> CaseTables:
@@ -128,7 +144,48 @@ def case_tables(metadata: MetaData, suffix: str = "") -> CaseTables:
         PrimaryKeyConstraint("case_id", "agency", name=f"{PARTNER_AGENCIES}_pkey{suffix}"),
         Index(f"{PARTNER_AGENCIES}_by_agency{suffix}", "agency", "case_id"),
     )
-    return CaseTables(cases, identifiers, agencies, partner_agencies)
+    # A partner that wrote restricted entries sees them: where that changes what it is shown,
+    # its own view of the case replaces the partner columns and rows above for it alone.
+    own_views = Table(
+        OWN_VIEWS + suffix,
+        metadata,
+        Column("case_id", String(36), nullable=False),
+        Column("agency", String(200), nullable=False),
+        Column("child_name", Text),
+        Column("child_name_key", Text),
+        Column("date_of_birth", String(10)),
+        Column("allocated_worker", Text),
+        Column("team", Text),
+        PrimaryKeyConstraint("case_id", "agency", name=f"{OWN_VIEWS}_pkey{suffix}"),
+    )
+    # The identifiers (by `seq`) and the agencies its own view shows.
+    own_identifiers = Table(
+        OWN_IDENTIFIERS + suffix,
+        metadata,
+        Column("case_id", String(36), nullable=False),
+        Column("agency", String(200), nullable=False),
+        Column("seq", Integer, nullable=False),
+        PrimaryKeyConstraint("case_id", "agency", "seq", name=f"{OWN_IDENTIFIERS}_pkey{suffix}"),
+    )
+    own_agencies = Table(
+        OWN_AGENCIES + suffix,
+        metadata,
+        Column("case_id", String(36), nullable=False),
+        Column("viewer", String(200), nullable=False),
+        Column("agency", String(200), nullable=False),
+        Column("involved_from", String(40), nullable=False),
+        PrimaryKeyConstraint("case_id", "viewer", "agency", name=f"{OWN_AGENCIES}_pkey{suffix}"),
+        Index(f"{OWN_AGENCIES}_by_agency{suffix}", "viewer", "agency", "case_id"),
+    )
+    return CaseTables(
+        cases,
+        identifiers,
+        agencies,
+        partner_agencies,
+        own_views,
+        own_identifiers,
+        own_agencies,
+    )
 
 
 def name_key(name: str) -> str:
@@ -143,12 +200,15 @@ def identifier_key(value: str) -> str:
 
 @dataclass(frozen=True)
 class CaseRows:
-    """A case's rows in the four tables."""
+    """A case's rows in the case list's tables."""
 
     case: dict[str, Any]
     identifiers: list[dict[str, Any]]
     agencies: list[dict[str, Any]]
     partner_agencies: list[dict[str, Any]]
+    own_views: list[dict[str, Any]] = field(default_factory=list)
+    own_identifiers: list[dict[str, Any]] = field(default_factory=list)
+    own_agencies: list[dict[str, Any]] = field(default_factory=list)
 
 
 def case_rows(case_id: UUID, events: Sequence[RecordedEvent]) -> CaseRows:
@@ -188,23 +248,93 @@ def case_rows(case_id: UUID, events: Sequence[RecordedEvent]) -> CaseRows:
         {"case_id": key, "agency": i.agency, "involved_from": i.involved_from}
         for i in partner.involved_agencies
     ]
-    return CaseRows(case, _identifiers(key, full, partner), _agencies(key, full), partner_agencies)
+    rows = CaseRows(case, _identifiers(key, full, partner), _agencies(key, full), partner_agencies)
+    partner_view = _view(partner, _shown(full, partner))
+    # Agencies that wrote restricted entries (the owning authority sees the case in full).
+    for agency in sorted({e.agency for e in events if e.sensitivity == "restricted"}):
+        if agency != full.local_authority:
+            _add_own_view(rows, case_id, events, full, partner_view, agency)
+    return rows
+
+
+def _add_own_view(
+    rows: CaseRows,
+    case_id: UUID,
+    events: Sequence[RecordedEvent],
+    full: CaseState,
+    partner_view: tuple[Any, ...],
+    agency: str,
+) -> None:
+    """Add `agency`'s own view of the case (the fold with only the other agencies' restricted
+    entries withheld) to `rows`, if it shows something the partner view does not."""
+    own = case_state(
+        case_id, events, as_of=HORIZON, known_at=HORIZON, withheld=withheld_from(events, agency)
+    )
+    shown = _shown(full, own)
+    view = _view(own, shown)
+    if view == partner_view:
+        return
+    key = str(case_id)
+    name = _text(own.child.get("name"))
+    rows.own_views.append(
+        {
+            "case_id": key,
+            "agency": agency,
+            "child_name": name,
+            "child_name_key": name_key(name) if name is not None else None,
+            "date_of_birth": _text(own.child.get("date_of_birth")),
+            "allocated_worker": own.allocated_worker,
+            "team": own.team,
+        }
+    )
+    rows.own_identifiers.extend(
+        {"case_id": key, "agency": agency, "seq": seq}
+        for seq, visible in enumerate(shown, start=1)
+        if visible
+    )
+    rows.own_agencies.extend(
+        {"case_id": key, "viewer": agency, "agency": i.agency, "involved_from": i.involved_from}
+        for i in own.involved_agencies
+    )
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _identifiers(key: str, full: CaseState, partner: CaseState) -> list[dict[str, Any]]:
+def _shown(full: CaseState, view: CaseState) -> tuple[bool, ...]:
+    """For each of the case's identifiers (in order), whether `view` (a fold with some entries
+    withheld) shows it."""
     shown: dict[tuple[str, str], int] = {}
-    for ident in partner.identifiers:
+    for ident in view.identifiers:
         shown[(ident.scheme, ident.value)] = shown.get((ident.scheme, ident.value), 0) + 1
-    rows = []
-    for seq, ident in enumerate(full.identifiers, start=1):
+    visible = []
+    for ident in full.identifiers:
         pair = (ident.scheme, ident.value)
-        visible = shown.get(pair, 0) > 0
-        if visible:
+        visible.append(shown.get(pair, 0) > 0)
+        if visible[-1]:
             shown[pair] -= 1
+    return tuple(visible)
+
+
+def _view(state: CaseState, shown: tuple[bool, ...]) -> tuple[Any, ...]:
+    """What a list row shows from a fold: the searchable fields, which identifiers, and the
+    agencies with their start."""
+    return (
+        state.child.get("name"),
+        state.child.get("date_of_birth"),
+        state.allocated_worker,
+        state.team,
+        shown,
+        tuple((i.agency, i.involved_from) for i in state.involved_agencies),
+    )
+
+
+def _identifiers(key: str, full: CaseState, partner: CaseState) -> list[dict[str, Any]]:
+    rows = []
+    for seq, (ident, visible) in enumerate(
+        zip(full.identifiers, _shown(full, partner), strict=True), start=1
+    ):
         rows.append(
             {
                 "case_id": key,
@@ -258,5 +388,8 @@ class CaseList(PerCaseModel[CaseTables, CaseRows]):
                 (tables.identifiers, [i for r in rows for i in r.identifiers]),
                 (tables.agencies, [a for r in rows for a in r.agencies]),
                 (tables.partner_agencies, [a for r in rows for a in r.partner_agencies]),
+                (tables.own_views, [v for r in rows for v in r.own_views]),
+                (tables.own_identifiers, [i for r in rows for i in r.own_identifiers]),
+                (tables.own_agencies, [a for r in rows for a in r.own_agencies]),
             ],
         )

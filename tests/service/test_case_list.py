@@ -302,3 +302,48 @@ def test_list_when_dob_is_no_day_of_the_calendar_then_422_naming_dob(
         ]
     # And a real one still searches
     assert [c["child_name"] for c in found.json()["cases"]] == ["Leap Child"]
+
+
+def test_list_when_partner_wrote_restricted_entries_then_its_own_row_shows_them(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case the school referred, the police involved too; the school links its own
+    # reference and shares information with health, both as restricted entries
+    csc, school = token(), token(agency=SCHOOL, sub="dsl")
+    police, health = "police:barsetshire", "health:barsetshire-gp"
+    case_id = school_referred_case(client, csc, SCHOOL)
+    involved = payload("AgencyInvolvementStarted", agency=police)
+    append(client, csc, case_id, event("AgencyInvolvementStarted", "2026-10-03", data=involved))
+    reference = {"scheme": "other", "value": "SCH-REF-9"}
+    shared = payload("InformationShared", **{"with": [{"agency": health}]}, concern_event_ids=[])
+    written = append(
+        client,
+        school,
+        case_id,
+        event("IdentifierLinked", "2026-10-05", data=reference, sensitivity="restricted"),
+        event("InformationShared", "2026-10-05", data=shared, sensitivity="restricted"),
+    )
+    assert written.status_code == 201, written.text
+    position = written.json()["events"][-1]["position"]
+
+    # When the school reads the case, and lists and searches the cases
+    state = client.get(f"/cases/{case_id}", headers=school).json()
+    [row] = _list(client, school, position).json()["cases"]
+    by_reference = _list(client, school, position, identifier="other:SCH-REF-9").json()["cases"]
+    by_health = _list(client, school, position, agency=health).json()["cases"]
+
+    # Then its row shows what its own view of the case shows: its reference and health
+    assert {"scheme": "other", "value": "SCH-REF-9"} in state["identifiers"]
+    assert row["identifiers"] == state["identifiers"]
+    assert sorted(row["involved_agencies"]) == sorted(
+        i["agency"] for i in state["involved_agencies"]
+    )
+    assert health in row["involved_agencies"]
+    assert [c["case_id"] for c in by_reference] == [case_id]
+    assert [c["case_id"] for c in by_health] == [case_id]
+    # And the police, another partner, are told of neither
+    pc = token(agency=police, sub="pc")
+    [theirs] = _list(client, pc, position).json()["cases"]
+    assert theirs["identifiers"] == [] and health not in theirs["involved_agencies"]
+    assert _list(client, pc, position, identifier="other:SCH-REF-9").json()["cases"] == []
+    assert _list(client, pc, position, agency=health).json()["cases"] == []
