@@ -26,6 +26,7 @@ from projections.alert_search import (
     caseloads,
 )
 from projections.case_search import BadCursor, CaseFilters, CaseSearch, CaseSummary, Visibility
+from projections.runner import divergence
 from projections.store import ReadModelStore
 from service.access import caller_of
 from service.api.deps import PAGE_LIMIT, Audit, Caller, CurrentSettings, Records
@@ -99,12 +100,21 @@ def waits_for(
         reached, current = await run_in_threadpool(
             store.wait_for, model, min_position, timeout=settings.projection_wait_seconds
         )
+        detail = f"the {model} read model is at position {current}, not yet {min_position}"
+        if reached and await run_in_threadpool(_diverged, store, records, model):
+            # As far along as asked, but of another log (read models restored from a newer
+            # backup than the log): the runner clears it and applies this log again.
+            reached = False
+            detail = (
+                f"the {model} read model does not match the log (restored from a newer backup "
+                "than it); it is being applied again"
+            )
         if not reached:
             raise Refusal(
                 503,
                 "projection-behind",
                 "The read model has not caught up yet",
-                f"the {model} read model is at position {current}, not yet {min_position}",
+                detail,
                 headers={
                     "Retry-After": str(RETRY_AFTER_UNAVAILABLE),
                     "X-Projection-Position": str(current),
@@ -112,6 +122,13 @@ def waits_for(
             )
 
     return wait_for_position
+
+
+def _diverged(store: ReadModelStore, records: CaseRecords, model: str) -> bool:
+    """Whether the model's position is not one of this log's (`X-Min-Position` is then not
+    reached, however far it claims to be)."""
+    tracked = store.tracked_all().get(model)
+    return tracked is not None and divergence(records.recorder, tracked) is not None
 
 
 def _read_model_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

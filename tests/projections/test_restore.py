@@ -270,3 +270,43 @@ def test_store_when_tracking_row_kept_no_fingerprint_then_column_added_and_runne
         assert all(runner.verified(name).fingerprint for name in runner.models)
     assert case_names(settings) == {"Amy Smith", "Ben Jones"}
     records.close()
+
+
+def test_min_position_when_the_model_diverged_then_not_taken_as_reached(
+    settings: Settings, clock: SettableClock, start_app: Any
+) -> None:
+    # Given read models ahead of a log restored to before their newest case, and a case opened
+    # on the restored log (on SQLite at the position the lost case had held)
+    records = CaseRecords(settings, clock)
+    open_case(records, "Amy Smith")
+    kept = records.recorder.max_notification_id()
+    open_case(records, "Ben Jones")
+    with Runner(settings, records, default_models()) as runner:
+        runner.run_once()
+    records.close()
+    delete_log_after(settings, kept)
+    records = CaseRecords(settings, clock)
+    open_case(records, "Cara Lane")
+    written = records.recorder.max_notification_id()
+
+    # When the case list is asked to include that write, with no runner in the service yet
+    client = start_app(projections_in_process=False, projection_wait_seconds=0.2)
+    tokens = client.app.state.tokens  # type: ignore[attr-defined]
+    jwt = tokens.mint(sub="m", name="Mo Manager", agency="csc:barsetshire", roles=["manager"])
+    headers = {"Authorization": f"Bearer {jwt}", "X-Min-Position": str(written)}
+    behind = client.get("/cases", headers=headers)
+
+    # Then the model, whose position is as far but not of this log, has not reached it: a 503
+    # to retry, not a list holding the lost case and missing the new one
+    assert behind.status_code == 503, behind.text
+    assert behind.json()["type"] == "urn:casetrail:problem:projection-behind"
+    assert "does not match the log" in behind.json()["detail"]
+    assert int(behind.headers["Retry-After"]) > 0
+
+    # And once the runner has applied the log again, the write is listed
+    with Runner(settings, records, default_models()) as runner:
+        runner.run_once()
+    records.close()
+    listed = client.get("/cases", headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert {c["child_name"] for c in listed.json()["cases"]} == {"Amy Smith", "Cara Lane"}
