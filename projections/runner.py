@@ -212,17 +212,20 @@ class Runner:
     def run_once(self, stop: threading.Event | None = None, *, max_share: float = 1.0) -> int:
         """Catch every model this runner leads up with the log; the number of events applied.
 
-        The models take a page each in turn until each has read a short page, so one with a
-        long backlog (slow to apply, under a stream of appends) never holds the others behind
-        it. A model led by another runner is left alone (0 events for it). With a `stop` event,
-        each page is followed by the rest `give_way` asks for.
+        The models take a page each in turn, every one of them on every pass, until a pass in
+        which each read a short page: one with a long backlog (slow to apply, under a stream of
+        appends) never holds the others behind it, a current one included. A model led by
+        another runner is left alone (0 events for it). With a `stop` event, each page is
+        followed by the rest `give_way` asks for.
         """
         if self._closed:
             raise RuntimeError("the runner is closed")
         applied = 0
-        behind = sorted(self.elect())
-        while behind:
-            for name in list(behind):
+        names = sorted(self.elect())
+        caught_up = False
+        while not caught_up:
+            caught_up = True
+            for name in names:
                 if stop is not None and stop.is_set():
                     return applied
                 began = time.monotonic()
@@ -230,8 +233,7 @@ class Runner:
                 applied += count
                 if count and stop is not None:
                     give_way(stop, time.monotonic() - began, max_share)
-                if count < self.page_size:
-                    behind.remove(name)
+                caught_up = caught_up and count < self.page_size
         return applied
 
     def apply_page(self, name: str) -> int:

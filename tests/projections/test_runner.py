@@ -106,6 +106,43 @@ def test_run_once_when_one_model_has_a_long_backlog_then_the_other_is_not_held_b
     records.close()
 
 
+def test_run_once_when_one_model_current_and_another_far_behind_then_the_current_one_keeps_up(
+    settings: Settings, clock: SettableClock
+) -> None:
+    # Given a log of 25 events, one model current with it and another at its start (say one that
+    # gained a table and applies the whole log again)
+    records = CaseRecords(settings, clock)
+    write_history(records)
+    case_id = open_case(records, "Amy Smith")
+    current, behind = Counting(), SecondCounting()
+    with Runner(settings, records, [current, behind], page_size=5) as runner:
+        while runner.apply_page(current.name):
+            pass
+        # And a stream of appends: one more event after each page the model behind applies
+        positions: list[int] = []
+        apply = behind.apply
+
+        def apply_then_append(*args: Any, **kw: Any) -> None:
+            apply(*args, **kw)
+            record(records, case_id, event("CaseNoteRecorded"))
+            positions.append(runner.store.current(current.name) or 0)
+
+        behind.apply = apply_then_append  # type: ignore[method-assign]
+
+        # When the runner catches both up
+        runner.run_once()
+
+        # Then the current model kept up with the appends while the other worked through its
+        # backlog, rather than waiting for it to finish
+        assert positions[-1] > positions[0]
+        assert len(set(positions)) > len(positions) // 2
+        # And, the appends over, both end current
+        behind.apply = apply  # type: ignore[method-assign]
+        runner.run_once()
+        assert all(status.lag == 0 for status in runner.status())
+    records.close()
+
+
 def test_run_once_when_batch_fails_after_some_rows_then_rolled_back_and_reapplied_once(
     settings: Settings, clock: SettableClock
 ) -> None:
