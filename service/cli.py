@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from projections import cli as projections_cli
 from service.settings import Settings
@@ -293,6 +294,13 @@ def main() -> None:
             raise
         for error in e.errors():
             typer.echo(f"casetrail: {_setting_refused(error)}", err=True)
+        raise SystemExit(1) from None
+    except SettingsError as e:
+        # A structured setting (a JSON map) whose value does not parse: its field is named in
+        # the message, its value nowhere.
+        field = re.search(r'field "(\w+)"', str(e))
+        name = f"CASETRAIL_{field.group(1).upper()}" if field else "a setting"
+        typer.echo(f"casetrail: {name} is not valid JSON ({e.__cause__})", err=True)
         raise SystemExit(1) from None
 
 

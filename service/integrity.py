@@ -399,6 +399,12 @@ def require_store(settings: Settings) -> None:
     if check.reachable:
         return
     detail = check.detail
+    if settings.is_postgres and not (detail or "").startswith("table "):
+        # No connection at all: whether a store is there cannot be told.
+        raise NoStore(
+            f"cannot reach the PostgreSQL database ({detail}): check that it is running and "
+            "CASETRAIL_DATABASE_URL"
+        )
     if not settings.is_postgres and not settings.sqlite_path.exists():
         detail = "no such file"
     where = (

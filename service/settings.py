@@ -169,11 +169,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown rule timescales: {', '.join(sorted(unknown))}")
         # A misspelt variable, or one naming a statutory timescale, would leave the default in
         # force with nothing to say so.
-        settings = {t.setting for t in LOCAL_TIMESCALES.values()} | {"CASETRAIL_RULE_TIMESCALES"}
+        # (CASETRAIL_RULE_TIMESCALES, a field, is read whatever its case; the timescales' own
+        # variables only as written.)
+        settings = {t.setting for t in LOCAL_TIMESCALES.values()}
         strays = sorted(
             name
             for name in os.environ
-            if name.upper().startswith("CASETRAIL_RULE_") and name not in settings
+            if name.upper().startswith("CASETRAIL_RULE_")
+            and name not in settings
+            and name.upper() != "CASETRAIL_RULE_TIMESCALES"
         )
         if strays:
             raise ValueError(

@@ -59,8 +59,21 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
             "hunter2",
             "CASETRAIL_RATE_LIMIT_BURST: ",
         ),
+        (
+            ["verify"],
+            "CASETRAIL_RULE_TIMESCALES",
+            "{hunter2",
+            "CASETRAIL_RULE_TIMESCALES is not valid JSON",
+        ),
     ],
-    ids=["verify: url", "serve: url", "projections status: url", "seal: key", "alerts: number"],
+    ids=[
+        "verify: url",
+        "serve: url",
+        "projections status: url",
+        "seal: key",
+        "alerts: number",
+        "verify: timescales",
+    ],
 )
 def test_cli_when_a_setting_is_refused_then_one_line_naming_it_and_exit_1(
     tmp_path: Path, command: list[str], setting: str, value: str, said: str
@@ -111,3 +124,25 @@ def test_cli_when_the_store_is_encrypted_with_another_key_then_says_which_settin
     assert "cannot be read with this configuration: check CASETRAIL_ENCRYPTION_KEY" in run.stderr
     assert "Traceback" not in run.stderr
     assert written_with not in run.stderr
+
+
+@pytest.mark.parametrize("command", [["projections", "status"], ["alerts", "refresh"], ["verify"]])
+def test_cli_when_postgres_cannot_be_reached_then_says_so_not_that_no_store_is_there(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # Given a PostgreSQL URL where no server answers
+    env = {
+        "CASETRAIL_DATA_DIR": str(tmp_path / "data"),
+        "CASETRAIL_DATABASE_URL": "postgresql://casetrail:hunter2@127.0.0.1:1/casetrail",
+        "CASETRAIL_POSTGRES_CONNECT_TIMEOUT": "1",
+    }
+
+    # When a command that reads the store runs
+    run = casetrail(env, *command)
+
+    # Then it says the database cannot be reached (not that no store is there), in one line
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "cannot reach the PostgreSQL database" in run.stderr
+    assert "no Casetrail store" not in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "hunter2" not in run.stdout + run.stderr

@@ -51,6 +51,16 @@ def test_settings_when_rule_variable_names_no_local_timescale_then_refused_at_st
         Settings()
 
 
+def test_settings_when_timescales_variable_in_lower_case_then_read_as_in_upper_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the timescales' map set under a lower-case name (settings are read whatever the case)
+    monkeypatch.setenv("casetrail_rule_timescales", '{"cp_visit_overdue_working_days": 7}')
+    # When the settings are read
+    # Then they are not refused as a stray rule variable, and the map applies
+    assert Settings().rule_timescales == {"cp_visit_overdue_working_days": 7}
+
+
 def test_settings_when_every_local_timescale_then_each_has_its_own_variable() -> None:
     names = {t.setting for t in LOCAL_TIMESCALES.values()}
     assert CP_VISITS in names
