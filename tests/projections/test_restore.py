@@ -148,6 +148,21 @@ def delete_log_after(settings: Settings, position: int) -> None:
         conn.execute(f"DELETE FROM {SQLITE_LOG_TABLE} WHERE rowid > ?", (position,))
 
 
+def models_ahead_of_a_restored_log(settings: Settings, clock: SettableClock) -> tuple[int, int]:
+    """Two cases opened and applied to every read model, then the log restored to before the
+    second: (the restored log's newest position, the models' position)."""
+    records = CaseRecords(settings, clock)
+    open_case(records, "Amy Smith")
+    kept = records.recorder.max_notification_id()
+    open_case(records, "Ben Jones")
+    with Runner(settings, records, default_models()) as runner:
+        runner.run_once()
+    stale = records.recorder.max_notification_id()
+    records.close()
+    delete_log_after(settings, kept)
+    return kept, stale
+
+
 def test_runner_when_log_lost_the_models_position_then_cleared_and_equal_to_rebuild(
     settings: Settings, clock: SettableClock
 ) -> None:
@@ -190,14 +205,7 @@ def test_alerts_refresh_when_the_model_diverged_then_refused_until_rebuilt(
     settings: Settings, clock: SettableClock
 ) -> None:
     # Given read models ahead of a log restored to before their newest case
-    records = CaseRecords(settings, clock)
-    open_case(records, "Amy Smith")
-    kept = records.recorder.max_notification_id()
-    open_case(records, "Ben Jones")
-    with Runner(settings, records, default_models()) as runner:
-        runner.run_once()
-    records.close()
-    delete_log_after(settings, kept)
+    models_ahead_of_a_restored_log(settings, clock)
     before = dumps(settings)
 
     # When `casetrail alerts refresh` runs
@@ -219,15 +227,7 @@ def test_ready_and_metrics_when_a_model_diverged_then_report_it_and_stay_ready(
     settings: Settings, clock: SettableClock, start_app: Any
 ) -> None:
     # Given read models ahead of a log restored to before their newest case
-    records = CaseRecords(settings, clock)
-    open_case(records, "Amy Smith")
-    kept = records.recorder.max_notification_id()
-    open_case(records, "Ben Jones")
-    with Runner(settings, records, default_models()) as runner:
-        runner.run_once()
-    stale = records.recorder.max_notification_id()
-    records.close()
-    delete_log_after(settings, kept)
+    kept, stale = models_ahead_of_a_restored_log(settings, clock)
 
     # When /ready and /metrics are asked, with no runner in the service to repair them yet
     client = start_app(projections_in_process=False)
@@ -277,14 +277,7 @@ def test_min_position_when_the_model_diverged_then_not_taken_as_reached(
 ) -> None:
     # Given read models ahead of a log restored to before their newest case, and a case opened
     # on the restored log (on SQLite at the position the lost case had held)
-    records = CaseRecords(settings, clock)
-    open_case(records, "Amy Smith")
-    kept = records.recorder.max_notification_id()
-    open_case(records, "Ben Jones")
-    with Runner(settings, records, default_models()) as runner:
-        runner.run_once()
-    records.close()
-    delete_log_after(settings, kept)
+    models_ahead_of_a_restored_log(settings, clock)
     records = CaseRecords(settings, clock)
     open_case(records, "Cara Lane")
     written = records.recorder.max_notification_id()
