@@ -89,13 +89,63 @@ def test_activity_on_closed_case_when_dated_the_day_of_closure_then_not_flagged(
     assert log.alerts("2013-07-31", rules=RULES) == []
 
 
-def test_activity_on_closed_case_when_it_happened_before_closure_then_not_flagged() -> None:
-    # Given a visit of 28 June recorded only after the case closed on 1 July
-    log, _ = _closed()
-    log.add("VisitMade", "2013-06-28", "2013-07-05T09:00:00Z")
+def test_activity_on_closed_case_when_recorded_after_closure_then_flagged_from_its_recording() -> (
+    None
+):
+    # Given a school's visit of 28 June recorded only on 5 July, after the case closed on 1 July
+    log, closure = _closed()
+    visit = log.add("VisitMade", "2013-06-28", "2013-07-05T09:00:00Z", agency=SCHOOL)
 
-    # Then it is not activity on the closed case (late-recording is what flags it)
+    # Then it was recorded while the case stood closed: flagged from its recording, so that
+    # someone reads it, though it happened while the episode was open
+    [alert] = log.alerts("2013-07-31", rules=RULES)
+    assert (alert.event_ids, alert.status) == ((visit, closure), AlertStatus.BREACHED)
+    assert alert.breached_at == log.events[-1].recorded_at
+    assert alert.message == (
+        "Visit made (school:st-marys, 28 June 2013) was recorded while the case was closed "
+        "(since 1 July 2013), on 5 July 2013"
+    )
+
+    # And not before it was recorded, nor as the record stood before then
+    assert log.alerts("2013-07-04", rules=RULES) == []
+    assert log.alerts("2013-07-31", known_at="2013-07-04", rules=RULES) == []
+
+
+def test_activity_on_closed_case_when_recorded_after_closure_then_resolved_by_reopening() -> None:
+    # Given a late report recorded on a closed case, then the case reopened
+    log, _ = _closed()
+    log.add("ConcernObserved", "2013-06-28", "2013-07-05T09:00:00Z", agency=SCHOOL)
+    reopened = log.add("CaseReopened", "2013-07-08")
+
+    # Then the reopening resolves it: the case is worked on again
+    [alert] = log.alerts("2013-07-31", rules=RULES)
+    assert (alert.status, alert.resolved_by) == (AlertStatus.RESOLVED, reopened)
+
+
+def test_activity_on_closed_case_when_recorded_before_the_closure_was_then_not_flagged() -> None:
+    # Given a visit of 28 June recorded on 30 June, and the closure of 1 July recorded on 5 July
+    log = Log()
+    log.add("ReferralAccepted", "2013-05-16")
+    log.add("VisitMade", "2013-06-28", "2013-06-30T09:00:00Z", agency=SCHOOL)
+    log.add("CaseClosed", "2013-07-01", "2013-07-05T09:00:00Z")
+
+    # Then the case was open when the visit was recorded: nothing to flag
     assert log.alerts("2013-07-31", rules=RULES) == []
+
+
+def test_activity_on_closed_case_when_history_recorded_after_a_backdated_closure_then_flagged() -> (
+    None
+):
+    # Given a closure recorded with its date, and a referral of an earlier episode recorded
+    # afterwards: it opens no episode after the closure
+    log, _ = _closed()
+    history = log.add("ContactReceived", "2013-05-10", "2013-07-05T09:00:00Z", agency=SCHOOL)
+    log.add("ReferralAccepted", "2013-05-10", "2013-07-05T10:00:00Z")
+
+    # Then the contact is flagged (someone should read what arrives on a closed case), and the
+    # earlier referral neither resolves it nor is flagged itself (it opens an episode)
+    [alert] = log.alerts("2013-07-31", rules=RULES)
+    assert (alert.event_ids[0], alert.status) == (history, AlertStatus.BREACHED)
 
 
 def test_activity_on_closed_case_when_case_never_had_an_episode_then_no_alert() -> None:
