@@ -50,7 +50,7 @@ from domain.rules.base import (
     Timescale,
     breach_moment,
 )
-from domain.selection import next_occurrence, select
+from domain.selection import Entry, next_occurrence, select
 from domain.state import CaseState, NothingRecorded, fold
 
 # Each rule module has `check(case) -> list[Alert]` and `TIMESCALES` (the numbers it counts with).
@@ -147,15 +147,25 @@ def evaluate(
 
 
 def _acknowledged(alerts: list[Alert], case: CaseAtMoment) -> list[Alert]:
-    acknowledgements: dict[tuple[str, str], str] = {}
+    acknowledgements: dict[tuple[str, str], Entry] = {}
     for ack in case.of_type("AlertAcknowledged"):
         for event_id in ack.data["event_ids"]:
-            acknowledgements.setdefault((ack.data["rule"], str(event_id)), ack.id)
+            acknowledgements.setdefault((ack.data["rule"], str(event_id)), ack)
     if not acknowledgements:
         return alerts
     return [
-        replace(a, status=AlertStatus.RESOLVED, resolved_by=by)
+        _resolved(a, by)
         if a.is_open and (by := acknowledgements.get((a.rule.value, a.event_ids[0])))
         else a
         for a in alerts
     ]
+
+
+def _resolved(alert: Alert, ack: Entry) -> Alert:
+    """The alert resolved by a manager's acknowledgement: one acknowledged before its deadline
+    passed was never breached (as with the event its rule names); one resolved late keeps the
+    moment it was breached."""
+    breached_at = alert.breached_at
+    if alert.due_at is not None and breached_at is not None and ack.occurred.instant < breached_at:
+        breached_at = None
+    return replace(alert, status=AlertStatus.RESOLVED, breached_at=breached_at, resolved_by=ack.id)

@@ -103,6 +103,36 @@ def _cp_handover(client: TestClient, csc: Headers, *more: dict[str, Any]) -> str
     return case_id
 
 
+def test_case_alerts_when_acknowledged_before_the_deadline_then_resolved_never_breached(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given a contact on Friday 2 October 2026, its alert acknowledged by a manager that day
+    csc = token()
+    manager = token(roles=("manager",), sub="mgr")
+    clock.set(datetime(2026, 10, 2, 12, 0, tzinfo=UTC))
+    case_id, _ = open_case(client, csc, _contact("2026-10-02"), occurred_at="2026-10-02")
+    url = f"/cases/{case_id}/alerts"
+    [alert] = [
+        a for a in client.get(url, headers=csc).json()["alerts"] if a["rule"] == "decision-overdue"
+    ]
+    ack = event(
+        "AlertAcknowledged",
+        "2026-10-02",
+        data={"rule": "decision-overdue", "event_ids": alert["event_ids"], "note": "Passed to EH"},
+    )
+    assert append(client, manager, case_id, ack).status_code == 201
+
+    # When the alerts are asked weeks later, with the resolved ones
+    clock.set(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+    body = client.get(url, headers=csc, params={"include_resolved": "true"}).json()
+
+    # Then it was resolved by the acknowledgement before it fell due: never breached
+    [done] = [a for a in body["alerts"] if a["rule"] == "decision-overdue"]
+    assert (done["status"], done["resolved_by"]) == ("resolved", ack["id"])
+    assert done["due_at"] == "2026-10-05T22:59:59.999999Z"
+    assert done["breached_at"] is None
+
+
 def test_case_alerts_when_a_cp_plan_hands_over_then_visits_still_due_on_the_new_plan(
     client: TestClient, token: Token
 ) -> None:
