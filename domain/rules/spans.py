@@ -121,18 +121,27 @@ def periods(
 
 def born_from(case: CaseAtMoment) -> int | None:
     """The position since which the child has been born (0, the opening, if never unborn);
-    None while unborn. A birth is recorded as `PersonDetailsChanged` with `unborn: false`."""
+    None while unborn (`unborn_at`)."""
     born: int | None = None
     for position in case.positions("CaseOpened", "PersonDetailsChanged"):
-        entry = case.entries[position]
-        if entry.type == "CaseOpened":
-            unborn = entry.data["child"].get("unborn")
-        elif entry.type == "PersonDetailsChanged" and entry.data.get("unborn") is not None:
-            unborn = entry.data["unborn"]
-        else:
-            continue
+        unborn = unborn_at(case.entries[position])
         if unborn:
             born = None
-        elif born is None:
+        elif unborn is not None and born is None:
             born = position
     return born
+
+
+def unborn_at(entry: Entry) -> bool | None:
+    """Whether the child is unborn from this entry on, or None if it does not say. A case opened
+    for a child with an expected date of birth and none of their own is a case of an unborn
+    child, marked or not; a birth is a `PersonDetailsChanged` with `unborn: false`, or giving
+    the date of birth."""
+    if entry.type == "CaseOpened":
+        child = entry.data["child"]
+        return bool(child.get("unborn")) or child.get("date_of_birth") is None
+    if entry.type != "PersonDetailsChanged":
+        return None
+    if entry.data.get("unborn") is not None:
+        return bool(entry.data["unborn"])
+    return False if entry.data.get("date_of_birth") is not None else None

@@ -128,6 +128,22 @@ def test_child_not_seen_when_child_unborn_then_clock_starts_at_birth() -> None:
     assert alert.due_at == parse_bound("2013-07-29")
 
 
+def test_child_not_seen_when_only_an_expected_date_of_birth_then_unborn_until_born() -> None:
+    # Given a pre-birth referral for a child with an expected date of birth, not marked unborn
+    log = Log(date_of_birth=None, expected_date_of_birth="2013-07-01", sex="U")
+    log.add("ReferralAccepted", "2013-05-16")
+
+    # Then the child is unborn: nothing is due
+    assert log.alerts("2013-06-28", rules=RULES) == []
+
+    # When the birth is recorded by its date of birth alone
+    birth = log.add("PersonDetailsChanged", "2013-07-01", date_of_birth="2013-07-01")
+
+    # Then the clock starts at the birth
+    [alert] = log.alerts("2013-07-02", rules=RULES)
+    assert (alert.event_ids, alert.status) == ((birth,), AlertStatus.PENDING)
+
+
 def test_child_not_seen_when_local_timescale_is_10_working_days_then_due_sooner() -> None:
     # Given a local setting of 10 working days
     log = Log()

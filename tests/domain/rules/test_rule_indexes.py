@@ -25,7 +25,7 @@ from domain.moments import (
 )
 from domain.rules import concern_not_followed_up, sharing_omitted_concerns
 from domain.rules.base import CaseAtMoment, timelines
-from domain.rules.spans import born_from, plan_spans, spans
+from domain.rules.spans import born_from, plan_spans, spans, unborn_at
 from domain.selection import Entry, select
 from domain.sharing import LOOKBACK_MONTHS, concerns_to_share
 from domain.state import EPISODE_CLOSERS, EPISODE_OPENERS, fold, sees_child
@@ -161,15 +161,10 @@ def _plan_spans_reading_every_entry(
 def _born_reading_every_entry(entries: Sequence[Entry]) -> int | None:
     born: int | None = None
     for position, entry in enumerate(entries):
-        if entry.type == "CaseOpened":
-            unborn = entry.data["child"].get("unborn")
-        elif entry.type == "PersonDetailsChanged" and entry.data.get("unborn") is not None:
-            unborn = entry.data["unborn"]
-        else:
-            continue
+        unborn = unborn_at(entry)
         if unborn:
             born = None
-        elif born is None:
+        elif unborn is not None and born is None:
             born = position
     return born
 
