@@ -177,7 +177,7 @@ def _pointer(loc: tuple[Any, ...]) -> tuple[str | None, str | None]:
         if isinstance(part, str) and part in catalogue and i > 0 and isinstance(path[i - 1], int):
             continue
         parts.append(str(part).replace("~", "~0").replace("/", "~1"))
-    return "/" + "/".join(parts), None
+    return "".join("/" + part for part in parts), None  # the whole body is "" (RFC 6901)
 
 
 async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -214,10 +214,15 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
         # reads it (the access guard reads `case_id`): the client made one mistake.
         if item not in items:
             items.append(item)
-    summary = "; ".join(
-        f"{i.get('pointer') or i.get('parameter')}: {i['detail']}" for i in items[:5]
-    )
+    summary = "; ".join(f"{_where(i)}: {i['detail']}" for i in items[:5])
     return problem_response(422, "validation", "The request is not valid", summary, errors=items)
+
+
+def _where(item: dict[str, Any]) -> str:
+    """What an error item names, in words for a problem's `detail`."""
+    if "pointer" not in item:
+        return str(item["parameter"])
+    return str(item["pointer"]) or "the body"
 
 
 def _sent_as_json(request: Request) -> bool:

@@ -1215,6 +1215,21 @@ def test_body_when_json_of_wrong_shape_then_422_problem(
     assert version_of(client, headers, case_id) == 1
 
 
+@pytest.mark.parametrize("body", [[], "events", 7])
+def test_body_when_json_but_not_an_object_then_422_pointing_at_the_whole_body(
+    client: TestClient, headers: Headers, body: Any
+) -> None:
+    # Given
+    case_id, _ = open_case(client, headers)
+
+    # When
+    response = client.post(f"/cases/{case_id}/events", json=body, headers=headers)
+
+    # Then the error points at the whole document: "" (RFC 6901), not "/" (a member named "")
+    assert pointers(problem(response, 422)) == [""]
+    assert version_of(client, headers, case_id) == 1
+
+
 def test_recorded_at_when_appended_then_the_injected_clock_for_the_whole_batch(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:
