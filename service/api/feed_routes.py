@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from domain.access import READERS, Decision
 from domain.catalogue import catalogue
 from service.api.deps import PAGE_LIMIT, Caller, CurrentSettings, Gate, Records
-from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
+from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access, reading_as
 from service.api.headers import NEXT_PAGE
 from service.api.models import StoredEvent
 from service.api.problems import Refusal, responses, store_unreachable
@@ -33,7 +33,8 @@ feed_log = logging.getLogger("casetrail.feed")
 
 router = APIRouter(tags=["feed"], route_class=AuditedRoute)
 
-FeedAccess = Annotated[Decision, Depends(list_access(roles=READERS | {"integrator"}))]
+FEED_ROLES = READERS | {"integrator"}
+FeedAccess = Annotated[Decision, Depends(list_access(roles=FEED_ROLES))]
 
 # How often a waiting request or an idle stream looks for new events in the log.
 POLL_SECONDS = 0.15
@@ -141,12 +142,13 @@ async def read_feed(
     placeholders. `next` is the position of the last event scanned (filtered ones included):
     pass it as `after` to read on. Break-glass does not apply to the feed."""
     wanted = _types(types)
+    reader = reading_as(caller, FEED_ROLES)
     limit = min(limit, settings.max_page)
     deadline = time.monotonic() + min(wait, settings.feed_max_wait_seconds)
     cursor = after
     while True:
         page: FeedPage = await run_in_threadpool(
-            feed.page, caller, after=cursor, limit=limit, types=wanted
+            feed.page, reader, after=cursor, limit=limit, types=wanted
         )
         cursor = page.next
         if page.items or time.monotonic() >= deadline:
@@ -197,6 +199,7 @@ async def stream_feed(
     before it is sent (the stream ends if it cannot be). Heartbeats keep proxies from closing
     an idle stream."""
     wanted = _types(types)
+    reader = reading_as(caller, FEED_ROLES)
     start = _resume_from(last_event_id, after)
     audit: AuditLog = request.app.state.audit
 
@@ -207,7 +210,7 @@ async def stream_feed(
                 if not _token_holds(request):
                     return  # expired or its key withdrawn: the client reconnects with a new one
                 page = await run_in_threadpool(
-                    feed.page, caller, after=cursor, limit=settings.max_page, types=wanted
+                    feed.page, reader, after=cursor, limit=settings.max_page, types=wanted
                 )
                 if page.items:
                     read = Read(

@@ -30,7 +30,7 @@ from projections.runner import divergence
 from projections.store import ReadModelStore
 from service.access import caller_of
 from service.api.deps import PAGE_LIMIT, Audit, Caller, CurrentSettings, Records
-from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access
+from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access, reading_as
 from service.api.headers import PROJECTION_BEHIND, PROJECTION_POSITION
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal, responses
 from service.audit import AuditLog
@@ -40,8 +40,10 @@ from service.settings import Settings
 
 router = APIRouter(tags=["read models"], route_class=AuditedRoute)
 
-_list_access = list_access(roles=READERS | {"integrator"})
-_manager_access = list_access(roles=frozenset({"manager", "reviewer"}))
+LIST_ROLES = READERS | {"integrator"}
+MANAGER_ROLES = frozenset({"manager", "reviewer"})
+_list_access = list_access(roles=LIST_ROLES)
+_manager_access = list_access(roles=MANAGER_ROLES)
 ListAccess = Annotated[Decision, Depends(_list_access)]
 ManagerAccess = Annotated[Decision, Depends(_manager_access)]
 
@@ -205,7 +207,9 @@ def list_cases(
     search: CaseSearch = request.app.state.case_search
     filters = CaseFilters(q, dob, identifier, status, plan, worker, team, agency)
     visible = Visibility.of(
-        caller_of(caller), now=records.clock(), access_years=settings.partner_access_years
+        caller_of(reading_as(caller, LIST_ROLES)),
+        now=records.clock(),
+        access_years=settings.partner_access_years,
     )
     try:
         page = search.list_cases(
@@ -262,7 +266,7 @@ def list_alerts(
     read model (`X-Projection-Position`) and re-evaluated as deadlines pass."""
     search: AlertSearch = request.app.state.alert_search
     filters = AlertFilters(rule.value if rule else None, severity, status, worker, team)
-    visible = _full_visibility(caller, records, settings)
+    visible = _full_visibility(reading_as(caller, LIST_ROLES), records, settings)
     try:
         page = search.list_alerts(
             filters,
@@ -305,7 +309,7 @@ def get_caseloads(
         search.store,
         search.tables,
         search.model.name,
-        visible=_full_visibility(caller, records, settings),
+        visible=_full_visibility(reading_as(caller, MANAGER_ROLES), records, settings),
         threshold=settings.caseload_threshold,
         team=team,
     )

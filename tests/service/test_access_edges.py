@@ -35,6 +35,42 @@ def test_reviewer_when_case_not_in_claim_then_404_whatever_its_agency(
     assert client.get(f"/cases/{case_id}", headers=partner_reviewer).status_code == 404
 
 
+def test_reviewer_with_a_role_that_reads_no_case_when_reading_then_only_its_named_cases(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case of the owning authority, and tokens of that authority pairing a reviewer's
+    # claim to another case with a role that reads no case's views (admin, integrator)
+    case_id = _school_case(client, token())
+    other = [str(uuid.uuid4())]
+    head = client.app.state.records.recorder.max_notification_id()  # type: ignore[attr-defined]
+    for roles in (("reviewer", "admin"), ("reviewer", "integrator")):
+        headers = token(roles=roles, sub="-".join(roles), cases=other)
+
+        # When it reads the case's views, the case list, the alerts, caseloads and the feed
+        views = {
+            path: client.get(path.format(case_id=case_id), headers=headers).status_code
+            for path in (
+                "/cases/{case_id}",
+                "/cases/{case_id}/chronology",
+                "/cases/{case_id}/involvement",
+                "/cases/{case_id}/alerts",
+                "/cases/{case_id}/audit",
+                "/cases/{case_id}/verify",
+            )
+        }
+        waited = {**headers, "X-Min-Position": str(head)}
+        loads = client.get("/caseloads", headers=waited).json()
+
+        # Then the reviewer's claim reads only the cases it names, and the other role lends it
+        # no case its agency owns: each role grants its own reads, never another's
+        assert set(views.values()) == {404}, (roles, views)
+        assert sum(t["open_cases"] for t in loads["teams"]) == 0, roles
+        if "admin" in roles:  # (an integrator reads the list and the feed of its agency)
+            assert client.get("/cases", headers=waited).json()["cases"] == [], roles
+            assert client.get("/alerts", headers=waited).json()["alerts"] == [], roles
+            assert client.get("/feed", headers=headers).json()["events"] == [], roles
+
+
 def test_reviewer_when_claim_names_case_in_upper_case_then_reads_it_everywhere(
     client: TestClient, token: Token
 ) -> None:
