@@ -337,11 +337,13 @@ def fold(
                 if kind == "ContactReceived" and not is_open:
                     referrers[data["contact_id"]] = agency
                     awaiting_episode.add(data["contact_id"])
-        # CaseOpened folds first whatever its date: only what had happened counts as involvement.
+        # CaseOpened folds first whatever its date: only what had happened counts as involvement,
+        # and an entry from before the opening (history typed in later) is not later than it.
         if (
             entry.agency == local_authority
             and entry.type not in NOT_ACTIVITY
             and entry.occurred.instant <= as_of
+            and (last_csc is None or entry.occurred.instant >= last_csc.occurred.instant)
         ):
             last_csc = entry
             last_csc_episode = _episode_of(entry, episodes, closing)

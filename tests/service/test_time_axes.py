@@ -802,6 +802,26 @@ def test_last_involvement_when_asked_as_of_and_known_at_earlier_then_judged_on_t
     assert known_3_june["recorded_up_to"] == "2013-06-03T22:59:59.999999Z"
 
 
+def test_last_involvement_when_csc_records_history_from_before_the_opening_then_still_the_opening(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a case CSC opened on 10 January 2020, with a note of its own from 2019 typed in
+    # afterwards (history from before the case was opened)
+    at(clock, "2020-01-10T12:00:00+00:00")
+    case_id, opened = open_case(client, headers, occurred_at="2020-01-10")
+    at(clock, "2020-01-14T12:00:00+00:00")
+    record(client, headers, case_id, event("CaseNoteRecorded", "2019-05-01"))
+
+    # When asked when children's social care was last involved
+    last = state(client, headers, case_id)["last_involvement"]
+    answer = client.get(f"/cases/{case_id}/involvement", headers=headers).json()["answer"]
+
+    # Then it is the opening, the latest of its entries, not the last one folded
+    assert (last["event_id"], last["date"]) == (opened["id"], "2020-01-10")
+    assert last["covers_from"] == "2019-05-01"
+    assert "last involved on 10 January 2020 (CaseOpened" in answer
+
+
 # --- involved agencies ---
 
 
