@@ -114,7 +114,8 @@ def involvement_summary(
         recorded_up_to=state.last_involvement.recorded_up_to,
         answer="",
     )
-    summary.answer = answer(summary, state)
+    first = min(happened, key=lambda e: e.occurred.instant, default=None)
+    summary.answer = answer(summary, state, first.precision.value if first else None)
     return summary
 
 
@@ -157,8 +158,11 @@ def _london_day(text: str) -> date:
     return datetime.fromisoformat(text).astimezone(LONDON).date()
 
 
-def answer(summary: InvolvementSummary, state: CaseState) -> str:
-    """The summary in words: what a safeguarding hub tells a midwife on the phone."""
+def answer(
+    summary: InvolvementSummary, state: CaseState, covers_from_precision: str | None = None
+) -> str:
+    """The summary in words: what a safeguarding hub tells a midwife on the phone
+    (`covers_from_precision`: how precisely the earliest entry's date is known)."""
     owner = summary.owning_authority
     last = owner.last_involvement
     parts = []
@@ -170,12 +174,13 @@ def answer(summary: InvolvementSummary, state: CaseState) -> str:
         parts.append(f"{owner.agency} was last involved {when} ({last.type}{where}).")
     for episode in summary.episodes:
         closed = (
-            f"closed {_day(episode.closed_at)}"
+            f"closed {_date(episode.closed_by.date, episode.closed_by.precision)}"
             + (f" ({episode.closure_reason})" if episode.closure_reason else "")
-            if episode.closed_at
+            if episode.closed_by
             else "open"
         )
-        parts.append(f"Episode {episode.number}: opened {_day(episode.opened_at)}, {closed}.")
+        opened = _date(episode.opened_by.date, episode.opened_by.precision)
+        parts.append(f"Episode {episode.number}: opened {opened}, {closed}.")
     if state.status == "contact":
         parts.append("No episode has been opened.")
     parts.append(
@@ -184,7 +189,7 @@ def answer(summary: InvolvementSummary, state: CaseState) -> str:
         f"{_on(summary.last_voice_recorded)}."
     )
     parts.append(
-        f"This record covers {_day(summary.covers_from)} to "
+        f"This record covers {_date(summary.covers_from, covers_from_precision)} to "
         f"{_day(summary.covers_to)}, as recorded up to {_day(summary.recorded_up_to)}."
     )
     return " ".join(parts)
@@ -197,7 +202,14 @@ def _on(ref: EventRef | None) -> str:
 def _when(text: str, precision: str | None) -> str:
     """When an entry happened, no more precisely than the record knows it: `on 16 May 2013`,
     `in May 2013` (a month-precision date), `around May 2013` (an approximate one)."""
+    said = _date(text, precision)
+    return {"month": f"in {said}", "approximate": said}.get(precision or "", f"on {said}")
+
+
+def _date(text: str, precision: str | None) -> str:
+    """A date no more precisely than the record knows it: `16 May 2013`, `May 2013` (a
+    month-precision date), `around May 2013` (an approximate one)."""
     if precision in ("month", "approximate"):
         month = _london_day(text).strftime("%B %Y")
-        return f"{'in' if precision == 'month' else 'around'} {month}"
-    return f"on {_day(text)}"
+        return month if precision == "month" else f"around {month}"
+    return _day(text)

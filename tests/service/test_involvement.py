@@ -157,6 +157,30 @@ def test_involvement_when_dates_known_only_to_the_month_or_about_then_said_no_mo
     )
 
 
+def test_involvement_when_episode_and_earliest_dates_not_known_to_the_day_then_said_as_known(
+    client: TestClient, token: Token
+) -> None:
+    # Given an episode known only to have opened in May 2013 and closed in November 2013, and a
+    # concern from about June 2009, the earliest entry
+    csc = token()
+    case_id, _ = open_case(
+        client,
+        csc,
+        event("ConcernObserved", "2009-06-15", occurred_precision="approximate"),
+        event("ReferralAccepted", "2013-05-01", occurred_precision="month"),
+        event("CaseClosed", "2013-11-01", occurred_precision="month"),
+        occurred_at="2013-06-10",
+    )
+
+    # When the involvement is asked
+    answer = client.get(f"/cases/{case_id}/involvement", headers=csc).json()["answer"]
+
+    # Then the words claim no day the record does not hold: not "opened 1 May 2013"
+    assert "last involved in November 2013 (CaseClosed, in episode 1)" in answer
+    assert "Episode 1: opened May 2013, closed November 2013 (RC8)." in answer
+    assert "This record covers around June 2009 to 26 November 2026" in answer
+
+
 def test_involvement_when_partner_reads_then_restricted_details_withheld(
     client: TestClient, token: Token
 ) -> None:
