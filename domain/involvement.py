@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.moments import LONDON, format_utc
 from domain.selection import Entry, select
@@ -48,6 +48,9 @@ class ContactRef(BaseModel):
 
     event_id: str
     date: str
+    precision: Literal["exact", "day", "month", "approximate"] = Field(
+        description="How precisely `date` is known"
+    )
     referrer_agency: str | None
     referrer_role: str | None
 
@@ -137,6 +140,7 @@ def _contact(entry: Entry | None, withheld: frozenset[str]) -> ContactRef | None
     return ContactRef(
         event_id=entry.id,
         date=entry.occurred.text,
+        precision=entry.precision.value,
         referrer_agency=referrer.get("agency"),
         referrer_role=referrer.get("role"),
     )

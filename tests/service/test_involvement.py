@@ -132,8 +132,8 @@ def test_involvement_when_asked_at_a_time_at_the_edge_of_the_range_then_answered
 def test_involvement_when_dates_known_only_to_the_month_or_about_then_said_no_more_precisely(
     client: TestClient, token: Token
 ) -> None:
-    # Given a visit that saw Amy alone known only to have been in October 2026, and a case note
-    # written about then (recorded later)
+    # Given a visit that saw Amy alone and a school's contact, both known only to have been in
+    # October 2026, and a case note written about then (recorded later)
     csc = token()
     case_id, _ = open_case(
         client,
@@ -141,6 +141,7 @@ def test_involvement_when_dates_known_only_to_the_month_or_about_then_said_no_mo
         event("ReferralAccepted", "2026-09-01"),
         event("VisitMade", "2026-10-01", occurred_precision="month"),
         event("CaseNoteRecorded", "2026-11-01", occurred_precision="approximate"),
+        _referral("2026-10-01", SCHOOL, "C-3", occurred_precision="month"),
         occurred_at="2026-09-01",
     )
 
@@ -149,6 +150,10 @@ def test_involvement_when_dates_known_only_to_the_month_or_about_then_said_no_mo
 
     # Then the dates carry their precision, and the words claim no day the record does not hold
     assert body["last_seen"]["precision"] == "month"
+    assert (body["last_contact"]["date"], body["last_contact"]["precision"]) == (
+        "2026-10-01",
+        "month",
+    )
     assert body["owning_authority"]["last_involvement"]["precision"] == "approximate"
     assert "last involved around November 2026 (CaseNoteRecorded" in body["answer"]
     assert (
