@@ -276,14 +276,6 @@ def withheld_from(events: Iterable[RecordedEvent], agency: str | None) -> frozen
     return frozenset(withheld)
 
 
-def entry_withheld(entry: Entry, agency: str) -> bool:
-    """An entry a partner sees only as a placeholder: another agency's restricted entry, or one
-    another agency corrected in a restricted correction."""
-    return is_withheld(entry.event, agency) or any(
-        is_withheld(c, agency) for c in entry.corrections
-    )
-
-
 def is_withheld(event: RecordedEvent, agency: str | None) -> bool:
     """Another agency's restricted entry (with no agency: any restricted entry): a partner sees
     "a restricted entry exists", its date and type, never its content."""

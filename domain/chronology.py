@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.access import entry_withheld, is_withheld, shared_with
+from domain.access import is_withheld, shared_with, withheld_from
 from domain.calendar import working_days_between
 from domain.catalogue import Significance, catalogue
 from domain.envelope import RESTRICTED, RecordedEvent
@@ -136,11 +136,16 @@ def chronology(
     # In the order they happened: the fold puts `CaseOpened` first whatever its date, but a case
     # may record what happened before it was opened. It is selected whatever its date too (it
     # carries the child's identity); as of a day before it, the case had not been opened.
+    events = list(events)
     entries = sorted(
         (e for e in select(events, as_of=as_of, known_at=known_at) if e.occurred.instant <= as_of),
         key=lambda e: (e.occurred.instant, e.version),
     )
-    hidden = {e.id for e in entries if partner and entry_withheld(e, partner)}
+    # What is restricted is judged now, as access is: an entry a restricted correction made
+    # restricted stays a placeholder when asked `known_at` before that correction (as in the
+    # state), or the partner would read what was since restricted.
+    restricted = withheld_from(events, partner) if partner else frozenset()
+    hidden = {e.id for e in entries if e.id in restricted}
     # What was done about an entry, never from a restricted entry the partner may not read.
     actions = _actions([e for e in entries if e.id not in hidden])
     shared = shared_with(entries, partner) if partner else set()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from service.clock import SettableClock
 from tests.support import LOCAL_AUTHORITY, append, event, open_case, payload, school_referred_case
 
 Headers = dict[str, str]
@@ -177,6 +179,41 @@ def test_correction_when_restricted_then_partner_sees_a_placeholder_not_the_corr
     # Then the corrected text reaches it nowhere
     assert "SECRET-CORRECTED" not in state.text
     assert "SECRET-CORRECTED" not in chronology.text
+
+
+def test_correction_when_restricted_later_then_partner_asking_known_at_before_it_sees_placeholder(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given a normal CSC concern giving a refuge's address, later corrected in a restricted
+    # correction that takes the address out
+    csc = token()
+    clock.set(datetime(2026, 10, 5, 12, tzinfo=UTC))
+    case_id = _school_case(client, csc)
+    shown = payload("ConcernObserved", category="other", description="At the refuge, 4 Elm Road")
+    concern = event("ConcernObserved", "2026-10-05", data=shown)
+    append(client, csc, case_id, concern)
+    corrected = payload("ConcernObserved", category="other", description="At a refuge")
+    correction = payload("EntryCorrected", concern["id"], data=corrected)
+    clock.set(datetime(2026, 10, 20, 12, tzinfo=UTC))
+    append(
+        client, csc, case_id, event("EntryCorrected", "2026-10-20", data=correction, **RESTRICTED)
+    )
+
+    # When the school asks what the record said before the correction
+    school = token(agency=SCHOOL, sub="dsl")
+    before = {"known_at": "2026-10-10", "min_significance": "routine"}
+    chronology = client.get(f"/cases/{case_id}/chronology", headers=school, params=before)
+    csv_export = client.get(
+        f"/cases/{case_id}/chronology", headers=school, params={**before, "format": "csv"}
+    )
+    state = client.get(f"/cases/{case_id}", headers=school, params=before)
+
+    # Then the entry is the placeholder there too, as in its state: restriction is judged now
+    assert chronology.status_code == state.status_code == 200
+    (line,) = [e for e in chronology.json()["entries"] if e["event_id"] == concern["id"]]
+    assert line["restricted"] is True
+    for response in (chronology, csv_export, state):
+        assert "Elm Road" not in response.text
 
 
 def test_owner_when_case_opening_corrected_then_access_follows_the_record(
