@@ -55,10 +55,13 @@ class WriteGrant:
     events: Sequence[Mapping[str, Any]]
     opening: bool
     facts: tuple[str, int] | None
+    # A batch its agency already stored in the case: nothing of it can be appended again (its
+    # ids are taken), and its answer is the original results.
+    replay: bool = False
 
     def confirm(self, owner: str, version: int) -> None:
         """Refuse (403, 404) unless the batch may be appended after this version of the case."""
-        if (owner, version) != self.facts:
+        if not self.replay and (owner, version) != self.facts:
             self.gate.judge_write(
                 self.principal,
                 self.case_id,
@@ -134,13 +137,32 @@ class Gatekeeper:
         facts = self.records.case_facts(case_id, current=False)
         try:
             self.judge_write(principal, case_id, events, opening=opening, facts=facts)
-        except (Forbidden, CaseNotFoundError):
+        except (Forbidden, CaseNotFoundError) as refusal:
             stored = self.records.case_facts(case_id)
             if stored == facts:
-                raise
+                return self._replay_or(refusal, principal, case_id, events, opening, facts)
             facts = stored
-            self.judge_write(principal, case_id, events, opening=opening, facts=facts)
+            try:
+                self.judge_write(principal, case_id, events, opening=opening, facts=facts)
+            except (Forbidden, CaseNotFoundError) as on_stored:
+                return self._replay_or(on_stored, principal, case_id, events, opening, facts)
         return WriteGrant(self, principal, case_id, events, opening, facts)
+
+    def _replay_or(
+        self,
+        refusal: Forbidden | CaseNotFoundError,
+        principal: Principal,
+        case_id: UUID,
+        events: Sequence[Mapping[str, Any]],
+        opening: bool,
+        facts: tuple[str, int] | None,
+    ) -> WriteGrant:
+        """A batch its agency already stored here is a replay, answered with its original results
+        even when it ended that agency's access (a retraction of its only entry); anything else
+        gets the `refusal`."""
+        if facts is None or not self.records.stored_by(case_id, events, principal):
+            raise refusal
+        return WriteGrant(self, principal, case_id, events, opening, facts, replay=True)
 
     def judge_write(
         self,

@@ -682,8 +682,28 @@ class CaseRecords(Application[UUID]):
         rows = self.recorder.select_events(case_id, desc=True, limit=1)
         return rows[0].originator_version if rows else None
 
+    def stored_by(self, case_id: UUID, events: Sequence[Mapping[str, Any]], by: Principal) -> bool:
+        """Whether every event of the batch is stored in this case as `by`'s agency sent it: a
+        replay (the event-id index refuses any of them a second time)."""
+        now = self.clock()
+        try:
+            entries = self._entries(events, by, now)
+            targets = _targets(entries)
+            known = self.index.lookup([e["id"] for e in entries] + targets)
+            if targets:  # a correction is compared in its stored form
+                self._check_targets(case_id, entries, known, now=now)
+        except InvalidEvents:
+            return False
+        for entry in entries:
+            stored = known.get(entry["id"])
+            if stored is None or stored.case_id != case_id:
+                return False
+            if stored.digest != client_digest(entry):
+                return False
+        return True
+
     def _entries(
-        self, events: Sequence[dict[str, Any]], by: Principal, now: datetime
+        self, events: Sequence[Mapping[str, Any]], by: Principal, now: datetime
     ) -> list[dict[str, Any]]:
         """The stored form of each client's event: defaults applied, times checked. The
         events of a batch share one `recorded_by` object (what the log stores is their JSON)."""

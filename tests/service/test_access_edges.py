@@ -129,6 +129,73 @@ def test_replay_when_another_agency_resends_an_id_then_409_whatever_the_content(
     assert right.json()["detail"] == wrong.json()["detail"]
 
 
+def test_replay_when_the_batch_ended_the_partners_access_then_still_the_original_results(
+    client: TestClient, token: Token
+) -> None:
+    # Given a school that opened a case by its referral of 2020, which no longer involves it
+    school = token(agency=SCHOOL, sub="dsl")
+    referral = payload(
+        "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
+    )
+    batch = {
+        "events": [
+            event("CaseOpened", "2020-01-06"),
+            event("ContactReceived", "2020-01-06", data=referral),
+        ]
+    }
+    first = client.post("/cases", json=batch, headers=school)
+    assert first.status_code == 201, first.text
+    case_id = first.json()["case_id"]
+    assert client.get(f"/cases/{case_id}", headers=school).status_code == 404
+
+    # When it resends the batch (its client never heard the answer)
+    again = client.post("/cases", json=batch, headers=school)
+
+    # Then it is a replay: the original results, not a case it cannot find
+    assert again.status_code == 200, again.text
+    assert again.json()["events"] == [{**e, "replayed": True} for e in first.json()["events"]]
+
+    # And another agency resending the same batch is refused as before
+    police = token(agency="police:kent", sub="pc")
+    assert client.post("/cases", json=batch, headers=police).status_code in (403, 404)
+
+
+def test_replay_when_a_retraction_ended_the_partners_access_then_still_the_original_results(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case a school opened by its referral, which it then retracts: its only involvement
+    school = token(agency=SCHOOL, sub="dsl")
+    referral = event(
+        "ContactReceived",
+        "2026-10-01",
+        data=payload(
+            "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
+        ),
+    )
+    opened = client.post(
+        "/cases", json={"events": [event("CaseOpened", "2026-10-01"), referral]}, headers=school
+    )
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["case_id"]
+    retraction = event(
+        "EntryRetracted",
+        "2026-10-02",
+        data=payload("EntryRetracted", target_event_id=referral["id"]),
+    )
+    first = append(client, school, case_id, retraction)
+    assert first.status_code == 201, first.text
+    assert client.get(f"/cases/{case_id}", headers=school).status_code == 404
+
+    # When it resends that batch, and then a batch it has not sent before
+    again = append(client, school, case_id, retraction)
+    new = append(client, school, case_id, event("CaseNoteRecorded", "2026-10-02"))
+
+    # Then the resend is a replay, and the new batch is refused: the case is no longer its own
+    assert again.status_code == 200, again.text
+    assert [e["replayed"] for e in again.json()["events"]] == [True]
+    assert new.status_code == 404
+
+
 def test_placeholder_when_restricted_concern_then_type_default_significance_and_writer_agency(
     client: TestClient, token: Token
 ) -> None:
