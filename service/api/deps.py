@@ -43,13 +43,18 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
-def _unauthorised(detail: str) -> Refusal:
+def _unauthorised(detail: str, error: str | None = None) -> Refusal:
+    """401 with the Bearer challenge (RFC 6750 §3): its `error` says what was wrong with the
+    token sent; none when no bearer token was sent at all."""
+    challenge = 'Bearer realm="casetrail"'
+    if error is not None:
+        challenge += f', error="{error}"'
     return Refusal(
         401,
         "unauthorised",
         "A valid bearer token is required",
         detail,
-        headers={"WWW-Authenticate": 'Bearer realm="casetrail"'},
+        headers={"WWW-Authenticate": challenge},
     )
 
 
@@ -64,13 +69,15 @@ async def authenticate(
     if not authorization:
         raise _unauthorised("send Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer":
         raise _unauthorised("the Authorization header must be 'Bearer <token>'")
+    if not token.strip():
+        raise _unauthorised("the Authorization header must be 'Bearer <token>'", "invalid_request")
     tokens: TokenService = request.app.state.tokens
     try:
         principal = tokens.verify(token.strip())
     except InvalidToken as e:
-        raise _unauthorised(f"the token was refused: {e}") from None
+        raise _unauthorised(f"the token was refused: {e}", "invalid_token") from None
     except KeysUnavailable:
         raise Refusal(
             503,

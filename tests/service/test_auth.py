@@ -85,10 +85,15 @@ def local_key(settings: Settings) -> tuple[Any, str, dict[str, Any]]:
     return private, str(jwk["kid"]), jwk
 
 
-def assert_unauthorised(response: Response) -> None:
+def assert_unauthorised(response: Response, error: str | None = "invalid_token") -> None:
+    """A 401 problem with the Bearer challenge of RFC 6750 §3: with `error` when a token was
+    sent, without when none was (or another scheme's credentials)."""
     assert response.status_code == 401, response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    challenge = 'Bearer realm="casetrail"'
+    if error is not None:
+        challenge += f', error="{error}"'
+    assert response.headers["WWW-Authenticate"] == challenge
     body = response.json()
     assert body["status"] == 401
     assert body["type"] and body["title"] and body["detail"]
@@ -142,15 +147,22 @@ def test_every_api_route_when_called_without_token_then_401_bearer_challenge(
 
         # Then
         assert response.status_code == 401, (method, path, response.text)
-        assert_unauthorised(response)
+        assert_unauthorised(response, error=None)
 
 
 @pytest.mark.parametrize(
-    "authorization",
-    ["", "Basic YW5uOnNlY3JldA==", "Bearer", "Bearer    ", "Token abc", "Bearer not-a-token"],
+    ("authorization", "error"),
+    [
+        ("", None),
+        ("Basic YW5uOnNlY3JldA==", None),
+        ("Token abc", None),
+        ("Bearer", "invalid_request"),
+        ("Bearer    ", "invalid_request"),
+        ("Bearer not-a-token", "invalid_token"),
+    ],
 )
 def test_every_api_route_when_authorization_not_a_bearer_token_then_401(
-    client: TestClient, authorization: str
+    client: TestClient, authorization: str, error: str | None
 ) -> None:
     # Given
     requests = guarded_routes(client)
@@ -161,7 +173,7 @@ def test_every_api_route_when_authorization_not_a_bearer_token_then_401(
 
         # Then
         assert response.status_code == 401, (method, path, authorization, response.text)
-        assert_unauthorised(response)
+        assert_unauthorised(response, error)
 
 
 @pytest.mark.parametrize("path", ["/health", "/ready", "/docs", "/openapi.json"])
