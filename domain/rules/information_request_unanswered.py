@@ -32,20 +32,26 @@ def check(case: CaseAtMoment) -> list[Alert]:
     replies = case.of_type(*REPLIES)
     alerts = []
     for request in case.of_type("InformationRequested"):
-        # The first reply of its id from its day on: a reply answers every request of that id
-        # still waiting, the first and any sent again to chase it, but not one asked after it. A
-        # dated reply sorts before a timed request of the same day.
+        # The first reply of its id not known to come before it: a reply answers every request
+        # of that id still waiting, the first and any sent again to chase it, but not one asked
+        # after it. On the request's day, a dated reply (or a reply to a dated request) may have
+        # come after it; a timed reply to a timed request came after it or did not.
         reply = next(
             (
                 r
                 for r in replies
-                if r.data["request_id"] == request.data["request_id"]
-                and r.occurred.london_date >= request.occurred.london_date
+                if r.data["request_id"] == request.data["request_id"] and _not_before(r, request)
             ),
             None,
         )
         alerts.append(_alert(case, request, reply))
     return alerts
+
+
+def _not_before(reply: Entry, request: Entry) -> bool:
+    if reply.occurred.is_date or request.occurred.is_date:
+        return reply.occurred.london_date >= request.occurred.london_date
+    return reply.occurred.instant >= request.occurred.instant
 
 
 def _alert(case: CaseAtMoment, request: Entry, reply: Entry | None) -> Alert:

@@ -90,6 +90,22 @@ def test_information_request_unanswered_when_asked_again_then_the_new_request_wa
     assert alerts[again].status is AlertStatus.PENDING
 
 
+def test_information_request_unanswered_when_asked_again_later_the_same_day_then_it_waits() -> None:
+    # Given a request at 10:00, its answer at 11:00, and the same request asked again at 15:00
+    log = Log()
+    first = log.add("InformationRequested", "2013-05-16T10:00:00+01:00", request_id="IR-1")
+    answer = log.add("InformationRequestAnswered", "2013-05-16T11:00:00+01:00", request_id="IR-1")
+    again = log.add("InformationRequested", "2013-05-16T15:00:00+01:00", request_id="IR-1")
+
+    # Then the answer resolves the first, and the afternoon's request still waits
+    by_request = {a.event_ids[0]: a for a in log.alerts("2013-05-17", rules=RULES)}
+    assert (by_request[first].status, by_request[first].resolved_by) == (
+        AlertStatus.RESOLVED,
+        answer,
+    )
+    assert by_request[again].status is AlertStatus.PENDING
+
+
 def test_information_request_unanswered_when_chased_then_one_answer_resolves_both() -> None:
     # Given a request on Friday 3 May 2013 (Monday 6 May a bank holiday: due by the end of 8
     # May), chased on 8 May under the same id, answered on 9 May
