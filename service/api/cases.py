@@ -287,7 +287,10 @@ def _cell(value: str) -> str:
 
 
 def _csv(chronology: Chronology) -> Response:
+    """The chronology as CSV, UTF-8 with a byte-order mark: a spreadsheet opening the download
+    then reads names and dashes as written, not in its local code page."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for entry in chronology.entries:

@@ -125,7 +125,7 @@ def test_serve_when_case_posted_then_state_and_csv_read_back(
     chronology = httpx.get(
         f"{server}/cases/{case_id}/chronology", headers={**headers, "Accept": "text/csv"}
     )
-    rows = list(csv.DictReader(io.StringIO(chronology.text)))
+    rows = list(csv.DictReader(io.StringIO(chronology.content.decode("utf-8-sig"))))
     assert [r["type"] for r in rows] == ["CaseOpened", "ConcernObserved"]
     # And an unknown case is a 404 problem
     missing = httpx.get(f"{server}/cases/{uuid.uuid4()}", headers=headers)

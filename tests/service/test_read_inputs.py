@@ -88,7 +88,7 @@ def test_chronology_csv_when_cell_starts_like_a_formula_then_prefixed_with_quote
     # When the chronology is read as CSV
     response = client.get(f"/cases/{case_id}/chronology", params={"format": "csv"}, headers=headers)
     assert response.status_code == 200, response.text
-    rows = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
     authors = {r["event_id"]: r["author"] for r in rows}
     # Then each formula-like cell starts with a quote, and the normal one is untouched
     assert authors[entries[0]["id"]] == """'=HYPERLINK("x")"""

@@ -1405,7 +1405,7 @@ def test_chronology_when_as_of_before_the_case_opened_then_opening_not_listed(
 
     # Then as of June it lists what had happened by then, not the opening in October
     assert ids(june) == [earlier["id"]]
-    rows = list(csv.DictReader(io.StringIO(june_csv.text)))
+    rows = list(csv.DictReader(io.StringIO(june_csv.content.decode("utf-8-sig"))))
     assert [r["event_id"] for r in rows] == [earlier["id"]]
     assert ids(now)[:2] == [earlier["id"], opened["id"]]
 
@@ -1434,10 +1434,13 @@ def test_chronology_csv_when_asked_then_rows_match_json_entries(
             headers={**headers, "Accept": "text/csv"},
         )
 
-    # Then Python's csv module reads it: the documented header, then one row per JSON entry
+    # Then it is UTF-8 with a byte-order mark (so a spreadsheet reads names and dashes as
+    # written), and Python's csv module reads it: the documented header, then one row per
+    # JSON entry
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.text)))
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == list(CSV_COLUMNS)
     records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert len(records) == len(entries)
@@ -1489,7 +1492,7 @@ def test_chronology_csv_when_reassessed_and_corrected_then_rationale_and_reason_
     response = client.get(f"/cases/{case_id}/chronology", params={"format": "csv"}, headers=headers)
 
     # Then
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     (row,) = [r for r in rows if r["event_id"] == note["id"]]
     assert row["significance"] == "significant"
     assert row["significance_rationale"] == "Third missed appointment, in a month"
