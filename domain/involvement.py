@@ -118,7 +118,13 @@ def involvement_summary(
         answer="",
     )
     first = min(happened, key=lambda e: e.occurred.instant, default=None)
-    summary.answer = answer(summary, state, first.precision.value if first else None)
+    voice = _latest(happened, lambda e: records_voice(e) or e.type == "ChildsVoiceNotObtained")
+    summary.answer = answer(
+        summary,
+        state,
+        first.precision.value if first else None,
+        views_not_obtained=event_ref(voice) if voice and not records_voice(voice) else None,
+    )
     return summary
 
 
@@ -163,10 +169,16 @@ def _london_day(text: str) -> date:
 
 
 def answer(
-    summary: InvolvementSummary, state: CaseState, covers_from_precision: str | None = None
+    summary: InvolvementSummary,
+    state: CaseState,
+    covers_from_precision: str | None = None,
+    *,
+    views_not_obtained: EventRef | None = None,
 ) -> str:
     """The summary in words: what a safeguarding hub tells a midwife on the phone
-    (`covers_from_precision`: how precisely the earliest entry's date is known)."""
+    (`covers_from_precision`: how precisely the earliest entry's date is known;
+    `views_not_obtained`: why the child's views could not be obtained, recorded since their
+    voice last was)."""
     owner = summary.owning_authority
     last = owner.last_involvement
     parts = []
@@ -187,10 +199,14 @@ def answer(
         parts.append(f"Episode {episode.number}: opened {opened}, {closed}.")
     if state.status == "contact":
         parts.append("No episode has been opened.")
+    voice = _on(summary.last_voice_recorded)
+    if views_not_obtained is not None:
+        voice = "never" if summary.last_voice_recorded is None else voice
+        when = _when(views_not_obtained.date, views_not_obtained.precision)
+        voice += f" ({when} it was recorded why their views could not be obtained)"
     parts.append(
         f"The child was last seen {_on(summary.last_seen)}, last seen alone "
-        f"{_on(summary.last_seen_alone)}, and their voice last recorded "
-        f"{_on(summary.last_voice_recorded)}."
+        f"{_on(summary.last_seen_alone)}, and their voice last recorded {voice}."
     )
     parts.append(
         f"This record covers {_date(summary.covers_from, covers_from_precision)} to "

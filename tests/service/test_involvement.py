@@ -105,6 +105,35 @@ def test_involvement_when_asked_as_of_a_past_date_then_what_had_happened_by_then
     assert "to 18 May 2013" in body["answer"]
 
 
+def test_involvement_when_views_not_obtained_since_then_the_answer_says_so(
+    client: TestClient, token: Token
+) -> None:
+    # Given a child heard in May 2013 whose views could not be obtained on a visit in 2014,
+    # and a child whose views were never obtained
+    csc = token()
+    heard = _case(client, csc)
+    not_obtained = event("ChildsVoiceNotObtained", "2014-02-10")
+    assert append(client, csc, heard, not_obtained).status_code == 201
+    never, _ = open_case(client, csc, event("ChildsVoiceNotObtained", "2013-06-03"))
+
+    # When the involvement summary is asked for
+    answers = [
+        client.get(f"/cases/{case_id}/involvement", headers=csc).json()["answer"]
+        for case_id in (heard, never)
+    ]
+
+    # Then each answer says when the child's views could not be obtained, not only the last time
+    # they were recorded
+    assert (
+        "their voice last recorded on 20 May 2013 (on 10 February 2014 it was recorded why "
+        "their views could not be obtained)." in answers[0]
+    )
+    assert (
+        "their voice last recorded never (on 3 June 2013 it was recorded why their views could "
+        "not be obtained)." in answers[1]
+    )
+
+
 @pytest.mark.parametrize(
     ("bound", "words"),
     [
