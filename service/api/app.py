@@ -310,6 +310,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             )
         return body
 
+    # Some uptime checkers ask with HEAD: the same answer, without its body (the server sends
+    # none for HEAD).
+    app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+    app.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False)
+
     @app.get("/metrics", include_in_schema=False)
     def metrics_text() -> Response:
         """Prometheus text format (no token): see the README's "Operations" section."""

@@ -155,3 +155,17 @@ def test_serve_when_several_workers_start_on_fresh_data_dir_then_one_key_serves_
     # And exactly one signing key was published
     jwks = (keys / "jwks.json").read_text()
     assert jwks.count('"kid"') == 1
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready"])
+def test_serve_when_uptime_check_sends_head_then_answered_as_get_without_a_body(
+    server: str, path: str
+) -> None:
+    # When a monitor asks with HEAD, as some uptime checkers do
+    head = httpx.head(f"{server}{path}")
+    get = httpx.get(f"{server}{path}")
+
+    # Then it gets the GET's status and headers, and no body
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.content == b""
