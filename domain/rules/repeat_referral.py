@@ -32,11 +32,14 @@ TIMESCALES = (MONTHS,)
 def check(case: CaseAtMoment) -> list[Alert]:
     alerts = []
     previous: Entry | None = None
+    seen: set[str] = set()
     for referral in case.of_type(*REFERRALS):
-        if not is_referral(referral):
+        # A referral recorded again (the case reopened on it, say) is neither a re-referral nor
+        # a later date to count the next referral's 12 months from: its date is its first.
+        if not is_referral(referral) or referral.data["referral_id"] in seen:
             continue
-        # The same referral recorded twice is not a re-referral.
-        if previous is not None and previous.data["referral_id"] != referral.data["referral_id"]:
+        seen.add(referral.data["referral_id"])
+        if previous is not None:
             within = months_after(previous.occurred.london_date, case.number(MONTHS))
             if referral.occurred.london_date <= within:
                 alerts.append(_alert(referral, previous, case.number(MONTHS)))

@@ -73,6 +73,21 @@ def test_repeat_referral_when_same_referral_recorded_twice_then_no_alert() -> No
     assert log.alerts("2013-06-01", rules=RULES) == []
 
 
+def test_repeat_referral_when_a_referral_is_recorded_again_later_then_counted_from_its_first() -> (
+    None
+):
+    # Given referral R-1 of January 2020, recorded again under its id in June 2021 (the case
+    # reopened on it), and a new referral R-2 in March 2022
+    log = Log(opened="2019-01-02")
+    log.add("ReferralAccepted", "2020-01-06", referral_id="R-1")
+    log.add("CaseClosed", "2021-05-03")
+    log.add("CaseReopened", "2021-06-01", referral_id="R-1", reason="Same referral")
+    log.add("ReferralAccepted", "2022-03-01", referral_id="R-2")
+
+    # Then R-2 came 26 months after R-1: not a re-referral
+    assert log.alerts("2022-03-02", rules=RULES) == []
+
+
 def test_repeat_referral_when_acknowledged_then_resolved_only_by_the_acknowledgement() -> None:
     # Given a re-referral, the case closed again, and a manager's acknowledgement recorded late
     log, _, later = _referred_twice("2013-05-16", "2014-03-03")
