@@ -243,7 +243,8 @@ def caseloads(
     threshold: int,
     team: str | None = None,
 ) -> Caseloads:
-    """Counted from the case list's rows (`position_of`: its model name, for the position)."""
+    """Counted from the case list's rows (`position_of`: its model name, for the position).
+    With `team`, that team's counts, and the workers holding its cases with all they hold."""
     cases = tables.cases
     query = (
         select(
@@ -256,7 +257,6 @@ def caseloads(
         .where(
             cases.c.status == "open",
             owned_or_named(cases.c.local_authority, cases.c.case_id, visible),
-            true() if team is None else cases.c.team == team,
         )
         .group_by(cases.c.local_authority, cases.c.allocated_worker, cases.c.team, cases.c.plan)
     )
@@ -271,11 +271,14 @@ def caseloads(
     )
     unallocated = 0
     for authority, worker, team_name, plan, n in counts:
-        teams[(authority, team_name)]["by_plan"][plan] += n
+        in_team = team is None or team_name == team
+        if in_team:
+            teams[(authority, team_name)]["by_plan"][plan] += n
         if worker is None:
-            unallocated += n
+            unallocated += n if in_team else 0
             continue
-        teams[(authority, team_name)]["workers"].add(worker)
+        if in_team:
+            teams[(authority, team_name)]["workers"].add(worker)
         workers[(authority, worker)]["by_plan"][plan] += n
         if team_name is not None:
             workers[(authority, worker)]["teams"].add(team_name)
@@ -289,6 +292,9 @@ def caseloads(
             sum(load["by_plan"].values()) > threshold,
         )
         for (authority, worker), load in workers.items()
+        # A team's workers, each with the whole caseload it holds: one over the threshold is
+        # flagged whichever of its teams the manager looks at.
+        if team is None or team in load["teams"]
     ]
     worker_loads.sort(key=lambda w: (-w.open_cases, w.local_authority, w.worker))
     team_loads = [

@@ -299,7 +299,10 @@ def get_caseloads(
     records: Records,
     settings: CurrentSettings,
     purpose: Purpose = None,
-    team: Annotated[str | None, Query(description="Only this team")] = None,
+    team: Annotated[
+        str | None,
+        Query(description="Only this team: its counts, and its workers with all they hold"),
+    ] = None,
 ) -> Caseloads:
     """Managers and reviewers: the open cases of each worker and team (of the cases the
     caller's agency owns, or that a reviewer's token names), by plan; workers holding more

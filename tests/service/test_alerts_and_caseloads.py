@@ -403,6 +403,29 @@ def test_caseloads_when_manager_reads_then_open_cases_per_worker_and_team_by_pla
     assert [w["worker"] for w in north.json()["workers"]] == ["Sam Patel"]
 
 
+def test_caseloads_when_filtered_by_team_then_a_worker_is_judged_on_the_whole_caseload(
+    start_app: Callable[..., TestClient], token: Token
+) -> None:
+    # Given a threshold of 2, and Sam holding two open cases in North and one in South
+    app = start_app(caseload_threshold=2)
+    csc = token()
+    open_case(app, csc, *_allocated("Sam Patel", "North"))
+    open_case(app, csc, *_allocated("Sam Patel", "North"))
+    open_case(app, csc, *_allocated("Sam Patel", "South"))
+    position = _position(app, csc)
+
+    # When North's manager reads the caseloads of North
+    manager = token(roles=("manager",), sub="m")
+    body = _get(app, "/caseloads", manager, position, team="North").json()
+
+    # Then Sam is over the threshold, with all three of his open cases
+    [sam] = body["workers"]
+    assert (sam["worker"], sam["open_cases"], sam["over_threshold"]) == ("Sam Patel", 3, True)
+    assert sam["teams"] == ["North", "South"]
+    # And the team counts are North's alone
+    assert [(t["team"], t["open_cases"]) for t in body["teams"]] == [("North", 2)]
+
+
 def test_caseloads_and_alerts_when_case_closed_and_reopened_then_the_old_worker_has_left_it(
     client: TestClient, token: Token
 ) -> None:
