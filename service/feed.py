@@ -47,11 +47,17 @@ class FeedPage:
     items: list[FeedItem]
     next: int
     exhausted: bool  # the scan reached the end of the log as it stood
+    partners: frozenset[str] = frozenset()  # the cases the caller read in a partner's view
 
     @property
     def case_ids(self) -> tuple[str, ...]:
         """The cases the page returned, each once, in the order they first appear."""
         return tuple(dict.fromkeys(item.case_id for item in self.items))
+
+    @property
+    def partner_case_ids(self) -> tuple[str, ...]:
+        """Those of `case_ids` the caller read in a partner's view (for the audit)."""
+        return tuple(c for c in self.case_ids if c in self.partners)
 
 
 @dataclass
@@ -71,6 +77,10 @@ class _Scan:
     types: frozenset[str]
     log_head: int  # the log's newest position when the page began
     views: dict[UUID, _CaseView] = field(default_factory=dict)
+
+    def page(self, items: list[FeedItem], cursor: int, *, exhausted: bool) -> FeedPage:
+        partners = frozenset(v.case_id for v in self.views.values() if v.view is View.PARTNER)
+        return FeedPage(items, cursor, exhausted, partners)
 
 
 @lru_cache(maxsize=4096)
@@ -168,11 +178,11 @@ class Feed:
                 if item is not None:
                     items.append(item)
                     if len(items) == limit:
-                        return FeedPage(items, cursor, exhausted=False)
+                        return scan.page(items, cursor, exhausted=False)
             if len(rows) < rows_wanted:
-                return FeedPage(items, cursor, exhausted=True)
+                return scan.page(items, cursor, exhausted=True)
             if scanned >= self.scan_limit:
-                return FeedPage(items, cursor, exhausted=False)
+                return scan.page(items, cursor, exhausted=False)
             rows_wanted = ROWS_PER_READ  # what is left is being filtered: read whole pages
 
     def _item(self, scan: _Scan, notification: Notification) -> FeedItem | None:

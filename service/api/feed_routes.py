@@ -155,8 +155,8 @@ async def read_feed(
             break
         if page.exhausted and not await _more_after(request, feed, cursor, deadline):
             break
-    # The audit records which cases this page returned.
-    request.state.audit = AuditNote(caller, page.case_ids, purpose, access)
+    # The audit records which cases this page returned, and in which view.
+    request.state.audit = AuditNote(caller, page.case_ids, purpose, access, page.partner_case_ids)
     link = request.url.include_query_params(after=cursor, limit=limit)
     body = orjson.dumps({"events": [item.body for item in page.items], "next": cursor})
     return Response(body, media_type="application/json", headers={"Link": f'<{link}>; rel="next"'})
@@ -213,20 +213,25 @@ async def stream_feed(
                     feed.page, reader, after=cursor, limit=settings.max_page, types=wanted
                 )
                 if page.items:
-                    read = Read(
-                        at=records.clock(),
-                        who=caller,
-                        method="GET",
-                        route="/feed/stream",
-                        params={**request.query_params, "after": cursor},
-                        status=200,
-                        case_ids=page.case_ids,
-                        purpose=purpose,
-                        break_glass=False,
-                        view=access.view.value,
-                    )
+                    note = AuditNote(caller, page.case_ids, purpose, access, page.partner_case_ids)
+                    reads = [
+                        Read(
+                            at=records.clock(),
+                            who=caller,
+                            method="GET",
+                            route="/feed/stream",
+                            params={**request.query_params, "after": cursor},
+                            status=200,
+                            case_ids=case_ids,
+                            purpose=purpose,
+                            break_glass=False,
+                            view=view,
+                        )
+                        for case_ids, view in note.by_view()
+                    ]
                     try:
-                        await run_in_threadpool(audit.record, read)
+                        for read in reads:
+                            await run_in_threadpool(audit.record, read)
                     except Exception:  # never send what was not audited: end the stream
                         log.exception("audit write failed for /feed/stream; stream ended")
                         return

@@ -46,6 +46,18 @@ class AuditNote:
     case_ids: tuple[str, ...]
     purpose: str | None
     decision: Decision
+    # Those of `case_ids` a list or feed page showed the caller in a partner's view.
+    partner_case_ids: tuple[str, ...] = ()
+
+    def by_view(self) -> list[tuple[tuple[str, ...], str]]:
+        """The cases grouped by the view the caller had of them, one audited read each (a page
+        can hold cases seen in full and others seen as a partner); one group at least."""
+        partners = set(self.partner_case_ids)
+        groups = [
+            (tuple(c for c in self.case_ids if c not in partners), self.decision.view.value),
+            (tuple(c for c in self.case_ids if c in partners), View.PARTNER.value),
+        ]
+        return [g for g in groups if g[0]] or [groups[0]]
 
 
 class UnauditedRead(RuntimeError):
@@ -125,20 +137,24 @@ class AuditedRoute(APIRoute):
             if response.media_type and "json" not in response.media_type:
                 params["representation"] = response.media_type  # e.g. CSV asked for by Accept
             audit: AuditLog = request.app.state.audit
-            read = Read(
-                at=request.app.state.records.clock(),
-                who=note.who,
-                method=request.method,
-                route=path,
-                params=params,
-                status=response.status_code,
-                case_ids=note.case_ids,
-                purpose=note.purpose,
-                break_glass=note.decision.break_glass,
-                view=note.decision.view.value,
-            )
+            reads = [
+                Read(
+                    at=request.app.state.records.clock(),
+                    who=note.who,
+                    method=request.method,
+                    route=path,
+                    params=params,
+                    status=response.status_code,
+                    case_ids=case_ids,
+                    purpose=note.purpose,
+                    break_glass=note.decision.break_glass,
+                    view=view,
+                )
+                for case_ids, view in note.by_view()
+            ]
             try:
-                await run_in_threadpool(audit.record, read)
+                for read in reads:
+                    await run_in_threadpool(audit.record, read)
             except Exception:  # whatever the audit store's failure, the read is not served
                 log.exception("audit write failed for %s", path)
                 return problem_response(

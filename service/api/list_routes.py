@@ -223,8 +223,9 @@ def list_cases(
         raise Refusal(
             400, "bad-cursor", "The cursor is not one this list handed out", str(e)
         ) from None
-    # The audit records which cases this page returned.
-    request.state.audit = AuditNote(caller, tuple(page.case_ids), purpose, access)
+    # The audit records which cases this page returned, and in which view.
+    partners = tuple(s.case_id for s in page.cases if s.view == "partner")
+    request.state.audit = AuditNote(caller, tuple(page.case_ids), purpose, access, partners)
     response.headers["X-Projection-Position"] = str(page.position)
     return CaseListResponse(cases=page.cases, next_cursor=page.next_cursor)
 

@@ -347,3 +347,36 @@ def test_list_when_partner_wrote_restricted_entries_then_its_own_row_shows_them(
     assert theirs["identifiers"] == [] and health not in theirs["involved_agencies"]
     assert _list(client, pc, position, identifier="other:SCH-REF-9").json()["cases"] == []
     assert _list(client, pc, position, agency=health).json()["cases"] == []
+
+
+def test_list_when_page_holds_cases_seen_as_partner_then_audited_in_the_partner_view(
+    client: TestClient, token: Token
+) -> None:
+    # Given a Barsetshire case Wessex's children's social care is involved in, and a case
+    # Wessex owns
+    csc = token()
+    wessex = token(agency="csc:wessex", sub="wessex-sw")
+    involved = event(
+        "AgencyInvolvementStarted",
+        "2026-11-01",
+        data=payload("AgencyInvolvementStarted", agency="csc:wessex"),
+    )
+    partnered, _ = _open(client, csc, "Amy Smith", involved)
+    opened = event("CaseOpened", data=payload("CaseOpened", local_authority="csc:wessex"))
+    response = client.post("/cases", json={"events": [opened]}, headers=wessex)
+    assert response.status_code == 201, response.text
+    owned, position = response.json()["case_id"], response.json()["events"][-1]["position"]
+
+    # When Wessex lists the cases: one in the partner view, its own in full
+    listed = _list(client, wessex, position).json()["cases"]
+    assert [(c["case_id"], c["view"]) for c in listed] == [(partnered, "partner"), (owned, "full")]
+
+    # Then each case's audit trail records the read in the view Wessex had of that case
+    def views(case_id: str, headers: Headers) -> list[tuple[str, str]]:
+        trail = client.get(f"/cases/{case_id}/audit", headers=headers, params={"kind": "read"})
+        return [(e["endpoint"], e["view"]) for e in trail.json()["entries"]]
+
+    assert views(partnered, token(roles=("manager",), sub="m")) == [("GET /cases", "partner")]
+    assert views(owned, token(agency="csc:wessex", roles=("manager",), sub="m")) == [
+        ("GET /cases", "full")
+    ]

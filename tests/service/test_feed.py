@@ -876,6 +876,45 @@ def test_stream_when_batch_sent_then_audited_with_its_cases(
     assert [e["who"]["sub"] for e in trail if e["endpoint"] == "GET /feed/stream"] == ["dashboards"]
 
 
+def test_feed_when_page_holds_cases_seen_as_partner_then_audited_in_the_partner_view(
+    client: TestClient, token: Token
+) -> None:
+    # Given a Barsetshire case Wessex's children's social care is involved in, and a case
+    # Wessex owns
+    csc = token()
+    wessex = token(agency="csc:wessex", sub="wessex-sw")
+    involved = event(
+        "AgencyInvolvementStarted",
+        "2026-11-01",
+        data=payload("AgencyInvolvementStarted", agency="csc:wessex"),
+    )
+    partnered, _ = open_case(client, csc, involved)
+    opened = event("CaseOpened", data=payload("CaseOpened", local_authority="csc:wessex"))
+    response = client.post("/cases", json={"events": [opened]}, headers=wessex)
+    assert response.status_code == 201, response.text
+    owned = response.json()["case_id"]
+
+    # When Wessex reads the feed, in pages and as a stream: the first case as a partner, its
+    # own in full
+    events, _ = _read_all(client, wessex)
+    assert [e["id"] for e in events] == [involved["id"], opened["id"]]
+    _sse(client, wessex, 2)
+
+    # Then each case's audit trail records both reads in the view Wessex had of that case
+    def views(case_id: str, headers: Headers) -> set[tuple[str, str]]:
+        trail = client.get(f"/cases/{case_id}/audit", headers=headers, params={"kind": "read"})
+        return {(e["endpoint"], e["view"]) for e in trail.json()["entries"]}
+
+    assert views(partnered, token(roles=("manager",), sub="m")) == {
+        ("GET /feed", "partner"),
+        ("GET /feed/stream", "partner"),
+    }
+    assert views(owned, token(agency="csc:wessex", roles=("manager",), sub="m")) == {
+        ("GET /feed", "full"),
+        ("GET /feed/stream", "full"),
+    }
+
+
 def test_stream_when_audit_cannot_be_written_then_stream_ends_without_sending(
     client: TestClient, token: Token, monkeypatch: pytest.MonkeyPatch
 ) -> None:
