@@ -305,7 +305,15 @@ def partner_feed_view(
     entries = select(events, as_of=_WHENEVER, known_at=known_at)
     shared = shared_with(entries, agency)
     withheld = set(withheld_from(events, agency))
-    carried = {e.id for e in events if e.agency == agency}
+    retractions = [e for e in events if e.type == "EntryRetracted" and e.recorded_at <= known_at]
+    # Its own events, but for a retracted entry and what acted on it (its retraction is carried
+    # below, as for every entry its feed carried).
+    gone = {r.targets for r in retractions}
+    carried = {
+        e.id
+        for e in events
+        if e.agency == agency and e.id not in gone and (e.targets is None or e.targets not in gone)
+    }
     for entry in entries:
         if entry.id not in shared:
             continue
@@ -316,7 +324,6 @@ def partner_feed_view(
         carried.update(act.id for act in acts)
         if entry.id in withheld:
             withheld.update(act.id for act in acts if act.agency != agency)
-    retractions = [e for e in events if e.type == "EntryRetracted" and e.recorded_at <= known_at]
     if retractions:
         # A partner's system may already hold what was retracted: the retraction tells it to
         # delete it. Whether it was carried is judged on the record as it was when the

@@ -563,6 +563,13 @@ def test_partner_feed_when_its_own_entry_retracted_then_carries_the_retraction(
         (retraction["id"], own["id"])
     ]
 
+    # And read again from the start, its feed no longer carries the entry, as no view does:
+    # only the retraction that names it
+    again, _ = _read_all(client, school)
+    carried = {e["id"] for e in again}
+    assert own["id"] not in carried
+    assert retraction["id"] in carried
+
 
 def test_partner_feed_when_entry_it_was_not_carried_retracted_then_not_carried_the_retraction(
     client: TestClient, token: Token
