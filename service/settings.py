@@ -74,20 +74,20 @@ class Settings(BaseSettings):
     )
     jwt_issuer: str = "casetrail"
     jwt_audience: str = "casetrail"
-    jwt_leeway_seconds: int = 30
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=3600)
 
     # Writes.
-    max_batch_events: int = 500
-    max_body_bytes: int = 5 * 1024 * 1024
-    clock_skew_seconds: int = 300
-    append_retry_seconds: float = 2.0
+    max_batch_events: int = Field(default=500, ge=1)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    clock_skew_seconds: int = Field(default=300, ge=0, le=86_400)
+    append_retry_seconds: float = Field(default=2.0, ge=0, le=60)
     # Every request answers within this many seconds (503 + Retry-After when the store, or
     # anything else, keeps it longer); the store's retries stop by then. Long-polls and
     # `X-Min-Position` waits get their own wait on top; the SSE stream has no deadline.
     request_deadline_seconds: float = Field(default=10.0, gt=0, le=300)
 
     # Reads.
-    max_page: int = 1000
+    max_page: int = Field(default=1000, ge=1, le=100_000)
 
     # The global feed: how long `GET /feed?wait=` may hold a request (larger is clamped), how
     # many notifications one page scans at most while filtering, and the SSE heartbeat.

@@ -65,6 +65,19 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
             "{hunter2",
             "CASETRAIL_RULE_TIMESCALES is not valid JSON",
         ),
+        (["serve", "--port", "1"], "CASETRAIL_MAX_PAGE", "0", "CASETRAIL_MAX_PAGE: "),
+        (
+            ["serve", "--port", "1"],
+            "CASETRAIL_MAX_BATCH_EVENTS",
+            "-1",
+            "CASETRAIL_MAX_BATCH_EVENTS: ",
+        ),
+        (
+            ["serve", "--port", "1"],
+            "CASETRAIL_CLOCK_SKEW_SECONDS",
+            "-5",
+            "CASETRAIL_CLOCK_SKEW_SECONDS: ",
+        ),
     ],
     ids=[
         "verify: url",
@@ -73,6 +86,9 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
         "seal: key",
         "alerts: number",
         "verify: timescales",
+        "serve: no page",
+        "serve: no batch",
+        "serve: skew behind",
     ],
 )
 def test_cli_when_a_setting_is_refused_then_one_line_naming_it_and_exit_1(
