@@ -28,6 +28,10 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Fields an access line (or any line given them as `extra`) carries, in this order.
 FIELDS = ("request_id", "method", "route", "status", "duration_ms", "sub", "agency")
 
+# Libraries whose debug lines quote what is sent (sse_starlette logs every event it streams, a
+# payload with children's names): never below INFO, whatever CASETRAIL_LOG_LEVEL says.
+QUOTING_LOGGERS = ("sse_starlette",)
+
 
 @dataclass
 class RequestContext:
@@ -94,9 +98,11 @@ def logging_config(level: LogLevel = "info") -> dict[str, Any]:
     """`logging.config.dictConfig` for `casetrail serve`: everything as JSON lines on stderr.
 
     uvicorn's own access log is switched off (`access_log=False`): the service writes one access
-    line per request itself, with the route template, the principal and the request id.
+    line per request itself, with the route template, the principal and the request id. At
+    `debug`, libraries that would quote payloads stay at `info` (`QUOTING_LOGGERS`).
     """
     upper = level.upper()
+    quiet = {"level": "INFO" if upper == "DEBUG" else upper}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -113,5 +119,6 @@ def logging_config(level: LogLevel = "info") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "level": upper, "propagate": True},
             "uvicorn.error": {"handlers": [], "level": upper, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            **{name: quiet for name in QUOTING_LOGGERS},
         },
     }

@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -382,18 +383,18 @@ def test_logs_when_token_refused_then_line_has_no_principal(
     assert line["request_id"] == response.headers["X-Request-ID"]
 
 
-def test_serve_when_running_then_every_stderr_line_is_json_and_no_uvicorn_access_line(
-    tmp_path: Path,
-) -> None:
-    # Given `casetrail serve` on a fresh data directory, its stderr kept in a file
+@contextmanager
+def serving(tmp_path: Path, **settings: str) -> Iterator[str]:
+    """`casetrail serve` on a fresh data directory, its stderr in `tmp_path / "stderr.log"`;
+    yields its base URL once it answers, and stops it after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
     env["CASETRAIL_DATA_DIR"] = str(tmp_path / "data")
+    env.update(settings)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    stderr = tmp_path / "stderr.log"
-    with stderr.open("wb") as out:
+    with (tmp_path / "stderr.log").open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
             env=env,
@@ -408,19 +409,41 @@ def test_serve_when_running_then_every_stderr_line_is_json_and_no_uvicorn_access
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-
-        # When a request with a name in its query string is answered
-        response = httpx.get(
-            f"{base}/cases", params={"q": CHILD}, headers={"X-Request-ID": "e2e-1"}
-        )
+        yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
 
+
+def bearer(tmp_path: Path, *, role: str) -> Headers:
+    """A token for `role` of csc:barsetshire, from `casetrail token` on the served data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
+    env["CASETRAIL_DATA_DIR"] = str(tmp_path / "data")
+    command = ["token", "--sub", role, "--name", WORKER, "--agency", "csc:barsetshire"]
+    minted = subprocess.run(
+        [sys.executable, "-m", "service.cli", *command, "--role", role],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {"Authorization": f"Bearer {minted.stdout.strip()}"}
+
+
+def test_serve_when_running_then_every_stderr_line_is_json_and_no_uvicorn_access_line(
+    tmp_path: Path,
+) -> None:
+    # Given `casetrail serve` on a fresh data directory, its stderr kept in a file
+    with serving(tmp_path) as base:
+        # When a request with a name in its query string is answered
+        response = httpx.get(
+            f"{base}/cases", params={"q": CHILD}, headers={"X-Request-ID": "e2e-1"}
+        )
+
     # Then every line on stderr is a JSON object, the request has one access line, and no line
     # is uvicorn's access log or holds the name
     assert response.status_code == 401
-    text = stderr.read_text()
+    text = (tmp_path / "stderr.log").read_text()
     lines = [json.loads(line) for line in text.splitlines()]
     assert any(line["logger"] == "uvicorn.error" for line in lines)
     (access,) = [line for line in lines if line.get("request_id") == "e2e-1"]
@@ -431,3 +454,28 @@ def test_serve_when_running_then_every_stderr_line_is_json_and_no_uvicorn_access
     )
     assert not any(line["logger"] == "uvicorn.access" for line in lines)
     assert "Amy" not in text
+
+
+def test_serve_when_log_level_debug_and_events_streamed_then_no_payload_in_the_logs(
+    tmp_path: Path,
+) -> None:
+    # Given `casetrail serve` logging at debug, and a case opened for a named child
+    with serving(tmp_path, CASETRAIL_LOG_LEVEL="debug") as base:
+        opened = httpx.post(
+            f"{base}/cases",
+            json={"events": [event("CaseOpened")]},
+            headers=bearer(tmp_path, role="practitioner"),
+        )
+        assert opened.status_code == 201, opened.text
+
+        # When an integrator follows the feed's stream and reads the case's first event
+        with httpx.stream(
+            "GET", f"{base}/feed/stream", headers=bearer(tmp_path, role="integrator"), timeout=15
+        ) as response:
+            data = next(line for line in response.iter_lines() if line.startswith("data:"))
+        assert CHILD in data
+
+    # Then the debug lines say nothing of what was streamed: no name, no date of birth
+    text = (tmp_path / "stderr.log").read_text()
+    for personal in ("Amy", "2016-03-14", WORKER):
+        assert personal not in text, personal
