@@ -129,6 +129,7 @@ def postgres_engine(settings: StoreSettings) -> Engine:
     )
     return create_engine(
         url,
+        hide_parameters=True,  # see _sqlite_engine
         pool_size=settings.postgres_pool_size,
         max_overflow=settings.postgres_max_overflow,
         pool_pre_ping=True,
@@ -148,7 +149,11 @@ def postgres_engine(settings: StoreSettings) -> Engine:
 def _sqlite_engine(path: Path) -> Engine:
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False}
+        f"sqlite:///{path}",
+        # A failed statement's error (logged, or printed by a CLI command) must not quote the
+        # row: the read models hold children's names and dates of birth.
+        hide_parameters=True,
+        connect_args={"timeout": 30, "check_same_thread": False},
     )
 
     @event.listens_for(engine, "connect")

@@ -256,7 +256,8 @@ def _engine(settings: Settings) -> Engine:
         return postgres_engine(settings)
     path = settings.audit_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 10})
+    # A failed statement's error must not quote the read it records (its query, its purpose).
+    engine = create_engine(f"sqlite:///{path}", hide_parameters=True, connect_args={"timeout": 10})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:

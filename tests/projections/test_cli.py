@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import traceback
+from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from projections.cli import app
+from projections.registry import default_models
 from projections.runner import Runner
+from projections.store import ReadModelStore
 from service.clock import SettableClock
 from service.records import CaseRecords
 from service.settings import Settings
@@ -90,3 +94,33 @@ def test_cli_when_run_then_polls_at_the_configured_interval(
     # Then its runner polls at the option's interval, or else the setting's
     assert result.exit_code == 0, result.output
     assert seen == [polls]
+
+
+def test_cli_when_the_read_model_store_refuses_a_row_then_the_error_quotes_none_of_it(
+    tmp_path: Path, clock: SettableClock
+) -> None:
+    # Given a named child's case in the log, and a read-model store that refuses every new row
+    # of the case list (as a full disk would)
+    settings = Settings(data_dir=tmp_path / "data")
+    records = CaseRecords(settings, clock)
+    open_case(records, "Amy Smith", "2016-03-14")
+    records.close()
+    store = ReadModelStore(settings)
+    for model in default_models():
+        store.ensure(model)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON casetrail_cases "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    store.close()
+
+    # When the runner tries to catch up
+    ran = CliRunner().invoke(app, ["run", "--once"], env=environment(settings))
+
+    # Then it fails, and what it reports (the error and its traceback) names no child
+    assert ran.exit_code == 1 and ran.exception is not None
+    reported = ran.output + "".join(traceback.format_exception(ran.exception))
+    assert "database or disk is full" in reported
+    for personal in ("Amy", "amy smith", "2016-03-14"):
+        assert personal not in reported, personal
