@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "casetrail"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=3600)
 
-    # Writes.
+    # Writes. (Every number has its range: one outside it stops the service at start rather
+    # than refuse every write, empty every page or grow a cache or a pool without bound.)
     max_batch_events: int = Field(default=500, ge=1)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     clock_skew_seconds: int = Field(default=300, ge=0, le=86_400)
@@ -118,14 +119,15 @@ class Settings(BaseSettings):
     partner_access_years: int = Field(default=2, ge=0)
 
     # The library's aggregate cache: appends to a long case reuse its (small) state.
-    aggregate_cache_size: int = 10_000
-    snapshot_interval: int = 200
+    # (The library keeps every aggregate, unbounded, when given 0.)
+    aggregate_cache_size: int = Field(default=10_000, ge=1)
+    snapshot_interval: int = Field(default=200, ge=0)
     # Decoded events of recently read cases (stored events never change); about 3 KB each.
-    event_cache_size: int = 50_000
+    event_cache_size: int = Field(default=50_000, ge=0)
 
     # PostgreSQL.
-    postgres_pool_size: int = 5
-    postgres_max_overflow: int = 10
+    postgres_pool_size: int = Field(default=5, ge=1)
+    postgres_max_overflow: int = Field(default=10, ge=0)
     # Seconds to wait for a PostgreSQL connection (a new one, or a free one from a pool):
     # during an outage a request answers 503 after about this long.
     postgres_connect_timeout: int = Field(default=5, ge=1, le=60)

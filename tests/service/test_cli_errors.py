@@ -65,19 +65,6 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
             "{hunter2",
             "CASETRAIL_RULE_TIMESCALES is not valid JSON",
         ),
-        (["serve", "--port", "1"], "CASETRAIL_MAX_PAGE", "0", "CASETRAIL_MAX_PAGE: "),
-        (
-            ["serve", "--port", "1"],
-            "CASETRAIL_MAX_BATCH_EVENTS",
-            "-1",
-            "CASETRAIL_MAX_BATCH_EVENTS: ",
-        ),
-        (
-            ["serve", "--port", "1"],
-            "CASETRAIL_CLOCK_SKEW_SECONDS",
-            "-5",
-            "CASETRAIL_CLOCK_SKEW_SECONDS: ",
-        ),
     ],
     ids=[
         "verify: url",
@@ -86,9 +73,6 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
         "seal: key",
         "alerts: number",
         "verify: timescales",
-        "serve: no page",
-        "serve: no batch",
-        "serve: skew behind",
     ],
 )
 def test_cli_when_a_setting_is_refused_then_one_line_naming_it_and_exit_1(
@@ -108,6 +92,38 @@ def test_cli_when_a_setting_is_refused_then_one_line_naming_it_and_exit_1(
     assert "hunter2" not in run.stdout + run.stderr
     # And nothing was created
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("CASETRAIL_MAX_PAGE", "0"),
+        ("CASETRAIL_MAX_BATCH_EVENTS", "0"),
+        ("CASETRAIL_MAX_BODY_BYTES", "-1"),
+        ("CASETRAIL_AGGREGATE_CACHE_SIZE", "0"),
+        ("CASETRAIL_EVENT_CACHE_SIZE", "-1"),
+        ("CASETRAIL_SNAPSHOT_INTERVAL", "-200"),
+        ("CASETRAIL_POSTGRES_POOL_SIZE", "0"),
+        ("CASETRAIL_POSTGRES_MAX_OVERFLOW", "-1"),
+        ("CASETRAIL_JWT_LEEWAY_SECONDS", "-30"),
+        ("CASETRAIL_CLOCK_SKEW_SECONDS", "-300"),
+        ("CASETRAIL_APPEND_RETRY_SECONDS", "-2"),
+    ],
+)
+def test_cli_when_a_number_is_out_of_its_range_then_one_line_naming_it_and_exit_1(
+    tmp_path: Path, setting: str, value: str
+) -> None:
+    # Given a number no service can work with (every page empty, every write refused, an
+    # unbounded cache or pool, every token refused as expired)
+    env = {"CASETRAIL_DATA_DIR": str(tmp_path / "data"), setting: value}
+
+    # When a command starts with it
+    run = casetrail(env, "verify")
+
+    # Then it stops at once, naming the setting, rather than running with it
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"casetrail: {setting}: Input should be greater than" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 @pytest.mark.parametrize(
