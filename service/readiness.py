@@ -13,6 +13,8 @@ created: a missing file is "unreachable", not silently replaced by an empty stor
 from __future__ import annotations
 
 import sqlite3
+import threading
+from concurrent.futures import Future
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,41 @@ def check_stores(
         _check_sqlite("audit", settings.audit_path, AUDIT_TABLE, timeout),
         _check_sqlite("read_models", read_models_path(settings), TRACKING_TABLE, timeout),
     ]
+
+
+class SharedProbe:
+    """`check_stores`, one probe at a time in this process: a caller arriving while a probe is
+    under way waits for it and shares its answer.
+
+    `/ready` and `/metrics` need no token and are never rate limited, so however many of them
+    arrive at once they must not open a connection each: the process holds at most one probe
+    connection per store, as the pool sizing in docs/operations.md counts.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: Future[list[StoreCheck]] | None = None
+
+    def __call__(
+        self, settings: Settings, *, log_table: str, timeout: float = READY_TIMEOUT_SECONDS
+    ) -> list[StoreCheck]:
+        with self._lock:
+            running = self._running
+            if running is None:
+                probe: Future[list[StoreCheck]] = Future()
+                self._running = probe
+        if running is not None:
+            return running.result()
+        try:
+            checks = check_stores(settings, log_table=log_table, timeout=timeout)
+        except BaseException as e:
+            probe.set_exception(e)
+            raise
+        finally:
+            with self._lock:
+                self._running = None
+        probe.set_result(checks)
+        return checks
 
 
 def check_log(settings: Settings, *, log_table: str, timeout: float) -> StoreCheck:

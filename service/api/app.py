@@ -50,7 +50,7 @@ from service.clock import Clock, system_clock
 from service.errors import CasetrailError
 from service.metrics import Metrics
 from service.ratelimit import RateLimiter
-from service.readiness import SQLITE_LOG_TABLE, check_stores, postgres_log_table
+from service.readiness import SQLITE_LOG_TABLE, SharedProbe, check_stores, postgres_log_table
 from service.records import CaseRecords
 from service.settings import Settings
 
@@ -148,11 +148,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     case_search = CaseSearch(read_models)
     alert_search = AlertSearch(read_models)
     model_names = [model.name for model in default_models()]
+    probe_stores = SharedProbe()  # /ready's and /metrics' probes: one at a time, shared
 
     def projection_report() -> list[ModelStatus]:
         # Probed first with short connections of its own, as /ready does: a scrape while a
         # store is down answers at once rather than waiting on a pool for a connection.
-        checks = check_stores(settings, log_table=_log_table(settings))
+        checks = probe_stores(settings, log_table=_log_table(settings))
         down = [f"{c.name}: {c.detail}" for c in checks if c.name != "audit" and not c.reachable]
         if down:
             raise ConnectionError("; ".join(down))
@@ -270,7 +271,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         again at its next round, its lag the whole log meanwhile.
         """
         current: Settings = request.app.state.settings
-        checks = {c.name: c for c in check_stores(current, log_table=_log_table(current))}
+        checks = {c.name: c for c in probe_stores(current, log_table=_log_table(current))}
         stores = Stores(
             **{
                 name: StoreReachability(reachable=c.reachable, detail=c.detail)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Persiste
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from service import readiness
 from service.api.app import create_app, store_unreachable
 from service.clock import SettableClock
 from service.settings import Settings
@@ -356,3 +360,39 @@ def test_case_list_when_read_model_store_connection_fails_then_503_store_unavail
     response = client.get("/cases", headers=token(roles=("manager",)))
     # Then it is a 503 store-unavailable problem with Retry-After, not a 500
     assert_store_unavailable(response)
+
+
+def test_ready_when_probed_by_many_at_once_then_one_probe_connection_per_store_at_a_time(
+    sqlite_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given probe connections that take a while to open, counted while they are open
+    opened = {"now": 0, "most": 0}
+    counting = threading.Lock()
+
+    class Counted:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            with counting:
+                opened["now"] += 1
+                opened["most"] = max(opened["most"], opened["now"])
+            time.sleep(0.05)
+            self.connection = sqlite3.connect(*args, **kwargs)
+
+        def execute(self, *args: Any) -> sqlite3.Cursor:
+            return self.connection.execute(*args)
+
+        def close(self) -> None:
+            self.connection.close()
+            with counting:
+                opened["now"] -= 1
+
+    monkeypatch.setattr(readiness, "sqlite3", SimpleNamespace(connect=Counted, Error=sqlite3.Error))
+
+    # When twenty unauthenticated clients ask for /ready and /metrics at once
+    paths = ["/ready", "/metrics"] * 10
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        statuses = list(pool.map(lambda path: sqlite_client.get(path).status_code, paths))
+
+    # Then every one is answered, and the process never held more than one probe connection
+    # at a time (however many arrive, they cannot exhaust the database's connections)
+    assert statuses == [200] * len(paths)
+    assert opened["most"] == 1
