@@ -27,6 +27,7 @@ GENERATE_KEY_HINT = (
     'import AESCipher; print(AESCipher.create_key(32))"`'
 )
 POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
+MIN_JWT_SECRET_BYTES = 32
 DATABASE_URL_SCHEMES = ("sqlite:///", *POSTGRES_URL_SCHEMES)
 
 
@@ -212,6 +213,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CASETRAIL_DATABASE_URL must be sqlite:///PATH or "
                 "postgresql://user:password@host:5432/database"
+            )
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, value: str) -> str:
+        """An HS256 secret of at least 32 bytes (RFC 7518 section 3.2: a key as long as the hash);
+        the message never repeats it."""
+        size = len(value.encode())
+        if 0 < size < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"CASETRAIL_JWT_SECRET is {size} bytes long, but an HS256 secret is at least "
+                f"{MIN_JWT_SECRET_BYTES} (RFC 7518): generate one with `openssl rand -base64 32`"
             )
         return value
 

@@ -65,6 +65,12 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
             "{hunter2",
             "CASETRAIL_RULE_TIMESCALES is not valid JSON",
         ),
+        (
+            ["token", "--sub", "ann", "--agency", "csc:barsetshire", "--role", "practitioner"],
+            "CASETRAIL_JWT_SECRET",
+            "hunter2",
+            "CASETRAIL_JWT_SECRET is 7 bytes long, but an HS256 secret is at least 32",
+        ),
     ],
     ids=[
         "verify: url",
@@ -73,6 +79,7 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
         "seal: key",
         "alerts: number",
         "verify: timescales",
+        "token: short secret",
     ],
 )
 def test_cli_when_a_setting_is_refused_then_one_line_naming_it_and_exit_1(
