@@ -40,7 +40,7 @@ def parse_duration(text: str) -> timedelta:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
 ) -> None:
     """Start the HTTP service; it logs JSON lines on stderr (see the README's "Operations")."""
     import uvicorn

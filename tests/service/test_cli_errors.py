@@ -185,3 +185,18 @@ def test_cli_when_postgres_cannot_be_reached_then_says_so_not_that_no_store_is_t
     assert "no Casetrail store" not in run.stderr
     assert "Traceback" not in run.stderr
     assert "hunter2" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_serve_when_workers_not_a_positive_number_then_refused_before_starting(
+    tmp_path: Path, workers: str
+) -> None:
+    # When serve is asked for no workers at all
+    run = casetrail(
+        {"CASETRAIL_DATA_DIR": str(tmp_path / "data")}, "serve", "--port", "1", "--workers", workers
+    )
+
+    # Then it says so and starts nothing (rather than quietly running one)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "--workers" in run.stderr
+    assert not (tmp_path / "data").exists()
