@@ -142,7 +142,7 @@ def raw_store(store: Store, app: Library) -> Iterator[RawStore]:
         finally:
             sqlite.close()
         return
-    url = store.service.database_url
+    url = store.service.database_url_text
     schema = f"bench_raw_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))

@@ -37,8 +37,8 @@ class Store:
         # One principal sends hundreds of requests a second: the service is measured, not its
         # rate limit.
         env["CASETRAIL_RATE_LIMIT_PER_MINUTE"] = "0"
-        if self.service.database_url:
-            env["CASETRAIL_DATABASE_URL"] = self.service.database_url
+        if self.service.database_url_text:
+            env["CASETRAIL_DATABASE_URL"] = self.service.database_url_text
             env["CASETRAIL_POSTGRES_SCHEMA"] = self.service.postgres_schema
         return env
 

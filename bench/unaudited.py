@@ -34,7 +34,7 @@ class NoAudit:
 def create_app() -> FastAPI:
     settings = Settings()
     settings.prepare()
-    if not settings.jwt_secret and settings.jwt_jwks_file is None:
+    if not settings.jwt_secret_text and settings.jwt_jwks_file is None:
         ensure_local_keys(settings)
     app = create_service_app(settings)
     app.state.audit = NoAudit()

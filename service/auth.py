@@ -140,7 +140,7 @@ class TokenService:
         # Tokens already verified: (principal, when it expires, the key set that verified it).
         self._verified: dict[str, tuple[Principal, float, dict[str, Any] | None]] = {}
         self._verified_lock = threading.Lock()
-        if not settings.jwt_secret and settings.jwt_jwks_file is None:
+        if not settings.jwt_secret_text and settings.jwt_jwks_file is None:
             ensure_local_keys(settings)
 
     @property
@@ -172,7 +172,7 @@ class TokenService:
     def verify(self, token: str) -> Principal:
         """The token's principal, or InvalidToken. A token verified before is not verified
         again while it is unexpired and the key set it was verified against is unchanged."""
-        keys = None if self.settings.jwt_secret else self._public_keys()
+        keys = None if self.settings.jwt_secret_text else self._public_keys()
         cached = self._verified.get(token)
         if cached is not None:
             principal, expires_at, verified_with = cached
@@ -189,7 +189,7 @@ class TokenService:
         try:
             header = jwt.get_unverified_header(token)
             if keys is None:
-                key: Any = self.settings.jwt_secret
+                key: Any = self.settings.jwt_secret_text
                 algorithms = ["HS256"]
             else:
                 jwk = keys.get(str(header.get("kid")))
@@ -234,8 +234,8 @@ class TokenService:
         if cases:
             claims["cases"] = cases
         principal_from_claims(claims)  # refuse to mint what we would refuse to accept
-        if self.settings.jwt_secret:
-            return jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256")
+        if self.settings.jwt_secret_text:
+            return jwt.encode(claims, self.settings.jwt_secret_text, algorithm="HS256")
         key_path = local_signing_key_path(self.settings)
         if not key_path.exists():
             raise InvalidToken(

@@ -51,7 +51,7 @@ def serve(
 
     settings = Settings()
     settings.prepare()
-    if not settings.jwt_secret and settings.jwt_jwks_file is None:
+    if not settings.jwt_secret_text and settings.jwt_jwks_file is None:
         # Before the workers start: each one's create_app then finds the keys made.
         ensure_local_keys(settings)
     # Every table, once, before the processes that use them start together (on PostgreSQL two

@@ -61,15 +61,19 @@ class Settings(BaseSettings):
         env_prefix="CASETRAIL_", extra="ignore", hide_input_in_errors=True
     )
 
-    database_url: str = Field(
-        default="",
+    # Secrets (the URL holds the database password) are kept as `SecretStr`: never shown in a
+    # repr, a log line or an error; read with `database_url_text` and `jwt_secret_text`.
+    database_url: SecretStr = Field(
+        default=SecretStr(""),
         description="sqlite:///PATH or postgresql://user:pass@host:5432/db; "
         "default: sqlite in the data directory",
     )
     data_dir: Path = Field(default=Path("./data"), description="embedded store, keys and seals")
 
     # Tokens.
-    jwt_secret: str = Field(default="", description="HS256 shared secret (instead of keys)")
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(""), description="HS256 shared secret (instead of keys)"
+    )
     jwt_jwks_file: Path | None = Field(
         default=None, description="JWKS file of RS256/EdDSA public keys, chosen by `kid`"
     )
@@ -207,9 +211,10 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _check_database_url(cls, value: str) -> str:
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
         """Only the two stores there are; the message never repeats the URL (its password)."""
-        if value and not value.startswith(DATABASE_URL_SCHEMES):
+        url = value.get_secret_value()
+        if url and not url.startswith(DATABASE_URL_SCHEMES):
             raise ValueError(
                 "CASETRAIL_DATABASE_URL must be sqlite:///PATH or "
                 "postgresql://user:password@host:5432/database"
@@ -218,10 +223,10 @@ class Settings(BaseSettings):
 
     @field_validator("jwt_secret")
     @classmethod
-    def _check_jwt_secret(cls, value: str) -> str:
+    def _check_jwt_secret(cls, value: SecretStr) -> SecretStr:
         """An HS256 secret of at least 32 bytes (RFC 7518 section 3.2: a key as long as the hash);
         the message never repeats it."""
-        size = len(value.encode())
+        size = len(value.get_secret_value().encode())
         if 0 < size < MIN_JWT_SECRET_BYTES:
             raise ValueError(
                 f"CASETRAIL_JWT_SECRET is {size} bytes long, but an HS256 secret is at least "
@@ -242,13 +247,21 @@ class Settings(BaseSettings):
     def cipher_key(self) -> str:
         """The key for the library's cipher ('' when off), checked again: a copy made with
         `model_copy(update=...)` is not validated, and may even hold a plain string."""
-        value = self.encryption_key
-        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        return aes_key_text(text)
+        return aes_key_text(_text(self.encryption_key))
+
+    @property
+    def database_url_text(self) -> str:
+        """`CASETRAIL_DATABASE_URL` as given ('' when unset)."""
+        return _text(self.database_url)
+
+    @property
+    def jwt_secret_text(self) -> str:
+        """`CASETRAIL_JWT_SECRET` ('' when unset: tokens are checked with keys)."""
+        return _text(self.jwt_secret)
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'casetrail.db'}"
+        return self.database_url_text or f"sqlite:///{self.data_dir / 'casetrail.db'}"
 
     @property
     def resolved_seal_key_path(self) -> Path:
@@ -319,3 +332,9 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.is_postgres:
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _text(value: SecretStr | str) -> str:
+    """A secret setting's value (a copy made with `model_copy(update=...)` is not validated, and
+    may hold a plain string)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)

@@ -47,7 +47,7 @@ def environment(settings: Settings) -> dict[str, str]:
     """The environment a CLI command needs to open the same stores as `settings`."""
     return {
         "CASETRAIL_DATA_DIR": str(settings.data_dir),
-        "CASETRAIL_DATABASE_URL": settings.database_url,
+        "CASETRAIL_DATABASE_URL": settings.database_url_text,
         "CASETRAIL_POSTGRES_SCHEMA": settings.postgres_schema,
     }
 

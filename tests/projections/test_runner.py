@@ -209,7 +209,7 @@ def test_runner_when_process_dies_mid_batch_then_lock_freed_and_successor_applie
     env = {
         **os.environ,
         "CASETRAIL_DATA_DIR": str(settings.data_dir),
-        "CASETRAIL_DATABASE_URL": settings.database_url,
+        "CASETRAIL_DATABASE_URL": settings.database_url_text,
         "CASETRAIL_POSTGRES_SCHEMA": settings.postgres_schema,
     }
     script = (

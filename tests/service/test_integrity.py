@@ -355,8 +355,8 @@ def cli(
     """Run `casetrail ARGS` in a fresh process, configured like `serve` by the environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
     env["CASETRAIL_DATA_DIR"] = str(settings.data_dir)
-    if settings.database_url:
-        env["CASETRAIL_DATABASE_URL"] = settings.database_url
+    if settings.database_url_text:
+        env["CASETRAIL_DATABASE_URL"] = settings.database_url_text
         env["CASETRAIL_POSTGRES_SCHEMA"] = settings.postgres_schema
     if seal_key is not None:
         env["CASETRAIL_SEAL_KEY_PATH"] = str(seal_key)

@@ -90,3 +90,19 @@ def test_alerts_when_local_timescale_shortened_then_due_sooner(
     alerts = app.get(f"/cases/{case_id}/alerts", headers=csc).json()["alerts"]
     [visit] = [a for a in alerts if a["rule"] == "cp-visit-overdue"]
     assert visit["due_at"] == "2026-11-04T23:59:59.999999Z"
+
+
+def test_settings_when_shown_then_secrets_are_not() -> None:
+    # Given settings holding a JWT secret and a database password
+    settings = Settings(
+        jwt_secret="s" * 32 + "hunter2",
+        database_url="postgresql://casetrail:hunter2@db.internal:5432/casetrail",
+    )
+
+    # When they are printed or logged
+    shown = f"{settings!r} {settings}"
+
+    # Then neither secret appears, though both are used
+    assert "hunter2" not in shown
+    assert settings.jwt_secret.get_secret_value().endswith("hunter2")
+    assert settings.database_url.get_secret_value().endswith("/casetrail")
