@@ -19,8 +19,9 @@ version that fails is reported with one of these reasons:
   case: `service.store.StrayRow`), so every row of the log is accounted for. A row stored
   under no case's id at all is reported on its own (`foreign_rows`);
 - `event id at version N not in the event-id index` and `event-id index at version N does not
-  match (...)` — the index, which decides whether a posted id is new and what a correction
-  targets, does not name the verified entry where it is stored. Verifying the whole store also
+  match (...)` — the index, which decides whether a posted id is new or a replay and what a
+  correction targets, does not name the verified entry where it is stored, or with the digest
+  of its content. Verifying the whole store also
   reports the index's rows whose id no stored entry holds (`StoreVerification.unindexed`).
 
 A chain cannot show what was cut off its end, or a case deleted whole, or a store rewritten with
@@ -48,7 +49,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, Field, ValidationError
 
 from domain.case import authority_set_by, snapshot_conflict
-from domain.envelope import GENESIS, canonical, chain_hash
+from domain.envelope import GENESIS, canonical, chain_hash, client_digest
 from domain.moments import format_utc
 from service.errors import CaseNotFoundError, UnreadableStore
 from service.readiness import check_log, postgres_log_table
@@ -104,6 +105,7 @@ class _Stored(NamedTuple):
     version: int
     type: str
     position: int
+    digest: str
 
 
 def _rows(records: CaseRecords, case_id: UUID) -> Iterator[CaseRow]:
@@ -190,7 +192,13 @@ def _walk(
                     (expected, f"snapshot at version {expected} does not match ({why})")
                 )
         verified.append(
-            _Stored(str(entry.get("id")), expected, str(entry.get("type")), row.position)
+            _Stored(
+                str(entry.get("id")),
+                expected,
+                str(entry.get("type")),
+                row.position,
+                client_digest(entry),
+            )
         )
         if len(verified) == _PAGE:
             findings += _index_findings(records, case_id, verified, indexed)
@@ -227,8 +235,10 @@ def _index_findings(
     records: CaseRecords, case_id: UUID, entries: Sequence[_Stored], indexed: set[str] | None
 ) -> list[tuple[int, str]]:
     """Each entry's id must be in the event-id index (which holds an id once), naming this case
-    and the entry's version, type and position: what a replay, a correction's target and a
-    reused id are judged by. One read of the index by its ids."""
+    and the entry's version, type and position, with the digest of what its client sent: what
+    a replay, a correction's target and a reused id are judged by (a forged digest would pass
+    other content resent under the id as a replay, and store nothing). One read of the index
+    by its ids."""
     found = records.index.lookup(e.event_id for e in entries) if entries else {}
     findings = []
     for e in entries:
@@ -247,6 +257,7 @@ def _index_findings(
                 ("version", row.version, e.version),
                 ("type", row.type, e.type),
                 ("position", row.position, e.position),
+                ("digest", row.digest, e.digest),
             )
             if stored != wanted
         ]

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from domain.envelope import GENESIS, chain_hash
+from domain.envelope import GENESIS, chain_hash, client_digest
 from service.integrity import (
     SealError,
     check_seal,
@@ -90,6 +90,11 @@ class Log:
         """Change the type the event-id index holds for the case's event at `version`."""
         raise NotImplementedError
 
+    def set_indexed_digest(self, case_id: str, version: int, digest: str) -> None:
+        """Change the digest of what the client sent, which the event-id index holds for the
+        case's event at `version` (what a resent event is judged a replay by)."""
+        raise NotImplementedError
+
     def index(self, event_id: str, case_id: str, version: int, position: int) -> None:
         """Add a row to the event-id index."""
         raise NotImplementedError
@@ -124,7 +129,8 @@ class Log:
         self.set_state(case_id, b, states[a])
 
     def rewrite(self, case_id: str, version: int, change: Callable[[dict[str, Any]], None]) -> None:
-        """Edit one entry, then recompute every hash from there on: a consistent forgery."""
+        """Edit one entry, then recompute every hash from there on, and its digest in the
+        event-id index: a consistent forgery."""
         states = self.states(case_id)
         prev = GENESIS if version == 1 else orjson.loads(states[version - 1])["entry"]["hash"]
         for v in range(version, max(states) + 1):
@@ -132,6 +138,7 @@ class Log:
             entry = document["entry"]
             if v == version:
                 change(entry)
+                self.set_indexed_digest(case_id, v, client_digest(entry))
             entry["hash"] = chain_hash(UUID(case_id), v, entry, prev)
             prev = entry["hash"]
             self.set_state(case_id, v, orjson.dumps(document))
@@ -207,6 +214,14 @@ class SQLiteLog(Log):
             changed = db.execute(
                 "UPDATE casetrail_event_index SET type=? WHERE case_id=? AND version=?",
                 (event_type, case_id, version),
+            ).rowcount
+        assert changed == 1
+
+    def set_indexed_digest(self, case_id: str, version: int, digest: str) -> None:
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE casetrail_event_index SET digest=? WHERE case_id=? AND version=?",
+                (digest, case_id, version),
             ).rowcount
         assert changed == 1
 
@@ -296,6 +311,13 @@ class PostgresLog(Log):
         changed = self._run(
             f"UPDATE {self.index_table} SET type=%s WHERE case_id=%s AND version=%s",
             (event_type, UUID(case_id), version),
+        )
+        assert changed == 1
+
+    def set_indexed_digest(self, case_id: str, version: int, digest: str) -> None:
+        changed = self._run(
+            f"UPDATE {self.index_table} SET digest=%s WHERE case_id=%s AND version=%s",
+            (digest, UUID(case_id), version),
         )
         assert changed == 1
 
@@ -695,12 +717,41 @@ def test_verify_when_an_id_left_out_of_the_index_is_posted_again_then_found(
         "ok": False,
         "checked": VERSIONS + 1,
         "first_bad_version": 3,
-        "reason": "event-id index at version 3 does not match (version, position differ)",
+        "reason": "event-id index at version 3 does not match (version, position, digest differ)",
     }
     # And `casetrail verify` exits 1, naming it
     checked = cli(settings, "verify")
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert f"case {case_id}: BROKEN at version 3: event-id index at version 3" in checked.stdout
+
+
+def test_verify_when_the_index_digest_is_forged_for_other_content_then_found(
+    settings: Settings, client: TestClient, headers: Headers, case_id: str, log: Log
+) -> None:
+    # Given a case whose third event's digest in the event-id index was replaced by the digest
+    # of other content under its id, so that content posted with that id passes as a replay
+    third = client.get(f"/cases/{case_id}/events", headers=headers).json()["events"][2]
+    other = event("CaseNoteRecorded", data={"kind": "note", "text": "Amy not seen"}, id=third["id"])
+    sent = {**third, "data": other["data"], "author": None, "source": None}
+    log.set_indexed_digest(case_id, 3, client_digest(sent))
+    resent = append(client, headers, case_id, other)
+    assert (resent.status_code, resent.json()["events"][0]["replayed"]) == (200, True)
+    # When the case is verified over HTTP
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then the third event is reported: the index no longer holds what was stored there
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "case_id": case_id,
+        "ok": False,
+        "checked": VERSIONS,
+        "first_bad_version": 3,
+        "reason": "event-id index at version 3 does not match (digest differs)",
+    }
+    # And `casetrail verify` exits 1, naming it, and the store is not sealed
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"case {case_id}: BROKEN at version 3: event-id index at version 3" in checked.stdout
+    assert cli(settings, "seal").returncode == 1
 
 
 # (tamper of the event-id index, reason)
