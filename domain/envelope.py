@@ -160,6 +160,13 @@ def client_digest(entry: Mapping[str, Any]) -> str:
 # unknown value).
 _PRECISIONS = {p.value: p for p in Precision}
 
+_SENSITIVITIES = frozenset({"normal", "restricted"})
+
+
+class NotAnEntry(ValueError):
+    """A stored entry that cannot be read as an event: damaged, or written behind the service's
+    back."""
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
@@ -206,6 +213,38 @@ class RecordedEvent:
             data=data,
             entry=entry,
         )
+
+    @classmethod
+    def from_stored(
+        cls, case_id: UUID, version: int, position: int | None, entry: object
+    ) -> RecordedEvent:
+        """`from_entry` for an entry as read from the store, which a hand may have changed:
+        `NotAnEntry` unless every envelope field has its stored form and the payload upcasts,
+        so a view shows the entry as recorded or not at all, never a guess at what it meant.
+        (The schema version is not hashed: a chain that holds does not vouch for it.)"""
+        if type(entry) is not dict:
+            raise NotAnEntry
+        try:
+            event = cls.from_entry(case_id, version, position, entry)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise NotAnEntry from e
+        schema_version = entry.get("schema_version", 1)
+        recorded_by = event.recorded_by
+        if not (
+            type(event.id) is str
+            and _UUID_TEXT.fullmatch(event.id)
+            and type(entry.get("hash")) is str
+            and type(schema_version) is int
+            and 1 <= schema_version <= catalogue[event.type].schema_version
+            and type(event.data) is dict
+            and type(recorded_by) is dict
+            and type(recorded_by.get("agency")) is str
+            and (event.author is None or type(event.author) is dict)
+            and (event.source is None or type(event.source) is dict)
+            and event.sensitivity in _SENSITIVITIES
+        ):
+            raise NotAnEntry
+        return event
 
     @property
     def agency(self) -> str:

@@ -9,8 +9,9 @@ version that fails is reported with one of these reasons:
   is intact but stored elsewhere (rows' contents were swapped or moved);
 - `payload or envelope changed at version N` — the entry no longer hashes to its stored hash
   and no other row of the case holds the entry that belongs there;
-- `entry at version N cannot be decoded` — the row is not a readable entry, or is stored as
-  another class of event than its version's (`topic_at`: the opening only at version 1);
+- `entry at version N cannot be decoded` — the row is not a readable entry (its hash may
+  hold: the schema version is not hashed), or is stored as another class of event than its
+  version's (`topic_at`: the opening only at version 1);
 - `snapshot at version N does not match (...)` — a stored snapshot of the case (what a cold
   load starts from) is not the case its entries up to N make: its owning authority, opening,
   last hash or recording time differ, or it cannot be decoded;
@@ -49,7 +50,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, Field, ValidationError
 
 from domain.case import authority_set_by, snapshot_conflict
-from domain.envelope import GENESIS, canonical, chain_hash, client_digest
+from domain.envelope import (
+    GENESIS,
+    NotAnEntry,
+    RecordedEvent,
+    canonical,
+    chain_hash,
+    client_digest,
+)
 from domain.moments import format_utc
 from service.errors import CaseNotFoundError, UnreadableStore
 from service.readiness import check_log, postgres_log_table
@@ -178,6 +186,11 @@ def _walk(
             else:
                 reason = f"payload or envelope changed at version {expected}"
             findings.append((expected, reason))
+            break
+        try:
+            RecordedEvent.from_stored(case_id, expected, row.position, entry)
+        except NotAnEntry:  # hashed as stored, yet no entry a view can read (or upcast)
+            findings.append((expected, f"entry at version {expected} cannot be decoded"))
             break
         if upto is None or row.position <= upto:
             tip = _Tip(expected, stored)

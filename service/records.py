@@ -38,7 +38,7 @@ from domain.access import withheld_from
 from domain.case import Case, CaseRuleBroken, authority_set_by, snapshot_conflict
 from domain.catalogue import Significance, catalogue
 from domain.chronology import Chronology, chronology
-from domain.envelope import RecordedEvent, client_digest, uuid_text
+from domain.envelope import NotAnEntry, RecordedEvent, client_digest, uuid_text
 from domain.involvement import InvolvementSummary, involvement_summary
 from domain.moments import BadMoment, Moment
 from domain.rules import RULES, BreakGlassRead, Evaluation, evaluate
@@ -608,6 +608,10 @@ class CaseRecords(Application[UUID]):
             raise CaseNotFoundError(case_id) from None
         except MapperDeserialisationError as e:
             raise UnreadableEntry from e
+        except (KeyError, TypeError, AttributeError) as e:
+            # A stored entry the aggregate cannot remember (one that is not an object, or has
+            # no hash): damaged, or written behind the service's back.
+            raise UnreadableEntry from e
         except OriginatorVersionError:
             raise DamagedCase(case_id) from None
         return case
@@ -869,10 +873,13 @@ class CaseRecords(Application[UUID]):
         self, case_id: UUID, *, gt: int | None = None, limit: int | None = None
     ) -> list[RecordedEvent]:
         rows = self.index.case_rows(case_id, gt=gt, limit=limit)
-        return [
-            RecordedEvent.from_entry(case_id, r.version, r.position, self.decode(r.state))
-            for r in rows
-        ]
+        try:
+            return [
+                RecordedEvent.from_stored(case_id, r.version, r.position, self.decode(r.state))
+                for r in rows
+            ]
+        except NotAnEntry as e:  # damaged, or written by hand: never guess at its content
+            raise UnreadableEntry from e
 
     def last_versions(self, stop: int) -> dict[UUID, int]:
         return self.index.last_versions(stop)

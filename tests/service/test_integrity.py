@@ -559,6 +559,77 @@ def test_verify_store_when_each_case_tampered_differently_then_three_distinct_re
     assert len(set(reasons.values())) == 3
 
 
+def _edit_entry(log: Log, case_id: str, version: int, change: Callable[[Any], Any]) -> None:
+    """Replace the stored entry at `version` by `change(entry)` (its hash left as it was)."""
+    document = orjson.loads(log.states(case_id)[version])
+    document["entry"] = change(document["entry"])
+    log.set_state(case_id, version, orjson.dumps(document))
+
+
+# (the stored entry at version 4 becomes..., the finding)
+UNREADABLE_ENTRIES: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "a list": (lambda entry: [entry], "entry at version 4 cannot be decoded"),
+    "of an unknown type": (
+        lambda entry: {**entry, "type": "CaseErased"},
+        "payload or envelope changed at version 4",
+    ),
+    "dated by no date": (
+        lambda entry: {**entry, "occurred_at": "last spring"},
+        "payload or envelope changed at version 4",
+    ),
+    "without its recorder": (
+        lambda entry: {**entry, "recorded_by": None},
+        "payload or envelope changed at version 4",
+    ),
+    "with a payload that is no object": (
+        lambda entry: {**entry, "data": ["Mum rang about Tuesday"]},
+        "payload or envelope changed at version 4",
+    ),
+    "with a hash that is no text": (
+        lambda entry: {**entry, "hash": 4},
+        "payload or envelope changed at version 4",
+    ),
+    # (the schema version is not hashed: the chain holds, the entry cannot be read)
+    "at a schema version its payload is not": (
+        lambda entry: {**entry, "schema_version": 1},
+        "entry at version 4 cannot be decoded",
+    ),
+    "at a schema version its type never had": (
+        lambda entry: {**entry, "schema_version": "2"},
+        "entry at version 4 cannot be decoded",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(UNREADABLE_ENTRIES))
+def test_read_when_a_stored_entry_is_made_unreadable_then_503_and_verify_names_it(
+    settings: Settings,
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    log: Log,
+    new_case: Callable[[], str],
+    damage: str,
+) -> None:
+    # Given a case whose fourth row still holds JSON, but no entry the service can read
+    change, reason = UNREADABLE_ENTRIES[damage]
+    case_id = new_case()
+    _edit_entry(log, case_id, 4, change)
+    # When a service started afterwards (nothing cached) reads the case
+    client = TestClient(start_app().app, raise_server_exceptions=False)
+    # Then each view says the store cannot be read, never a server error or a guess
+    for view in ("", "/chronology", "/events", "/involvement"):
+        answer = client.get(f"/cases/{case_id}{view}", headers=headers)
+        assert answer.status_code == 503, f"{view}: {answer.status_code} {answer.text}"
+        assert answer.json()["type"] == "urn:casetrail:problem:store-unreadable"
+    # And verification names the row, over HTTP and from the CLI
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["first_bad_version"], response.json()["reason"]) == (4, reason)
+    checked = cli(settings, "verify", "--case", case_id)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"BROKEN at version 4: {reason}" in checked.stdout
+
+
 def test_verify_when_a_row_is_not_an_entry_then_cannot_be_decoded(
     records: CaseRecords, log: Log, case_id: str
 ) -> None:
