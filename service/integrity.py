@@ -755,6 +755,8 @@ def read_seal(path: Path) -> dict[str, Any]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise SealError(f"cannot read the seal {path}: {e}") from None
+    except RecursionError:  # nested deeper than the parser goes: no seal of ours
+        raise SealError(f"cannot read the seal {path}: nested too deep") from None
     if not isinstance(document, dict):
         raise SealError(f"{path} is not a {SEAL_FORMAT} document")
     return document

@@ -1312,6 +1312,20 @@ def test_verify_seal_when_seal_file_altered_then_refused(settings: Settings, cas
     assert "signature does not verify" in checked.stderr
 
 
+def test_verify_seal_when_seal_file_replaced_by_deeply_nested_json_then_refused(
+    settings: Settings, case_id: str
+) -> None:
+    # Given a seal file overwritten with JSON nested deeper than any parser's recursion
+    path = make_seal(settings)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    # When it is checked
+    checked = cli(settings, "verify", "--seal", str(path))
+    # Then it is refused as unreadable, in one line, not with a traceback
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"seal refused: cannot read the seal {path}" in checked.stderr
+    assert "Traceback" not in checked.stderr
+
+
 def test_seal_when_a_chain_is_broken_then_refused(
     settings: Settings, log: Log, case_id: str
 ) -> None:
