@@ -774,6 +774,9 @@ class CaseRecords(Application[UUID]):
             )
         first, last = min(s.version for s in stored), max(s.version for s in stored)
         rows = {r.version: r for r in self.index.case_rows(case_id, gt=first - 1, lte=last)}
+        if any(s.version not in rows for s in stored):
+            # The index names a row the log no longer holds: deleted behind the service's back.
+            raise DamagedCase(case_id)
         results = []
         for s in stored:
             entry = self.decode(rows[s.version].state)

@@ -897,6 +897,49 @@ def test_verify_when_the_index_names_an_event_not_stored_then_reported_and_exit_
     assert line in sealed.stderr
 
 
+# (rows deleted from the log behind the service's back, their event-id index rows left)
+RESENT_AFTER_DELETION: dict[str, tuple[int | None, int]] = {
+    "its newest event": (VERSIONS, VERSIONS - 1),
+    "the whole case": (None, 0),
+}
+
+
+@pytest.mark.parametrize("deleted", list(RESENT_AFTER_DELETION))
+def test_resend_when_the_stored_event_was_deleted_but_its_index_row_kept_then_503(
+    settings: Settings,
+    client: TestClient,
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    log: Log,
+    case_id: str,
+    deleted: str,
+) -> None:
+    # Given a case whose newest event, or every event, was deleted from the log, though the
+    # event-id index still says where it was stored
+    version, left = RESENT_AFTER_DELETION[deleted]
+    stored = client.get(f"/cases/{case_id}/events", headers=headers).json()["events"]
+    sent = stored[-1] if version is not None else stored[0]
+    log.delete(case_id, version)
+    resent = {name: sent[name] for name in ("id", "type", "occurred_at", "data")}
+    # When its posting system resends it to a service started afterwards
+    restarted = TestClient(start_app().app, raise_server_exceptions=False)
+    if version is not None:
+        response = append(restarted, headers, case_id, resent)
+    else:
+        response = restarted.post("/cases", json={"events": [resent]}, headers=headers)
+    # Then the answer says the store cannot be read, never a server error
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] == "urn:casetrail:problem:store-unreadable"
+    # And verify names the index row of the event the log no longer holds
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert (
+        f"event-id index row of {sent['id']}: names version {sent['version']} of case {case_id}"
+        in checked.stdout
+    )
+    assert len(log.states(case_id)) == left
+
+
 # --- verify and load: snapshots are checked against the log ----------------------------------
 
 
