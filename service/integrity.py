@@ -19,6 +19,8 @@ version that fails is reported with one of these reasons:
   that the library nevertheless reads as the case's (on SQLite, an id with hyphens or upper
   case: `service.store.StrayRow`), so every row of the log is accounted for. A row stored
   under no case's id at all is reported on its own (`foreign_rows`);
+- `row at version N outside the chain` — a row under the case's id at a version no chain
+  reaches (below 1, or beyond `MAX_VERSION`), which the library loads as the case's all the same;
 - `event id at version N not in the event-id index` and `event-id index at version N does not
   match (...)` — the index, which decides whether a posted id is new or a replay and what a
   correction targets, does not name the verified entry where it is stored, or with the digest
@@ -63,7 +65,7 @@ from service.errors import CaseNotFoundError, UnreadableStore
 from service.readiness import check_log, postgres_log_table
 from service.records import CaseRecords
 from service.settings import Settings
-from service.store import CaseRow, IndexRow, StrayRow
+from service.store import MAX_VERSION, CaseRow, IndexRow, StrayRow
 from service.transcoder import topic_at
 
 logger = logging.getLogger("casetrail.integrity")
@@ -89,6 +91,7 @@ class Verification(BaseModel):
         "`payload or envelope changed at version N`, `entry at version N cannot be decoded`, "
         "`snapshot at version N does not match`, "
         "`row at version N stored under another form of the case id`, "
+        "`row at version N outside the chain`, "
         "`event id at version N not in the event-id index` or "
         "`event-id index at version N does not match`",
     )
@@ -125,6 +128,15 @@ def _rows(records: CaseRecords, case_id: UUID) -> Iterator[CaseRow]:
         if len(page) < _PAGE:
             return
         after = page[-1].version
+
+
+def _outlying(records: CaseRecords, case_id: UUID) -> list[tuple[int, str]]:
+    """The lowest row of the case below version 1, and the lowest beyond the versions `_rows`
+    reads: no chain reaches them, yet the library loads every row stored under the case's id
+    as its event."""
+    below = records.index.case_rows(case_id, gt=-(2**63), lte=0, limit=1)
+    beyond = records.index.case_rows(case_id, gt=MAX_VERSION, lte=2**63 - 1, limit=1)
+    return [(r.version, f"row at version {r.version} outside the chain") for r in below + beyond]
 
 
 def _entry(records: CaseRecords, row: CaseRow) -> dict[str, Any]:
@@ -219,7 +231,8 @@ def _walk(
         prev = stored
         expected += 1
     findings += _index_findings(records, case_id, verified, indexed)
-    if expected == 1 and not findings and not strays:
+    outlying = _outlying(records, case_id)
+    if expected == 1 and not findings and not strays and not outlying:
         raise CaseNotFoundError(case_id)
     if not findings:
         findings += [
@@ -235,6 +248,7 @@ def _walk(
         )
         for s in strays
     ]
+    findings += outlying
     if not findings:
         return Verification(case_id=case_id, ok=True, checked=expected - 1), tip
     version, reason = min(findings, key=lambda finding: finding[0])

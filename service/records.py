@@ -612,7 +612,9 @@ class CaseRecords(Application[UUID]):
             # A stored entry the aggregate cannot remember (one that is not an object, or has
             # no hash): damaged, or written behind the service's back.
             raise UnreadableEntry from e
-        except OriginatorVersionError:
+        except (OriginatorVersionError, AssertionError):
+            # Versions that do not run on from 1 (the library asserts its first event creates
+            # the aggregate): a row removed, or added below version 1, behind its back.
             raise DamagedCase(case_id) from None
         return case
 

@@ -56,6 +56,9 @@ logger = logging.getLogger("casetrail.store")
 # Rows of the event-id index read at a time when it is read whole (`index_rows`).
 INDEX_PAGE = 10_000
 
+# The highest version `case_rows` reads unless told otherwise (a case never gets near it).
+MAX_VERSION = 2**62
+
 # How long opening a SQLite store may wait for another process moving its event-id index.
 MOVE_WAIT_SECONDS = 600.0
 
@@ -376,7 +379,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
             "WHERE originator_id=? AND originator_version>? AND originator_version<=? "
             "ORDER BY originator_version LIMIT ?"
         )
-        params = (case_id.hex, gt or 0, lte if lte is not None else 2**62, limit or -1)
+        params = (case_id.hex, gt or 0, lte if lte is not None else MAX_VERSION, limit or -1)
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             return [CaseRow(row[1], row[0], row[2], row[3]) for row in c.fetchall()]
@@ -633,7 +636,7 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         lte: int | None = None,
         limit: int | None = None,
     ) -> list[CaseRow]:
-        params = (case_id, gt or 0, lte if lte is not None else 2**62, limit)
+        params = (case_id, gt or 0, lte if lte is not None else MAX_VERSION, limit)
         return self._read(lambda: self._case_rows(params))
 
     def _case_rows(self, params: tuple[UUID, int, int, int | None]) -> list[CaseRow]:

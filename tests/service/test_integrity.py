@@ -748,6 +748,51 @@ def test_verify_when_a_row_is_added_under_another_form_of_the_case_id_then_found
     assert f"case {case_id}: BROKEN" in sealed.stderr
 
 
+# (a copy of the row at version, stored at as_version): versions no chain reaches, which the
+# library still loads as the case's
+OUTLYING_ROWS: dict[str, tuple[int, int]] = {
+    "the opening again at version 0": (1, 0),
+    "an entry before version 1": (2, -1),
+    "an entry at the highest version": (2, 2**63 - 1),
+}
+
+
+@pytest.mark.parametrize("row", list(OUTLYING_ROWS))
+def test_verify_when_a_row_is_added_at_a_version_no_chain_reaches_then_found(
+    settings: Settings,
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    log: Log,
+    case_id: str,
+    row: str,
+) -> None:
+    # Given a row of the case copied under its own id to a version below 1 or far beyond its end
+    version, as_version = OUTLYING_ROWS[row]
+    stored_id = case_id if settings.is_postgres else UUID(case_id).hex
+    log.insert_copy(case_id, version, stored_id, as_version=as_version)
+    client = TestClient(start_app().app, raise_server_exceptions=False)
+    # When the case is verified over HTTP
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then it does not verify, the row named where it is stored
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "case_id": case_id,
+        "ok": False,
+        "checked": VERSIONS,
+        "first_bad_version": as_version,
+        "reason": f"row at version {as_version} outside the chain",
+    }
+    # And the case's views say the store cannot be read, never a server error
+    for view in ("", "/events"):
+        answer = client.get(f"/cases/{case_id}{view}", headers=headers)
+        assert answer.status_code == 503, f"{view}: {answer.status_code} {answer.text}"
+    # And `casetrail verify` exits 1, naming it, and the store is not sealed
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"case {case_id}: BROKEN at version {as_version}: row at version" in checked.stdout
+    assert cli(settings, "seal").returncode == 1
+
+
 def test_verify_when_a_row_names_no_case_then_reported_and_exit_1(
     settings: Settings, log: Log, case_id: str
 ) -> None:
