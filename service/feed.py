@@ -22,6 +22,7 @@ from domain.envelope import RESTRICTED
 from domain.moments import format_utc, parse_utc
 from projections.model import case_id_of
 from service.access import Gatekeeper
+from service.errors import UnreadableEntry
 from service.principal import Principal
 from service.records import CaseRecords
 
@@ -174,7 +175,12 @@ class Feed:
             for notification in rows:
                 scanned += 1
                 cursor = notification.id
-                item = self._item(scan, notification)
+                try:
+                    item = self._item(scan, notification)
+                except UnreadableEntry:
+                    # The feed stops at what it cannot read rather than pass over it, and says
+                    # so naming no case: the caller may not be one who may know it exists.
+                    raise UnreadableEntry from None
                 if item is not None:
                     items.append(item)
                     if len(items) == limit:

@@ -42,3 +42,32 @@ def test_restart_when_newest_row_damaged_then_starts_and_that_case_answers_503(
         # And verification names the damaged version
         result = verify_case(restarted.state.records, UUID(damaged))
         assert (result.ok, result.first_bad_version) == (False, 2)
+
+
+def test_feed_when_another_authoritys_case_damaged_then_503_naming_no_case(
+    tmp_path: object, clock: SettableClock
+) -> None:
+    # Given a case of one authority whose middle row was deleted on disk, and another
+    # authority's integrator reading the feed, which may not see that case
+    settings = Settings(data_dir=tmp_path / "data")  # type: ignore[operator]
+    app = create_app(settings, clock)
+    with TestClient(app) as client:
+        owner = {"Authorization": "Bearer " + app.state.tokens.mint(
+            sub="a", name="A", agency="csc:barsetshire", roles=["practitioner"]
+        )}  # fmt: skip
+        other = {"Authorization": "Bearer " + app.state.tokens.mint(
+            sub="w", name="W", agency="csc:wessex", roles=["integrator"]
+        )}  # fmt: skip
+        damaged, _ = open_case(client, owner, event("CaseNoteRecorded"), event("CaseNoteRecorded"))
+    with sqlite3.connect(settings.sqlite_path) as db:
+        middle = "(SELECT MAX(rowid) - 1 FROM stored_events)"
+        assert db.execute(f"DELETE FROM stored_events WHERE rowid = {middle}").rowcount == 1
+
+    # When it reads the feed after a restart
+    with TestClient(create_app(settings, clock)) as client:
+        response = client.get("/feed", headers=other)
+
+    # Then the feed says it cannot read the store, without naming the case it may not see
+    assert response.status_code == 503
+    assert response.json()["type"] == "urn:casetrail:problem:store-unreadable"
+    assert damaged not in response.text
