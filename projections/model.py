@@ -10,13 +10,10 @@ position: whatever `apply` writes commits with the new position, or not at all.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
@@ -26,24 +23,6 @@ import domain.event_types  # noqa: F401  (registers the catalogue the entries ar
 from domain.envelope import RecordedEvent
 
 TablesT = TypeVar("TablesT")
-
-
-def code_revision(*packages: str) -> str:
-    """A digest of the source of these packages' modules: the code a model's rows are computed
-    with (the folds, the alert rules, the model itself)."""
-    digest = hashlib.sha256()
-    for package in packages:
-        spec = importlib.util.find_spec(package)
-        assert spec is not None and spec.submodule_search_locations is not None, package
-        for root in map(Path, spec.submodule_search_locations):
-            for module in sorted(root.rglob("*.py")):
-                digest.update(f"{package}/{module.relative_to(root).as_posix()}\0".encode())
-                digest.update(module.read_bytes())
-    return digest.hexdigest()
-
-
-# Every model's rows are computed by the domain's folds and rules and by the projections' code.
-ROWS_REVISION = code_revision("domain", "projections")
 
 
 class LogReader(Protocol):
@@ -97,9 +76,6 @@ class ReadModel(ABC, Generic[TablesT]):
     """A cross-case read model kept current by the runner."""
 
     name: str
-    # The code its rows are computed with: a store whose rows other code computed (an earlier
-    # release's) applies the log to them again (`ReadModelStore.ensure`).
-    revision: ClassVar[str] = ROWS_REVISION
 
     @abstractmethod
     def define(self, metadata: MetaData, suffix: str = "") -> TablesT:

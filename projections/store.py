@@ -203,25 +203,18 @@ class ReadModelStore:
             Column("model", String(200), nullable=False),
             Column("position", BigInteger, nullable=False),
             Column("fingerprint", String(64), nullable=True),
-            # The code the model's rows were computed with (`ReadModel.revision`).
-            Column("revision", String(64), nullable=True),
             PrimaryKeyConstraint("model", name=f"{TRACKING_TABLE}_pkey"),
         )
         self._models: dict[str, Any] = {}
         with self.begin_write() as conn:
             self.ddl_lock(conn)
             self.tracking.create(conn, checkfirst=True)
-            columns = {
-                c["name"] for c in inspect(conn).get_columns(TRACKING_TABLE, schema=self.schema)
-            }
-            table = self.qualified(TRACKING_TABLE)
-            if "fingerprint" not in columns:
+            columns = inspect(conn).get_columns(TRACKING_TABLE, schema=self.schema)
+            if "fingerprint" not in {column["name"] for column in columns}:
                 # A store from before fingerprints were kept: its positions stay unverified
                 # until the runner next advances them.
+                table = self.qualified(TRACKING_TABLE)
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN fingerprint VARCHAR(64)"))
-            if "revision" not in columns:
-                # A store from before revisions were kept: its rows are computed again.
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN revision VARCHAR(64)"))
 
     def tables(self, model: ReadModel[T]) -> T:
         """The model's live tables (defined once per store)."""
@@ -232,21 +225,16 @@ class ReadModelStore:
 
     def ensure(self, model: ReadModel[T]) -> T:
         """Create the model's live tables and tracking row if missing; a model never started
-        starts from an empty set of tables at position 0. A started model that gains a table,
-        or whose rows other code computed (`ReadModel.revision`: an earlier release's folds or
-        rules), goes back to position 0: its runner writes every case's rows again, while the
-        rows it had keep serving."""
+        starts from an empty set of tables at position 0. A started model that gains a table
+        (a newer version of it) goes back to position 0: its runner writes every case's rows
+        again, the new table's with them, while the rows it had keep serving."""
         tables = self.tables(model)
-        tracking = self.tracking.c
         with self.begin_write() as conn:
             self.ddl_lock(conn)
             started = self.position(conn, model.name) is not None
             added = [t.name for t in model.table_list(tables) if not self.has_table(conn, t.name)]
             for table in model.table_list(tables):
                 table.create(conn, checkfirst=True)
-            revision = conn.execute(
-                select(tracking.revision).where(tracking.model == model.name)
-            ).scalar_one_or_none()
             if not started:
                 for table in reversed(model.table_list(tables)):
                     conn.execute(table.delete())
@@ -254,17 +242,6 @@ class ReadModelStore:
             elif added:
                 self.set_position(conn, model.name, Tracked(0))
                 logger.info("read model %s gained %s: applying the log again", model.name, added)
-            elif revision != model.revision:
-                self.set_position(conn, model.name, Tracked(0))
-                logger.info(
-                    "read model %s computed by other code: applying the log again", model.name
-                )
-            if revision != model.revision:
-                conn.execute(
-                    update(self.tracking)
-                    .where(tracking.model == model.name)
-                    .values(revision=model.revision)
-                )
         return tables
 
     def new_metadata(self) -> MetaData:

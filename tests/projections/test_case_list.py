@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from domain.access import Caller
 from domain.envelope import RESTRICTED
@@ -331,39 +331,6 @@ def test_page_when_read_then_carries_model_position(world: World) -> None:
     page = world.search.list_cases()
     assert page.position == world.records.recorder.max_notification_id()
     assert page.case_ids == [c.case_id for c in page.cases]
-
-
-def test_store_when_rows_were_computed_by_other_code_then_log_applied_again(world: World) -> None:
-    # Given a case list whose rows an earlier release computed (its revision is another), with a
-    # row that release got wrong
-    store = world.runner.store
-    tables = store.tables(CaseList())
-    listed = [c.case_id for c in world.search.list_cases(CaseFilters()).cases]
-    with store.begin_write() as conn:
-        conn.execute(
-            update(store.tracking)
-            .where(store.tracking.c.model == CaseList.name)
-            .values(revision="an earlier release")
-        )
-        conn.execute(update(tables.cases).values(child_name="Wrong Name"))
-
-    # When the model is opened again, and its runner runs
-    CaseSearch(store)
-    restarted = store.current(CaseList.name)
-    meanwhile = [c.case_id for c in world.search.list_cases(CaseFilters()).cases]
-    world.sync()
-
-    # Then it went back to the log's start, kept serving its rows meanwhile, and wrote every
-    # case's rows again with this release's code
-    assert restarted == 0
-    assert meanwhile == listed
-    names = {c.child_name for c in world.search.list_cases(CaseFilters()).cases}
-    assert "Wrong Name" not in names
-    assert store.current(CaseList.name) == world.records.recorder.max_notification_id()
-
-    # And opened again with the same code, it stays where it is
-    CaseSearch(store)
-    assert store.current(CaseList.name) == world.records.recorder.max_notification_id()
 
 
 def test_store_when_model_gains_a_table_then_log_applied_again_into_it(world: World) -> None:
