@@ -196,6 +196,41 @@ def test_replay_when_a_retraction_ended_the_partners_access_then_still_the_origi
     assert new.status_code == 404
 
 
+def test_replay_when_another_worker_stored_the_batch_that_ended_access_then_original_results(
+    client: TestClient, token: Token, start_app: Callable[..., TestClient]
+) -> None:
+    # Given a case a school opened by its referral, read by a second worker of the service
+    school = token(agency=SCHOOL, sub="dsl")
+    referral = event(
+        "ContactReceived",
+        "2026-10-01",
+        data=payload(
+            "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
+        ),
+    )
+    opened = client.post(
+        "/cases", json={"events": [event("CaseOpened", "2026-10-01"), referral]}, headers=school
+    )
+    case_id = opened.json()["case_id"]
+    other_worker = start_app()
+    assert other_worker.get(f"/cases/{case_id}", headers=school).status_code == 200
+
+    # When the first worker stores the school's retraction of its referral, and the school's
+    # resend reaches the second worker, which has the case as it was before
+    retraction = event(
+        "EntryRetracted",
+        "2026-10-02",
+        data=payload("EntryRetracted", target_event_id=referral["id"]),
+    )
+    first = append(client, school, case_id, retraction)
+    again = append(other_worker, school, case_id, retraction)
+
+    # Then the resend is its replay there too
+    assert first.status_code == 201, first.text
+    assert again.status_code == 200, again.text
+    assert [e["replayed"] for e in again.json()["events"]] == [True]
+
+
 def test_placeholder_when_restricted_concern_then_type_default_significance_and_writer_agency(
     client: TestClient, token: Token
 ) -> None:
