@@ -164,8 +164,10 @@ def _acknowledged(alerts: list[Alert], case: CaseAtMoment) -> list[Alert]:
 def _resolved(alert: Alert, ack: Entry) -> Alert:
     """The alert resolved by a manager's acknowledgement: one acknowledged before its deadline
     passed was never breached (as with the event its rule names); one resolved late keeps the
-    moment it was breached."""
+    moment it was breached. An acknowledgement is an act on the record: it was made when it was
+    recorded, whatever earlier date it gives."""
     breached_at = alert.breached_at
-    if alert.due_at is not None and breached_at is not None and ack.occurred.instant < breached_at:
+    made = max(ack.occurred.instant, ack.event.recorded_at)
+    if alert.due_at is not None and breached_at is not None and made < breached_at:
         breached_at = None
     return replace(alert, status=AlertStatus.RESOLVED, breached_at=breached_at, resolved_by=ack.id)

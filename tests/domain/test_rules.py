@@ -86,6 +86,25 @@ def test_acknowledgement_when_manager_acknowledges_then_resolved_by_it_visibly()
     assert log.alerts("2013-05-21")[0].status is AlertStatus.BREACHED
 
 
+def test_acknowledgement_when_recorded_after_the_breach_but_dated_before_then_breach_kept() -> None:
+    # Given a contact due a decision by the end of 17 May, acknowledged on 22 May with the date
+    # of 17 May
+    log = Log()
+    contact = log.add("ContactReceived", "2013-05-16", "2013-05-16T10:00:00Z")
+    log.add(
+        "AlertAcknowledged",
+        "2013-05-17",
+        "2013-05-22T10:00:00Z",
+        rule="decision-overdue",
+        event_ids=[contact],
+    )
+
+    # Then it was made when it was recorded: resolved, and breached from 18 May as before
+    [alert] = log.alerts("2013-05-22")
+    assert alert.status is AlertStatus.RESOLVED
+    assert alert.breached_at is not None
+
+
 def test_acknowledgement_when_another_rule_named_then_alert_stays_open() -> None:
     log = Log()
     contact = log.add("ContactReceived", "2013-05-16", "2013-05-16T10:00:00Z")
