@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from domain.access import View, partner_feed_view
-from domain.envelope import RESTRICTED
+from domain.envelope import RESTRICTED, NotAnEntry, RecordedEvent
 from domain.moments import format_utc, parse_utc
 from projections.model import case_id_of
 from service.access import Gatekeeper
@@ -198,6 +198,10 @@ class Feed:
         if seen.view is View.NONE:
             return None  # never decoded
         entry = self.records.decode(notification.state)
+        try:  # an entry no view can read is not served as it now is, nor guessed at
+            RecordedEvent.from_stored(case_id, version, notification.id, entry)
+        except NotAnEntry as e:
+            raise UnreadableEntry from e
         if scan.types and entry["type"] not in scan.types:
             return None
         position = notification.id

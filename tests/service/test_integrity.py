@@ -630,6 +630,25 @@ def test_read_when_a_stored_entry_is_made_unreadable_then_503_and_verify_names_i
     assert f"BROKEN at version 4: {reason}" in checked.stdout
 
 
+@pytest.mark.parametrize("damage", list(UNREADABLE_ENTRIES))
+def test_feed_when_an_entry_is_made_unreadable_under_a_running_service_then_503(
+    client: TestClient, headers: Headers, log: Log, new_case: Callable[[], str], damage: str
+) -> None:
+    # Given a case the running service holds in memory, whose fourth row is then damaged
+    change, _ = UNREADABLE_ENTRIES[damage]
+    case_id = new_case()
+    assert client.get(f"/cases/{case_id}", headers=headers).status_code == 200
+    _edit_entry(log, case_id, 4, change)
+
+    # When the owning authority reads the feed over it
+    feed = TestClient(client.app, raise_server_exceptions=False)
+    answer = feed.get("/feed", headers=headers)
+
+    # Then it says the store cannot be read: never a server error, nor the entry as it now is
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["type"] == "urn:casetrail:problem:store-unreadable"
+
+
 def test_verify_when_a_row_is_not_an_entry_then_cannot_be_decoded(
     records: CaseRecords, log: Log, case_id: str
 ) -> None:
