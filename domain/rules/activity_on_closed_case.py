@@ -7,6 +7,9 @@ case was closed (a school's late report of an earlier visit, recorded after the 
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from datetime import datetime
+
 from domain.catalogue import type_label
 from domain.rules.base import (
     Alert,
@@ -23,6 +26,7 @@ from domain.values import AlertRule
 
 TIMESCALES: tuple[Timescale, ...] = ()
 TURNS = EPISODE_OPENERS | EPISODE_CLOSERS  # what opens or closes an episode
+MAX_VERSION = 2**63  # above every version: a key after every turn of a moment
 
 
 def check(case: CaseAtMoment) -> list[Alert]:
@@ -61,22 +65,39 @@ def _in_business_order(case: CaseAtMoment) -> list[Alert]:
 def _recorded_while_closed(case: CaseAtMoment) -> list[Alert]:
     """The entries recorded, by the judged moment, on a later day than a closure that the
     record then held and no episode had followed; each resolved by the first episode opening
-    after that closure recorded after it."""
+    after that closure recorded after it.
+
+    One pass in recorded order: the turns (openings and closings) recorded before an entry are
+    kept in business order, and the closure the case stood at is folded again only when they,
+    or those that had happened by the entry's recording, change (a few times a case)."""
     turns = case.of_type(*TURNS)  # business order
     first_closure = min((t.version for t in turns if t.type in EPISODE_CLOSERS), default=None)
     if first_closure is None:
         return []
+    candidates = [
+        e
+        for e in case.entries
+        if e.version > first_closure
+        and e.type not in NOT_ACTIVITY
+        and e.type not in TURNS
+        and e.event.recorded_at <= case.at
+    ]
+    unseen = sorted(turns, key=lambda t: t.version)
+    known: list[Entry] = []  # the turns recorded before the entry at hand, in business order
+    keys: list[tuple[datetime, int]] = []  # their business-order keys
+    standing: dict[tuple[int, int], Entry | None] = {}
     alerts = []
-    for entry in case.entries:
+    for entry in sorted(candidates, key=lambda e: e.version):
+        while unseen and unseen[0].version < entry.version:
+            turn = unseen.pop(0)
+            at = bisect_right(keys, (turn.occurred.instant, turn.version))
+            keys.insert(at, (turn.occurred.instant, turn.version))
+            known.insert(at, turn)
         recorded_at = entry.event.recorded_at
-        if (
-            entry.version < first_closure
-            or entry.type in NOT_ACTIVITY
-            or entry.type in TURNS
-            or recorded_at > case.at
-        ):
-            continue
-        closure = _standing_closure(turns, entry)
+        happened = bisect_right(keys, (recorded_at, MAX_VERSION))
+        if (len(known), happened) not in standing:
+            standing[len(known), happened] = _standing_closure(known[:happened])
+        closure = standing[len(known), happened]
         if closure is None or london_day(recorded_at) <= closure.occurred.london_date:
             continue
         reopening = min(
@@ -88,13 +109,11 @@ def _recorded_while_closed(case: CaseAtMoment) -> list[Alert]:
     return alerts
 
 
-def _standing_closure(turns: list[Entry], entry: Entry) -> Entry | None:
-    """The closure the case stood at when `entry` was recorded, by the turns recorded before it
-    that had happened by then; None if an episode was open (or none had been)."""
+def _standing_closure(turns: list[Entry]) -> Entry | None:
+    """The closure the case stands at after these turns (in business order); None if an
+    episode is open (or none has been)."""
     is_open, closure = False, None
     for turn in turns:
-        if turn.version > entry.version or turn.occurred.instant > entry.event.recorded_at:
-            continue
         if turn.type in EPISODE_OPENERS:
             is_open, closure = True, None
         elif is_open:
