@@ -111,10 +111,34 @@ class Gatekeeper:
             facts = self.records.owner_from_entries(case_id)
             decision = self._decide(principal, case_id, facts, emergency=emergency, damaged_ok=True)
         else:
-            decision = self.decide(principal, case_id, emergency=emergency)
+            try:
+                decision = self.decide(principal, case_id, emergency=emergency)
+            except UnreadableEntry:
+                self._hide_damage(principal, case_id, emergency=emergency)
+                raise
         if decision.view is View.NONE:
             raise CaseNotFoundError(case_id)
         return decision
+
+    def _write_facts(
+        self, principal: Principal, case_id: UUID, *, current: bool
+    ) -> tuple[str, int] | None:
+        """The case's owner and version for judging a write (`current`: as stored, not as
+        cached); a damaged case is hidden from a writer who may not know it exists."""
+        try:
+            return self.records.case_facts(case_id, current=current)
+        except UnreadableEntry:
+            self._hide_damage(principal, case_id, emergency=False)
+            raise
+
+    def _hide_damage(self, principal: Principal, case_id: UUID, *, emergency: bool) -> None:
+        """Within the handling of a damaged case's error: 404 for a caller who may not know the
+        case exists, judged on the owning authority its stored entries name (as verification
+        is); the others are told the store cannot be read."""
+        facts = self.records.owner_from_entries(case_id)
+        seen = self._decide(principal, case_id, facts, emergency=emergency, damaged_ok=True)
+        if seen.view is View.NONE:
+            raise CaseNotFoundError(case_id) from None
 
     def check_open(
         self, principal: Principal, case_id: UUID | None, events: Sequence[Mapping[str, Any]]
@@ -141,11 +165,11 @@ class Gatekeeper:
         """Refuse (403, with the reason) a batch the caller may not post; 404 for a case it may
         not see. Judged on the case as cached; a refusal only on the case as stored."""
         _check_writer(principal)
-        facts = self.records.case_facts(case_id, current=False)
+        facts = self._write_facts(principal, case_id, current=False)
         try:
             self.judge_write(principal, case_id, events, opening=opening, facts=facts)
         except (Forbidden, CaseNotFoundError) as refusal:
-            stored = self.records.case_facts(case_id)
+            stored = self._write_facts(principal, case_id, current=True)
             if stored == facts:
                 return self._replay_or(refusal, principal, case_id, events, opening, facts)
             facts = stored

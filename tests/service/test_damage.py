@@ -71,3 +71,35 @@ def test_feed_when_another_authoritys_case_damaged_then_503_naming_no_case(
     assert response.status_code == 503
     assert response.json()["type"] == "urn:casetrail:problem:store-unreadable"
     assert damaged not in response.text
+
+
+def test_damaged_case_when_a_caller_who_may_not_see_it_asks_then_404_as_for_any_case(
+    tmp_path: object, clock: SettableClock
+) -> None:
+    # Given a case of one authority whose middle row was deleted on disk
+    settings = Settings(data_dir=tmp_path / "data")  # type: ignore[operator]
+    app = create_app(settings, clock)
+    with TestClient(app) as client:
+        owner = {"Authorization": "Bearer " + app.state.tokens.mint(
+            sub="a", name="A", agency="csc:barsetshire", roles=["practitioner"]
+        )}  # fmt: skip
+        other = {"Authorization": "Bearer " + app.state.tokens.mint(
+            sub="w", name="W", agency="csc:wessex", roles=["practitioner"]
+        )}  # fmt: skip
+        damaged, _ = open_case(client, owner, event("CaseNoteRecorded"), event("CaseNoteRecorded"))
+    with sqlite3.connect(settings.sqlite_path) as db:
+        middle = "(SELECT MAX(rowid) - 1 FROM stored_events)"
+        assert db.execute(f"DELETE FROM stored_events WHERE rowid = {middle}").rowcount == 1
+
+    # When another authority, which may not see it, reads it or writes to it after a restart
+    with TestClient(create_app(settings, clock)) as client:
+        read = client.get(f"/cases/{damaged}", headers=other)
+        write = client.post(
+            f"/cases/{damaged}/events", json={"events": [event("CaseNoteRecorded")]}, headers=other
+        )
+        by_owner = client.get(f"/cases/{damaged}", headers=owner)
+
+    # Then it is told there is no such case, as for any case it may not see; the owner is told
+    # the store cannot be read
+    assert (read.status_code, write.status_code) == (404, 404), (read.text, write.text)
+    assert by_owner.status_code == 503
