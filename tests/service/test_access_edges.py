@@ -160,11 +160,9 @@ def test_replay_when_the_batch_ended_the_partners_access_then_still_the_original
     assert client.post("/cases", json=batch, headers=police).status_code in (403, 404)
 
 
-def test_replay_when_a_retraction_ended_the_partners_access_then_still_the_original_results(
-    client: TestClient, token: Token
-) -> None:
-    # Given a case a school opened by its referral, which it then retracts: its only involvement
-    school = token(agency=SCHOOL, sub="dsl")
+def _opened_by_school_referral(client: TestClient, school: Headers) -> tuple[str, dict[str, Any]]:
+    """A case the school opened by its referral of 1 October 2026 (its only involvement), and
+    the school's retraction of that referral, not yet posted."""
     referral = event(
         "ContactReceived",
         "2026-10-01",
@@ -176,12 +174,20 @@ def test_replay_when_a_retraction_ended_the_partners_access_then_still_the_origi
         "/cases", json={"events": [event("CaseOpened", "2026-10-01"), referral]}, headers=school
     )
     assert opened.status_code == 201, opened.text
-    case_id = opened.json()["case_id"]
     retraction = event(
         "EntryRetracted",
         "2026-10-02",
         data=payload("EntryRetracted", target_event_id=referral["id"]),
     )
+    return str(opened.json()["case_id"]), retraction
+
+
+def test_replay_when_a_retraction_ended_the_partners_access_then_still_the_original_results(
+    client: TestClient, token: Token
+) -> None:
+    # Given a case a school opened by its referral, which it then retracts: its only involvement
+    school = token(agency=SCHOOL, sub="dsl")
+    case_id, retraction = _opened_by_school_referral(client, school)
     first = append(client, school, case_id, retraction)
     assert first.status_code == 201, first.text
     assert client.get(f"/cases/{case_id}", headers=school).status_code == 404
@@ -201,27 +207,12 @@ def test_replay_when_another_worker_stored_the_batch_that_ended_access_then_orig
 ) -> None:
     # Given a case a school opened by its referral, read by a second worker of the service
     school = token(agency=SCHOOL, sub="dsl")
-    referral = event(
-        "ContactReceived",
-        "2026-10-01",
-        data=payload(
-            "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
-        ),
-    )
-    opened = client.post(
-        "/cases", json={"events": [event("CaseOpened", "2026-10-01"), referral]}, headers=school
-    )
-    case_id = opened.json()["case_id"]
+    case_id, retraction = _opened_by_school_referral(client, school)
     other_worker = start_app()
     assert other_worker.get(f"/cases/{case_id}", headers=school).status_code == 200
 
     # When the first worker stores the school's retraction of its referral, and the school's
     # resend reaches the second worker, which has the case as it was before
-    retraction = event(
-        "EntryRetracted",
-        "2026-10-02",
-        data=payload("EntryRetracted", target_event_id=referral["id"]),
-    )
     first = append(client, school, case_id, retraction)
     again = append(other_worker, school, case_id, retraction)
 
