@@ -92,13 +92,15 @@ def run(
     from service.settings import Settings
 
     settings = Settings()
-    if parent is None:
+    if once:  # a one-off run, for a person: its summary printed, its errors plain lines
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     else:
-        _as_serves_runner(settings)
+        _log_as_serve(settings)
+    if parent is not None:
+        os.nice(SERVE_RUNNER_NICENESS)  # below the workers it serves beside
     # A runner may start before `casetrail serve` has made the store: it makes it.
     _, records = _open("projections run", settings, existing=False)
-    say = console.print if parent is None else logger.info
+    say = console.print if once else logger.info  # (a process that keeps running logs)
     collect_young_every(settings.gc_threshold)
     try:
         with Runner(settings, records, default_models(), page_size=page_size) as runner:
@@ -124,14 +126,14 @@ def run(
         records.close()
 
 
-def _as_serves_runner(settings: Settings) -> None:
-    """`casetrail serve`'s JSON log lines, and a lower priority than its workers."""
+def _log_as_serve(settings: Settings) -> None:
+    """`casetrail serve`'s JSON log lines on stderr (at `CASETRAIL_LOG_LEVEL`), whether the
+    runner is serve's or runs on its own."""
     import logging.config
 
     from service.logs import logging_config
 
     logging.config.dictConfig(logging_config(settings.log_level))
-    os.nice(SERVE_RUNNER_NICENESS)
 
 
 def _stop_when_gone(parent: int, stop: threading.Event) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import projections.cli
 from projections.cli import app
 from projections.registry import default_models
 from projections.runner import Runner
@@ -81,6 +85,8 @@ def test_cli_when_run_then_polls_at_the_configured_interval(
         seen.append(poll_interval)
 
     monkeypatch.setattr(Runner, "run_forever", run_forever)
+    # (in this process, the runner's JSON logging would replace the test run's own handlers)
+    monkeypatch.setattr(projections.cli, "_log_as_serve", lambda settings: None)
     env = {**environment(settings), "CASETRAIL_PROJECTION_POLL_SECONDS": setting}
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
@@ -124,3 +130,31 @@ def test_cli_when_the_read_model_store_refuses_a_row_then_the_error_quotes_none_
     assert "database or disk is full" in reported
     for personal in ("Amy", "amy smith", "2016-03-14"):
         assert personal not in reported, personal
+
+
+def test_cli_when_run_on_its_own_then_its_log_is_json_lines(tmp_path: Path) -> None:
+    # Given a store, and `projections run` started on its own (not by `casetrail serve`)
+    settings = Settings(data_dir=tmp_path / "data")
+    env = {**os.environ, **environment(settings), "CASETRAIL_PROJECTION_POLL_SECONDS": "0.2"}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "projections", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    # When it has started, and is stopped as a service manager stops it
+    assert runner.stderr is not None
+    first = runner.stderr.readline()
+    runner.send_signal(signal.SIGTERM)
+    _, rest = runner.communicate(timeout=60)
+    lines = [line for line in [first, *rest.splitlines()] if line.strip()]
+
+    # Then every line it logged is a JSON object, as `casetrail serve`'s are, saying so
+    logged = [json.loads(line) for line in lines]
+    assert [entry["message"] for entry in logged][:1] == [
+        "projection runner started (models: cases, alerts)"
+    ]
+    assert logged[-1]["message"] == "projection runner stopped"
+    assert runner.returncode == 0
