@@ -90,3 +90,30 @@ def school_referred_case(client: TestClient, csc: dict[str, str], school: str) -
         client, csc, contact, event("ReferralAccepted", "2026-10-02"), occurred_at="2026-10-01"
     )
     return case_id
+
+
+def partnered_and_owned(
+    client: TestClient, csc: dict[str, str], wessex: dict[str, str]
+) -> tuple[str, str, dict[str, Any], dict[str, Any], int]:
+    """A Barsetshire case Wessex's children's social care is involved in (from 1 November
+    2026), and a case Wessex owns: their ids, the involvement and the opening posted, and the
+    newest position."""
+    involved = event(
+        "AgencyInvolvementStarted",
+        "2026-11-01",
+        data=payload("AgencyInvolvementStarted", agency="csc:wessex"),
+    )
+    partnered, _ = open_case(client, csc, involved)
+    opened = event("CaseOpened", data=payload("CaseOpened", local_authority="csc:wessex"))
+    response = client.post("/cases", json={"events": [opened]}, headers=wessex)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return partnered, body["case_id"], involved, opened, body["events"][-1]["position"]
+
+
+def audited_reads(
+    client: TestClient, case_id: str, headers: dict[str, str]
+) -> list[tuple[str, str]]:
+    """The case's audited reads, as (endpoint, view), oldest first."""
+    trail = client.get(f"/cases/{case_id}/audit", headers=headers, params={"kind": "read"})
+    return [(e["endpoint"], e["view"]) for e in trail.json()["entries"]]

@@ -7,7 +7,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.support import append, event, payload, school_referred_case
+from tests.support import (
+    append,
+    audited_reads,
+    event,
+    partnered_and_owned,
+    payload,
+    school_referred_case,
+)
 
 Headers = dict[str, str]
 Token = Callable[..., Headers]
@@ -354,29 +361,17 @@ def test_list_when_page_holds_cases_seen_as_partner_then_audited_in_the_partner_
 ) -> None:
     # Given a Barsetshire case Wessex's children's social care is involved in, and a case
     # Wessex owns
-    csc = token()
     wessex = token(agency="csc:wessex", sub="wessex-sw")
-    involved = event(
-        "AgencyInvolvementStarted",
-        "2026-11-01",
-        data=payload("AgencyInvolvementStarted", agency="csc:wessex"),
-    )
-    partnered, _ = _open(client, csc, "Amy Smith", involved)
-    opened = event("CaseOpened", data=payload("CaseOpened", local_authority="csc:wessex"))
-    response = client.post("/cases", json={"events": [opened]}, headers=wessex)
-    assert response.status_code == 201, response.text
-    owned, position = response.json()["case_id"], response.json()["events"][-1]["position"]
+    partnered, owned, _, _, position = partnered_and_owned(client, token(), wessex)
 
     # When Wessex lists the cases: one in the partner view, its own in full
     listed = _list(client, wessex, position).json()["cases"]
     assert [(c["case_id"], c["view"]) for c in listed] == [(partnered, "partner"), (owned, "full")]
 
     # Then each case's audit trail records the read in the view Wessex had of that case
-    def views(case_id: str, headers: Headers) -> list[tuple[str, str]]:
-        trail = client.get(f"/cases/{case_id}/audit", headers=headers, params={"kind": "read"})
-        return [(e["endpoint"], e["view"]) for e in trail.json()["entries"]]
-
-    assert views(partnered, token(roles=("manager",), sub="m")) == [("GET /cases", "partner")]
-    assert views(owned, token(agency="csc:wessex", roles=("manager",), sub="m")) == [
-        ("GET /cases", "full")
-    ]
+    manager, wessex_manager = (
+        token(roles=("manager",), sub="m"),
+        token(agency="csc:wessex", roles=("manager",), sub="m"),
+    )
+    assert audited_reads(client, partnered, manager) == [("GET /cases", "partner")]
+    assert audited_reads(client, owned, wessex_manager) == [("GET /cases", "full")]

@@ -35,8 +35,10 @@ from service.settings import Settings
 from tests.support import (
     LOCAL_AUTHORITY,
     append,
+    audited_reads,
     event,
     open_case,
+    partnered_and_owned,
     payload,
     school_referred_case,
 )
@@ -888,18 +890,8 @@ def test_feed_when_page_holds_cases_seen_as_partner_then_audited_in_the_partner_
 ) -> None:
     # Given a Barsetshire case Wessex's children's social care is involved in, and a case
     # Wessex owns
-    csc = token()
     wessex = token(agency="csc:wessex", sub="wessex-sw")
-    involved = event(
-        "AgencyInvolvementStarted",
-        "2026-11-01",
-        data=payload("AgencyInvolvementStarted", agency="csc:wessex"),
-    )
-    partnered, _ = open_case(client, csc, involved)
-    opened = event("CaseOpened", data=payload("CaseOpened", local_authority="csc:wessex"))
-    response = client.post("/cases", json={"events": [opened]}, headers=wessex)
-    assert response.status_code == 201, response.text
-    owned = response.json()["case_id"]
+    partnered, owned, involved, opened, _ = partnered_and_owned(client, token(), wessex)
 
     # When Wessex reads the feed, in pages and as a stream: the first case as a partner, its
     # own in full
@@ -909,8 +901,7 @@ def test_feed_when_page_holds_cases_seen_as_partner_then_audited_in_the_partner_
 
     # Then each case's audit trail records both reads in the view Wessex had of that case
     def views(case_id: str, headers: Headers) -> set[tuple[str, str]]:
-        trail = client.get(f"/cases/{case_id}/audit", headers=headers, params={"kind": "read"})
-        return {(e["endpoint"], e["view"]) for e in trail.json()["entries"]}
+        return set(audited_reads(client, case_id, headers))
 
     assert views(partnered, token(roles=("manager",), sub="m")) == {
         ("GET /feed", "partner"),
