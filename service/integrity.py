@@ -130,13 +130,18 @@ def _rows(records: CaseRecords, case_id: UUID) -> Iterator[CaseRow]:
         after = page[-1].version
 
 
-def _outlying(records: CaseRecords, case_id: UUID) -> list[tuple[int, str]]:
-    """The lowest row of the case below version 1, and the lowest beyond the versions `_rows`
-    reads: no chain reaches them, yet the library loads every row stored under the case's id
-    as its event."""
+def _outlying(records: CaseRecords, case_id: UUID, checked: int) -> list[tuple[int, str]]:
+    """The lowest row of the case below version 1, the lowest beyond the versions `_rows`
+    reads, and the first at a version that is no integer (placed just after the `checked`
+    versions of the chain): no chain reaches them, yet the library loads every row stored
+    under the case's id as its event."""
     below = records.index.case_rows(case_id, gt=-(2**63), lte=0, limit=1)
     beyond = records.index.case_rows(case_id, gt=MAX_VERSION, lte=2**63 - 1, limit=1)
-    return [(r.version, f"row at version {r.version} outside the chain") for r in below + beyond]
+    unnumbered = records.index.unnumbered_rows(case_id)[:1]
+    return [
+        *((r.version, f"row at version {r.version} outside the chain") for r in below + beyond),
+        *((checked + 1, f"row at version {r.version!r} outside the chain") for r in unnumbered),
+    ]
 
 
 def _entry(records: CaseRecords, row: CaseRow) -> dict[str, Any]:
@@ -178,6 +183,8 @@ def _walk(
     opened: dict[str, Any] | None = None
     authority: tuple[int, dict[str, Any]] | None = None
     for row in rows:
+        if type(row.version) is not int:
+            continue  # no version of the chain: `_outlying` reports it
         if row.version != expected:
             findings.append((expected, f"version {expected} missing"))
             break
@@ -231,7 +238,7 @@ def _walk(
         prev = stored
         expected += 1
     findings += _index_findings(records, case_id, verified, indexed)
-    outlying = _outlying(records, case_id)
+    outlying = _outlying(records, case_id, expected - 1)
     if expected == 1 and not findings and not strays and not outlying:
         raise CaseNotFoundError(case_id)
     if not findings:

@@ -138,6 +138,15 @@ class StrayRow:
 
 
 @dataclass(frozen=True)
+class UnnumberedRow:
+    """A stored event of a case at a version that is no integer (text, a blob, a fraction, or
+    null, which SQLite's column holds as written): never written by the service."""
+
+    version: object  # as stored
+    position: int
+
+
+@dataclass(frozen=True)
 class IndexRow:
     """A row of the event-id index as stored: the id and the case it names, as text (a row
     written behind the service's back need not name a UUID), the version and the position."""
@@ -174,6 +183,10 @@ class CaseLog(Protocol):
 
     def last_versions(self, stop: int) -> dict[UUID, int]:
         """Each case's newest version among the events at positions up to `stop`."""
+        ...
+
+    def unnumbered_rows(self, case_id: UUID) -> list[UnnumberedRow]:
+        """The case's stored events at a version that is no integer, in position order."""
         ...
 
 
@@ -431,6 +444,16 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
             rows = [StrayRow(str(row[1]), row[2], row[0]) for row in c.fetchall()]
         return sorted(rows, key=lambda row: row.position)
 
+    def unnumbered_rows(self, case_id: UUID) -> list[UnnumberedRow]:
+        """Read from the table's key alone (the case's versions, in the index that keys it)."""
+        statement = (
+            f"SELECT rowid, originator_version FROM {self.events_table_name} "
+            "WHERE originator_id=? AND typeof(originator_version) != 'integer' ORDER BY rowid"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (case_id.hex,))
+            return [UnnumberedRow(row[1], row[0]) for row in c.fetchall()]
+
     def last_versions(self, stop: int) -> dict[UUID, int]:
         statement = (
             f"SELECT originator_id, MAX(originator_version) FROM {self.events_table_name} "
@@ -685,6 +708,10 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
     def stray_rows(self) -> list[StrayRow]:
         """None: the column is of type uuid, so every text form of a case's id is stored as
         the one value the case's events are selected by."""
+        return []
+
+    def unnumbered_rows(self, case_id: UUID) -> list[UnnumberedRow]:
+        """None: the version column holds nothing but integers."""
         return []
 
     def last_versions(self, stop: int) -> dict[UUID, int]:

@@ -73,9 +73,11 @@ class Log:
         """Delete one row of the case, or (no version) the whole case."""
         raise NotImplementedError
 
-    def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
+    def insert_copy(
+        self, case_id: str, version: int, originator_id: str, as_version: object
+    ) -> None:
         """Insert a copy of one row of the case under `originator_id` (any text) and another
-        version."""
+        version (on SQLite, any value its column holds)."""
         raise NotImplementedError
 
     def snapshots(self, case_id: str) -> dict[int, bytes]:
@@ -232,7 +234,9 @@ class SQLiteLog(Log):
                 (UUID(event_id).bytes, case_id, version, position),
             )
 
-    def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
+    def insert_copy(
+        self, case_id: str, version: int, originator_id: str, as_version: object
+    ) -> None:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
@@ -327,7 +331,9 @@ class PostgresLog(Log):
             (event_id, UUID(case_id), version, position),
         )
 
-    def insert_copy(self, case_id: str, version: int, originator_id: str, as_version: int) -> None:
+    def insert_copy(
+        self, case_id: str, version: int, originator_id: str, as_version: object
+    ) -> None:
         self._run(
             "INSERT INTO {table} (originator_id, originator_version, topic, state) "
             "SELECT %s::uuid, %s, topic, state FROM {table} "
@@ -809,6 +815,48 @@ def test_verify_when_a_row_is_added_at_a_version_no_chain_reaches_then_found(
     checked = cli(settings, "verify")
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert f"case {case_id}: BROKEN at version {as_version}: row at version" in checked.stdout
+    assert cli(settings, "seal").returncode == 1
+
+
+# A version that is no integer, which SQLite's column holds as written (a text that is no
+# number, a blob, a fraction)
+UNNUMBERED_VERSIONS: dict[str, object] = {"text": "x", "a blob": b"\x03", "a fraction": 2.5}
+
+
+@pytest.mark.parametrize("kind", list(UNNUMBERED_VERSIONS))
+def test_verify_when_a_row_is_added_at_a_version_that_is_no_integer_then_found(
+    settings: Settings,
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    log: Log,
+    case_id: str,
+    kind: str,
+) -> None:
+    if settings.is_postgres:
+        pytest.skip("PostgreSQL's version column holds nothing but integers")
+    # Given a row of the case copied under its own id to a version that is no integer
+    as_version = UNNUMBERED_VERSIONS[kind]
+    log.insert_copy(case_id, 2, UUID(case_id).hex, as_version=as_version)
+    client = TestClient(start_app().app, raise_server_exceptions=False)
+    # When the case is verified over HTTP
+    response = client.get(f"/cases/{case_id}/verify", headers=headers)
+    # Then it does not verify: every version of the chain checked, the row named as stored
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "case_id": case_id,
+        "ok": False,
+        "checked": VERSIONS,
+        "first_bad_version": VERSIONS + 1,
+        "reason": f"row at version {as_version!r} outside the chain",
+    }
+    # And the case's views say the store cannot be read, never a server error
+    for view in ("", "/events"):
+        answer = client.get(f"/cases/{case_id}{view}", headers=headers)
+        assert answer.status_code == 503, f"{view}: {answer.status_code} {answer.text}"
+    # And `casetrail verify` exits 1, naming it, and the store is not sealed
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"row at version {as_version!r} outside the chain" in checked.stdout
     assert cli(settings, "seal").returncode == 1
 
 
