@@ -795,27 +795,8 @@ def test_verify_when_a_row_is_added_at_a_version_no_chain_reaches_then_found(
     version, as_version = OUTLYING_ROWS[row]
     stored_id = case_id if settings.is_postgres else UUID(case_id).hex
     log.insert_copy(case_id, version, stored_id, as_version=as_version)
-    client = TestClient(start_app().app, raise_server_exceptions=False)
-    # When the case is verified over HTTP
-    response = client.get(f"/cases/{case_id}/verify", headers=headers)
-    # Then it does not verify, the row named where it is stored
-    assert response.status_code == 200, response.text
-    assert response.json() == {
-        "case_id": case_id,
-        "ok": False,
-        "checked": VERSIONS,
-        "first_bad_version": as_version,
-        "reason": f"row at version {as_version} outside the chain",
-    }
-    # And the case's views say the store cannot be read, never a server error
-    for view in ("", "/events"):
-        answer = client.get(f"/cases/{case_id}{view}", headers=headers)
-        assert answer.status_code == 503, f"{view}: {answer.status_code} {answer.text}"
-    # And `casetrail verify` exits 1, naming it, and the store is not sealed
-    checked = cli(settings, "verify")
-    assert checked.returncode == 1, checked.stdout + checked.stderr
-    assert f"case {case_id}: BROKEN at version {as_version}: row at version" in checked.stdout
-    assert cli(settings, "seal").returncode == 1
+    # When it is verified, then it is found at that version
+    assert_found_outside_the_chain(settings, start_app, headers, case_id, as_version, as_version)
 
 
 # A version that is no integer, which SQLite's column holds as written (a text that is no
@@ -837,26 +818,40 @@ def test_verify_when_a_row_is_added_at_a_version_that_is_no_integer_then_found(
     # Given a row of the case copied under its own id to a version that is no integer
     as_version = UNNUMBERED_VERSIONS[kind]
     log.insert_copy(case_id, 2, UUID(case_id).hex, as_version=as_version)
+    # When it is verified, then it is found just after the chain's last version, named as stored
+    shown = repr(as_version)
+    assert_found_outside_the_chain(settings, start_app, headers, case_id, VERSIONS + 1, shown)
+
+
+def assert_found_outside_the_chain(
+    settings: Settings,
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    case_id: str,
+    first_bad_version: int,
+    shown: object,
+) -> None:
+    """Verified over HTTP, the case does not verify: every version of its chain checked, the
+    row outside it reported at `first_bad_version`, named as `shown`; the case's views say the
+    store cannot be read (never a server error); `casetrail verify` exits 1 naming the row, and
+    the store is not sealed."""
     client = TestClient(start_app().app, raise_server_exceptions=False)
-    # When the case is verified over HTTP
     response = client.get(f"/cases/{case_id}/verify", headers=headers)
-    # Then it does not verify: every version of the chain checked, the row named as stored
     assert response.status_code == 200, response.text
+    reason = f"row at version {shown} outside the chain"
     assert response.json() == {
         "case_id": case_id,
         "ok": False,
         "checked": VERSIONS,
-        "first_bad_version": VERSIONS + 1,
-        "reason": f"row at version {as_version!r} outside the chain",
+        "first_bad_version": first_bad_version,
+        "reason": reason,
     }
-    # And the case's views say the store cannot be read, never a server error
     for view in ("", "/events"):
         answer = client.get(f"/cases/{case_id}{view}", headers=headers)
         assert answer.status_code == 503, f"{view}: {answer.status_code} {answer.text}"
-    # And `casetrail verify` exits 1, naming it, and the store is not sealed
     checked = cli(settings, "verify")
     assert checked.returncode == 1, checked.stdout + checked.stderr
-    assert f"row at version {as_version!r} outside the chain" in checked.stdout
+    assert f"case {case_id}: BROKEN at version {first_bad_version}: {reason}" in checked.stdout
     assert cli(settings, "seal").returncode == 1
 
 
