@@ -24,7 +24,7 @@ from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access, rea
 from service.api.headers import NEXT_PAGE
 from service.api.models import StoredEvent
 from service.api.problems import Refusal, responses, store_unreachable
-from service.audit import AuditLog, Read
+from service.audit import AuditLog
 from service.auth import InvalidToken, KeysUnavailable, TokenService
 from service.feed import Feed, FeedPage
 
@@ -214,21 +214,13 @@ async def stream_feed(
                 )
                 if page.items:
                     note = AuditNote(caller, page.case_ids, purpose, access, page.partner_case_ids)
-                    reads = [
-                        Read(
-                            at=records.clock(),
-                            who=caller,
-                            method="GET",
-                            route="/feed/stream",
-                            params={**request.query_params, "after": cursor},
-                            status=200,
-                            case_ids=case_ids,
-                            purpose=purpose,
-                            break_glass=False,
-                            view=view,
-                        )
-                        for case_ids, view in note.by_view()
-                    ]
+                    reads = note.reads(
+                        at=records.clock(),
+                        method="GET",
+                        route="/feed/stream",
+                        params={**request.query_params, "after": cursor},
+                        status=200,
+                    )
                     try:
                         for read in reads:
                             await run_in_threadpool(audit.record, read)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -49,15 +50,31 @@ class AuditNote:
     # Those of `case_ids` a list or feed page showed the caller in a partner's view.
     partner_case_ids: tuple[str, ...] = ()
 
-    def by_view(self) -> list[tuple[tuple[str, ...], str]]:
-        """The cases grouped by the view the caller had of them, one audited read each (a page
-        can hold cases seen in full and others seen as a partner); one group at least."""
+    def reads(
+        self, *, at: datetime, method: str, route: str, params: dict[str, Any], status: int
+    ) -> list[Read]:
+        """The audit records of this read: one per view the caller had of the cases (a page can
+        hold cases seen in full and others seen as a partner); one at least."""
         partners = set(self.partner_case_ids)
         groups = [
             (tuple(c for c in self.case_ids if c not in partners), self.decision.view.value),
             (tuple(c for c in self.case_ids if c in partners), View.PARTNER.value),
         ]
-        return [g for g in groups if g[0]] or [groups[0]]
+        return [
+            Read(
+                at=at,
+                who=self.who,
+                method=method,
+                route=route,
+                params=params,
+                status=status,
+                case_ids=case_ids,
+                purpose=self.purpose,
+                break_glass=self.decision.break_glass,
+                view=view,
+            )
+            for case_ids, view in [g for g in groups if g[0]] or [groups[0]]
+        ]
 
 
 class UnauditedRead(RuntimeError):
@@ -137,21 +154,13 @@ class AuditedRoute(APIRoute):
             if response.media_type and "json" not in response.media_type:
                 params["representation"] = response.media_type  # e.g. CSV asked for by Accept
             audit: AuditLog = request.app.state.audit
-            reads = [
-                Read(
-                    at=request.app.state.records.clock(),
-                    who=note.who,
-                    method=request.method,
-                    route=path,
-                    params=params,
-                    status=response.status_code,
-                    case_ids=case_ids,
-                    purpose=note.purpose,
-                    break_glass=note.decision.break_glass,
-                    view=view,
-                )
-                for case_ids, view in note.by_view()
-            ]
+            reads = note.reads(
+                at=request.app.state.records.clock(),
+                method=request.method,
+                route=path,
+                params=params,
+                status=response.status_code,
+            )
             try:
                 for read in reads:
                     await run_in_threadpool(audit.record, read)
