@@ -160,9 +160,11 @@ def test_replay_when_the_batch_ended_the_partners_access_then_still_the_original
     assert client.post("/cases", json=batch, headers=police).status_code in (403, 404)
 
 
-def _opened_by_school_referral(client: TestClient, school: Headers) -> tuple[str, dict[str, Any]]:
-    """A case the school opened by its referral of 1 October 2026 (its only involvement), and
-    the school's retraction of that referral, not yet posted."""
+def _school_opened_case(
+    client: TestClient, school: Headers
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A case the school opened by its referral of 1 October 2026 (its only involvement): the
+    case, its CaseOpened (the school's own entry) and the referral."""
     referral = event(
         "ContactReceived",
         "2026-10-01",
@@ -170,16 +172,22 @@ def _opened_by_school_referral(client: TestClient, school: Headers) -> tuple[str
             "ContactReceived", referrer={"name": "Mrs Jones", "agency": SCHOOL, "role": "DSL"}
         ),
     )
-    opened = client.post(
-        "/cases", json={"events": [event("CaseOpened", "2026-10-01"), referral]}, headers=school
-    )
-    assert opened.status_code == 201, opened.text
+    opened = event("CaseOpened", "2026-10-01")
+    response = client.post("/cases", json={"events": [opened, referral]}, headers=school)
+    assert response.status_code == 201, response.text
+    return str(response.json()["case_id"]), opened, referral
+
+
+def _opened_by_school_referral(client: TestClient, school: Headers) -> tuple[str, dict[str, Any]]:
+    """A case the school opened by its referral, and the school's retraction of that referral,
+    not yet posted."""
+    case_id, _, referral = _school_opened_case(client, school)
     retraction = event(
         "EntryRetracted",
         "2026-10-02",
         data=payload("EntryRetracted", target_event_id=referral["id"]),
     )
-    return str(opened.json()["case_id"]), retraction
+    return case_id, retraction
 
 
 def test_replay_when_a_retraction_ended_the_partners_access_then_still_the_original_results(
@@ -328,25 +336,12 @@ def test_owner_when_case_opening_corrected_then_access_follows_the_record(
     assert barsetshire.status_code == 404
 
 
-def _school_opened_case(client: TestClient, school: Headers) -> tuple[str, dict[str, Any]]:
-    """A case the school opened by referral: its CaseOpened is the school's own entry."""
-    referral = payload("ContactReceived", referrer={"name": "J", "agency": SCHOOL, "role": "DSL"})
-    opened = event("CaseOpened", "2026-10-01")
-    response = client.post(
-        "/cases",
-        json={"events": [opened, event("ContactReceived", "2026-10-01", data=referral)]},
-        headers=school,
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["case_id"]), opened
-
-
 def test_owner_when_referrer_corrects_the_opening_to_another_authority_then_403(
     client: TestClient, token: Token
 ) -> None:
     # Given a case a school opened by referral, owned by Barsetshire
     school = token(agency=SCHOOL, sub="dsl")
-    case_id, opened = _school_opened_case(client, school)
+    case_id, opened, _ = _school_opened_case(client, school)
 
     # When the school corrects its own CaseOpened to move the case to its own agency, or to
     # another authority, and also fixes the child's details without moving it
