@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -95,6 +95,11 @@ class Case(Aggregate):
         case = cls._create(cls.Opened, id=case_id, entry=opened, timestamp=recorded_at)
         case._append(rest, recorded_at, first_index=1)
         return case
+
+    def collect_sealed(self) -> list[Case.Opened | Case.Recorded]:
+        """The events recorded since the case was loaded, each with its sealed entry, taken to
+        be saved (only `open` and `record` emit events: an opening and entries)."""
+        return cast("list[Case.Opened | Case.Recorded]", self.collect_events())
 
     def record(self, entries: Sequence[dict[str, Any]], *, recorded_at: datetime) -> None:
         """Append a batch; all its entries share one recording time, never before the last."""

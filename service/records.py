@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol, OriginatorVersionError, Snapshot
 from eventsourcing.persistence import (
     EventStore,
@@ -26,7 +26,6 @@ from eventsourcing.persistence import (
     MapperDeserialisationError,
     OperationalError,
     PersistenceError,
-    Recording,
     StoredEvent,
     Transcoder,
 )
@@ -290,7 +289,7 @@ class CaseRecords(Application[UUID]):
         env = settings.library_environment()
         recorder = PostgresCaseLogRecorder if settings.is_postgres else SQLiteCaseLogRecorder
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
-        # Per instance (the library's own snapshotting is replaced by `_record`'s).
+        # Per instance (the library's own snapshotting is replaced by `_store`'s).
         self.snapshotting_intervals = (  # type: ignore[misc]
             {Case: settings.snapshot_interval} if settings.snapshot_interval else {}
         )
@@ -512,33 +511,31 @@ class CaseRecords(Application[UUID]):
             if replay is not None:
                 return replay
             raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
-        pending = list(case.pending_events)
+        pending = case.collect_sealed()
         index = [
             IndexedEvent(entry["id"], case_id, event.originator_version, entry["type"], digest)
             for entry, event, digest in zip(entries, pending, digests, strict=True)
         ]
-        # Save the aggregate, not its collected events: `_record` snapshots (every
-        # `snapshot_interval` versions) the aggregates it is given.
         try:
-            recordings = self.save(case, event_index=index)
+            positions = self._store(case, pending, index)
         except PersistenceError as failure:
             if not _outcome_unknown(failure):
                 raise
-            attempted = [event.entry["hash"] for event in pending]  # type: ignore[attr-defined]
+            attempted = [event.entry["hash"] for event in pending]
             raise _OutcomeUnknown(failure, attempted) from failure
         return AppendResult(
             case_id=case_id,
             version=pending[-1].originator_version,
             events=[
                 StoredResult(
-                    id=r.domain_event.entry["id"],  # type: ignore[attr-defined]
-                    version=r.notification.originator_version,
-                    position=r.notification.id,
-                    recorded_at=r.domain_event.entry["recorded_at"],  # type: ignore[attr-defined]
-                    hash=r.domain_event.entry["hash"],  # type: ignore[attr-defined]
+                    event.entry["id"],
+                    event.originator_version,
+                    position,
+                    event.entry["recorded_at"],
+                    event.entry["hash"],
                     replayed=False,
                 )
-                for r in recordings
+                for event, position in zip(pending, positions, strict=True)
             ],
         )
 
@@ -549,48 +546,40 @@ class CaseRecords(Application[UUID]):
             case = self._load(case_id)
             check.confirm(case.local_authority, case.version)
 
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Store the batch, and in its transaction a snapshot of each case whose batch reached a
-        multiple of `snapshot_interval` (one commit, where the library commits each snapshot on
-        its own afterwards); then cache each case as saved, which is exactly what is stored (the
-        library leaves a fast-forwarding cache to re-read and re-decode the batch on the next
-        load; fast-forwarding still catches up with any writer the cache has not seen)."""
-        snapshots = self._snapshots(processing_event)
-        if snapshots:
+    def _store(
+        self, case: Case, events: list[Case.Opened | Case.Recorded], index: list[IndexedEvent]
+    ) -> Sequence[int]:
+        """Insert the case's new events, their event-id index rows and, when the batch reaches a
+        multiple of `snapshot_interval`, a snapshot of the case, in one transaction (the
+        library's `save` commits a snapshot on its own afterwards, rebuilt from the store);
+        then cache the case as saved, which is exactly what is stored (the library leaves a
+        fast-forwarding cache to re-read and re-decode the batch on the next load;
+        fast-forwarding still catches up with any writer the cache has not seen). Their
+        positions, in order."""
+        stored = [self.mapper.to_stored_event(event) for event in events]
+        written: dict[str, Any] = {"event_index": index}
+        snapshot = self._snapshot(case, events)
+        if snapshot is not None:
             assert self.snapshots is not None
-            processing_event.saved_kwargs["snapshots"] = SnapshotRows(
-                self.snapshots.recorder, snapshots
-            )
-        recordings = super()._record(processing_event)
+            written["snapshots"] = SnapshotRows(self.snapshots.recorder, [snapshot])
+        positions = self.recorder.insert_events(stored, **written)
+        assert positions is not None  # (the application recorders' numbering)
         if self.repository.cache is not None:
-            for case_id, case in processing_event.aggregates.items():
-                self.repository.cache.put(case_id, case)
-        return recordings
+            self.repository.cache.put(case.id, case)
+        return positions
 
-    def _snapshots(self, processing_event: ProcessingEvent[UUID]) -> list[StoredEvent]:
-        """A snapshot of each case whose batch reaches a multiple of `snapshot_interval`, taken
+    def _snapshot(
+        self, case: Case, events: list[Case.Opened | Case.Recorded]
+    ) -> StoredEvent | None:
+        """A snapshot of the case if its batch reaches a multiple of `snapshot_interval`, taken
         from the case as it will be saved (its state at the batch's last version) rather than
         rebuilt from the store as the library would."""
         interval = self.settings.snapshot_interval
         if self.snapshots is None or not interval:
-            return []
-        due = {
-            event.originator_id
-            for event in processing_event.events
-            if event.originator_version % interval == 0
-        }
-        taken = []
-        for case_id, case in processing_event.aggregates.items():
-            if case_id not in due:
-                continue
-            # The aggregate's own snapshot class (the library's `Aggregate.Snapshot`).
-            snapshot_class = getattr(type(case), "Snapshot", type(self).snapshot_class)
-            if snapshot_class is not None:
-                taken.append(self.snapshots.mapper.to_stored_event(snapshot_class.take(case)))
-        return taken
-
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Nothing: the batch's snapshots were written in its own transaction (`_record`)."""
+            return None
+        if not any(event.originator_version % interval == 0 for event in events):
+            return None
+        return self.snapshots.mapper.to_stored_event(Case.Snapshot.take(case))
 
     def _load(self, case_id: UUID, *, to_change: bool = True, current: bool = True) -> Case:
         """The case's aggregate, fast-forwarded from the cache (or, not `current`, as cached

@@ -59,6 +59,9 @@ INDEX_PAGE = 10_000
 # The highest version `case_rows` reads unless told otherwise (a case never gets near it).
 MAX_VERSION = 2**62
 
+# The largest rowid SQLite gives: once a table holds it, its new rows are numbered at random.
+LARGEST_ROWID = 2**63 - 1
+
 # How long opening a SQLite store may wait for another process moving its event-id index.
 MOVE_WAIT_SECONDS = 600.0
 
@@ -338,7 +341,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        notification_ids = self._insert_rows(c, stored_events)
         index: Sequence[IndexedEvent] = kwargs.get("event_index", ())
         if index:
             c.executemany(
@@ -356,6 +359,36 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
                 ],
             )
         return notification_ids
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Insert the events in one `executemany` (the library executes one statement per row,
+        to read each row's id), and number them from the table's largest rowid. A row inserted
+        without one takes the largest rowid plus one, and the transaction holds the write lock
+        from its first insert, so a batch's rows are numbered consecutively up to the largest:
+        unless the table holds the largest possible rowid, when SQLite picks them at random, and
+        each row's is read back."""
+        if len(stored_events) == 1:
+            return list(super()._insert_events(c, stored_events) or ())
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (_case_text(s.originator_id), s.originator_version, s.topic, s.state)
+                for s in stored_events
+            ],
+        )
+        c.execute(f"SELECT max(rowid) FROM {self.events_table_name}")
+        (top,) = c.fetchone()
+        if top < LARGEST_ROWID:
+            return list(range(top - len(stored_events) + 1, top + 1))
+        numbers = []
+        for s in stored_events:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} "
+                "WHERE originator_id=? AND originator_version=?",
+                (_case_text(s.originator_id), s.originator_version),
+            )
+            numbers.append(int(c.fetchone()[0]))
+        return numbers
 
     def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
         asked = _asked(event_ids, lambda u: u.bytes)

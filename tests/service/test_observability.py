@@ -150,7 +150,7 @@ def test_metrics_when_another_writer_wins_the_version_then_the_retry_is_counted(
     # Given a case, and another writer that stores an event just before this append's save
     case_id, _ = open_case(client, headers)
     records = client.app.state.records  # type: ignore[attr-defined]
-    save = records.save
+    save = records._store
     principal = client.app.state.tokens.verify(  # type: ignore[attr-defined]
         headers["Authorization"].removeprefix("Bearer ")
     )
@@ -162,7 +162,7 @@ def test_metrics_when_another_writer_wins_the_version_then_the_retry_is_counted(
             records.record(uuid.UUID(case_id), [event("CaseNoteRecorded")], by=principal)
         return save(*args, **kwargs)
 
-    monkeypatch.setattr(records, "save", save_after_another_writer)
+    monkeypatch.setattr(records, "_store", save_after_another_writer)
 
     # When an append without If-Match is sent
     response = append(client, headers, case_id, event("CaseNoteRecorded"))

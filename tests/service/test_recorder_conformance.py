@@ -346,6 +346,46 @@ class TestSQLiteCaseLogRecorder(
         with self.assertRaises(NotImplementedError):
             recorder.subscribe(gt=0)
 
+    def test_batch_when_the_log_holds_the_largest_rowid_then_each_position_is_its_rows(
+        self,
+    ) -> None:
+        # Given a log holding a row at the largest rowid SQLite gives (written behind the
+        # service's back), after which SQLite numbers new rows at random
+        recorder = self.create_recorder()
+        recorder.insert_events([_stored(uuid4(), 1)])
+        with recorder.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"INSERT INTO {recorder.events_table_name} (rowid, originator_id, "
+                "originator_version, topic, state) VALUES (?, ?, 1, ?, x'7b7d')",
+                (2**63 - 1, uuid4().hex, RECORDED_TOPIC),
+            )
+
+        # When a batch of three events, with their index rows, is inserted
+        case_id = uuid4()
+        events, index = _batch(case_id, [1, 2, 3])
+        positions = recorder.insert_events(events, event_index=index)
+
+        # Then each event's position is its own row's, in the log and in the index
+        assert positions is not None
+        rows = recorder.case_rows(case_id)
+        assert [r.position for r in rows] == list(positions)
+        found = recorder.lookup(i.event_id for i in index)
+        assert [found[i.event_id].position for i in index] == list(positions)
+
+    def test_batch_when_inserted_then_positions_follow_the_log_one_by_one(self) -> None:
+        # Given a log of one event
+        recorder = self.create_recorder()
+        (first,) = recorder.insert_events([_stored(uuid4(), 1)]) or ()
+
+        # When a batch of 100 events is inserted
+        case_id = uuid4()
+        events, index = _batch(case_id, range(1, 101))
+        positions = recorder.insert_events(events, event_index=index)
+
+        # Then they are numbered on from the first, one by one, as each row is
+        assert list(positions or ()) == list(range(first + 1, first + 101))
+        assert [r.position for r in recorder.case_rows(case_id)] == list(positions or ())
+
 
 class TestSQLiteCaseLogRecorderNonInterleaving(
     SQLiteFileStore, library.NonInterleavingNotificationIDsBaseCase
