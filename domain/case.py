@@ -24,6 +24,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.catalogue import catalogue
 from domain.envelope import GENESIS, chain_hash
 from domain.moments import format_utc, parse_utc
 
@@ -84,16 +85,22 @@ class Case(Aggregate):
 
     @classmethod
     def open(
-        cls, case_id: UUID, entries: Sequence[dict[str, Any]], *, recorded_at: datetime
+        cls,
+        case_id: UUID,
+        entries: Sequence[dict[str, Any]],
+        *,
+        recorded_at: datetime,
+        validated: bool = False,
     ) -> Case:
-        """Open a case with its first batch; the first entry must be `CaseOpened`."""
+        """Open a case with its first batch; the first entry must be `CaseOpened`.
+        `validated`: as for `record`."""
         first, *rest = entries
         if first["type"] != "CaseOpened":
             raise CaseRuleBroken(0, "type", "a case's first event must be CaseOpened")
         stamp = format_utc(recorded_at)
-        opened = _sealed(first, case_id, 1, GENESIS, stamp)
+        opened = _sealed(first, case_id, 1, GENESIS, stamp, validated=validated)
         case = cls._create(cls.Opened, id=case_id, entry=opened, timestamp=recorded_at)
-        case._append(rest, recorded_at, first_index=1)
+        case._append(rest, recorded_at, first_index=1, validated=validated)
         return case
 
     def collect_sealed(self) -> list[Case.Opened | Case.Recorded]:
@@ -101,12 +108,22 @@ class Case(Aggregate):
         be saved (only `open` and `record` emit events: an opening and entries)."""
         return cast("list[Case.Opened | Case.Recorded]", self.collect_events())
 
-    def record(self, entries: Sequence[dict[str, Any]], *, recorded_at: datetime) -> None:
-        """Append a batch; all its entries share one recording time, never before the last."""
-        self._append(entries, recorded_at, first_index=0)
+    def record(
+        self, entries: Sequence[dict[str, Any]], *, recorded_at: datetime, validated: bool = False
+    ) -> None:
+        """Append a batch; all its entries share one recording time, never before the last.
+        `validated`: the entries hold the stored forms of validated envelopes and payloads, so
+        one whose type's stored form is plain JSON (`EntryType.plain_json`) is hashed without
+        being walked to check it (`domain.envelope.canonical`)."""
+        self._append(entries, recorded_at, first_index=0, validated=validated)
 
     def _append(
-        self, entries: Sequence[dict[str, Any]], recorded_at: datetime, *, first_index: int
+        self,
+        entries: Sequence[dict[str, Any]],
+        recorded_at: datetime,
+        *,
+        first_index: int,
+        validated: bool,
     ) -> None:
         if self.last_recorded_at:
             recorded_at = max(recorded_at, parse_utc(self.last_recorded_at))
@@ -119,15 +136,24 @@ class Case(Aggregate):
                 )
         case_id = str(self.id)
         for entry in entries:
-            sealed = _sealed(entry, case_id, self.version + 1, self.last_hash, stamp)
+            sealed = _sealed(
+                entry, case_id, self.version + 1, self.last_hash, stamp, validated=validated
+            )
             self.trigger_event(self.Recorded, entry=sealed, timestamp=recorded_at)
 
 
 def _sealed(
-    entry: dict[str, Any], case_id: UUID | str, version: int, prev: str, stamp: str
+    entry: dict[str, Any],
+    case_id: UUID | str,
+    version: int,
+    prev: str,
+    stamp: str,
+    *,
+    validated: bool,
 ) -> dict[str, Any]:
     sealed = {**entry, "recorded_at": stamp}
-    sealed["hash"] = chain_hash(case_id, version, sealed, prev)
+    plain = validated and catalogue[entry["type"]].plain_json
+    sealed["hash"] = chain_hash(case_id, version, sealed, prev, plain=plain)
     return sealed
 
 

@@ -11,7 +11,7 @@ import enum
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -87,6 +87,60 @@ class EntryType:
 
     def headline(self, data: Mapping[str, Any]) -> str:
         return self.payload.model_validate(data).headline()
+
+    @cached_property
+    def plain_json(self) -> bool:
+        """Whether every stored form of a validated payload (`model_dump(mode="json")`) holds
+        only strings, integers, booleans and nulls, in lists and in objects whose keys are the
+        model's ASCII field names: what orjson writes exactly as RFC 8785 does, so the chain
+        hash need not walk it (`domain.envelope.canonical`). Read from the payload's JSON
+        schema; anything it cannot vouch for (a number, a free-form object or array, a value
+        of any type) makes it False."""
+        schema = self.payload.model_json_schema(mode="serialization")
+        return _plain_schema(schema, schema.get("$defs", {}), frozenset())
+
+
+_PLAIN_TYPES = frozenset({"string", "integer", "boolean", "null"})
+_PLAIN_CONSTANTS = (str, int, bool, type(None))  # (a bool is an int; a float is neither)
+
+
+def _plain_schema(schema: Mapping[str, Any], defs: Mapping[str, Any], seen: frozenset[str]) -> bool:
+    """Whether every value `schema` admits is plain JSON (see `EntryType.plain_json`); `seen`:
+    the definitions being checked further up, which a recursive model refers back to."""
+    if "$ref" in schema:
+        name = str(schema["$ref"]).removeprefix("#/$defs/")
+        if name in seen:
+            return True
+        if name not in defs:
+            return False
+        return _plain_schema(defs[name], defs, seen | {name})
+    for combined in ("anyOf", "oneOf", "allOf"):
+        if combined in schema:
+            return all(_plain_schema(branch, defs, seen) for branch in schema[combined])
+    if "const" in schema:
+        return isinstance(schema["const"], _PLAIN_CONSTANTS)
+    if "enum" in schema:
+        return all(isinstance(value, _PLAIN_CONSTANTS) for value in schema["enum"])
+    kinds = schema.get("type")
+    if kinds is None:
+        return False  # a value of any type
+    for kind in [kinds] if isinstance(kinds, str) else kinds:
+        if kind == "array":
+            if "items" not in schema or "prefixItems" in schema:
+                return False
+            if not _plain_schema(schema["items"], defs, seen):
+                return False
+        elif kind == "object":
+            properties = schema.get("properties")
+            if properties is None or schema.get("additionalProperties", False) is not False:
+                return False
+            if "patternProperties" in schema or not "".join(properties).isascii():
+                return False
+            if not all(_plain_schema(p, defs, seen) for p in properties.values()):
+                return False
+        elif kind not in _PLAIN_TYPES:
+            return False
+    return True
 
 
 class Catalogue:

@@ -87,20 +87,22 @@ _STRICT = (
 )
 
 
-def canonical(value: Any) -> bytes:
+def canonical(value: Any, *, plain: bool = False) -> bytes:
     """RFC 8785 (JCS) canonical JSON.
 
     For what events carry — strings, integers, booleans, null, arrays and objects with ASCII
     keys — JCS is exactly orjson's compact output with sorted keys (the same escapes; ASCII keys
     sort alike by UTF-16 unit and by byte), at a fraction of the pure-Python canonicaliser's
     cost. Anything else (floats, keys beyond ASCII, lone surrogates, integers JCS cannot hold)
-    goes to `rfc8785`, which also refuses what JCS cannot represent.
+    goes to `rfc8785`, which also refuses what JCS cannot represent. `plain`: the caller
+    vouches that `value` holds only the former (a validated payload of a type whose stored
+    form is plain, `EntryType.plain_json`), which is then not walked to check.
     """
     try:
         out = orjson.dumps(value, option=_STRICT)
     except orjson.JSONEncodeError:
         return bytes(rfc8785.dumps(value))
-    if _plain(value):
+    if plain or _plain(value):
         return out
     return bytes(rfc8785.dumps(value))
 
@@ -129,14 +131,17 @@ def _plain(value: Any) -> bool:
     return True
 
 
-def chain_hash(case_id: UUID | str, version: int, entry: Mapping[str, Any], prev: str) -> str:
+def chain_hash(
+    case_id: UUID | str, version: int, entry: Mapping[str, Any], prev: str, *, plain: bool = False
+) -> str:
     """SHA-256 of the canonical JSON of the entry's hashed fields, its place and its predecessor
-    (`case_id` as a UUID, or as its text)."""
+    (`case_id` as a UUID, or as its text). `plain`: the entry is vouched plain JSON (see
+    `canonical`)."""
     body: dict[str, Any] = {name: entry.get(name) for name in HASHED_FIELDS}
     body["case_id"] = str(case_id)
     body["version"] = version
     body["prev"] = prev
-    return hashlib.sha256(canonical(body)).hexdigest()
+    return hashlib.sha256(canonical(body, plain=plain)).hexdigest()
 
 
 def client_digest(entry: Mapping[str, Any]) -> str:

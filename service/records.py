@@ -331,15 +331,21 @@ class CaseRecords(Application[UUID]):
     # --- writing -------------------------------------------------------------------------
 
     def open_case(
-        self, case_id: UUID | None, events: Sequence[dict[str, Any]], *, by: Principal
+        self,
+        case_id: UUID | None,
+        events: Sequence[dict[str, Any]],
+        *,
+        by: Principal,
+        validated: bool = False,
     ) -> AppendResult:
-        """Open a case with a batch whose first event is `CaseOpened`."""
+        """Open a case with a batch whose first event is `CaseOpened`; `validated` as for
+        `record`."""
         if not events or events[0]["type"] != "CaseOpened":
             raise InvalidEvents(
                 [FieldProblem("/events/0/type", "a case's first event must be CaseOpened")]
             )
         case_id = case_id or derived_case_id(events[0]["id"])
-        return self._write(case_id, events, by=by, expected=None, opening=True)
+        return self._write(case_id, events, by=by, expected=None, opening=True, validated=validated)
 
     def record(
         self,
@@ -349,10 +355,22 @@ class CaseRecords(Application[UUID]):
         by: Principal,
         expected: int | None = None,
         check: WriteCheck | None = None,
+        validated: bool = False,
     ) -> AppendResult:
         """Append a batch, all or nothing; `expected` is the `If-Match` version (or ANY_VERSION).
-        `check` is confirmed on the version the batch is appended after."""
-        return self._write(case_id, events, by=by, expected=expected, opening=False, check=check)
+        `check` is confirmed on the version the batch is appended after. `validated`: the events
+        are the stored forms of the API's validated request models (`service.api.models`), so
+        their payloads need no check of being plain JSON before they are hashed
+        (`Case.record`)."""
+        return self._write(
+            case_id,
+            events,
+            by=by,
+            expected=expected,
+            opening=False,
+            check=check,
+            validated=validated,
+        )
 
     def _write(
         self,
@@ -363,11 +381,18 @@ class CaseRecords(Application[UUID]):
         expected: int | None,
         opening: bool,
         check: WriteCheck | None = None,
+        validated: bool = False,
     ) -> AppendResult:
         """`_append`, telling the observer what it came to."""
         try:
             result = self._append(
-                case_id, events, by=by, expected=expected, opening=opening, check=check
+                case_id,
+                events,
+                by=by,
+                expected=expected,
+                opening=opening,
+                check=check,
+                validated=validated,
             )
         except EventIdReused:
             self.observer.conflict("event-id-reused")
@@ -396,6 +421,7 @@ class CaseRecords(Application[UUID]):
         expected: int | None,
         opening: bool,
         check: WriteCheck | None,
+        validated: bool,
     ) -> AppendResult:
         now = self.clock()
         _check_no_nul(events)
@@ -441,6 +467,7 @@ class CaseRecords(Application[UUID]):
                     opening=opening,
                     fresh=fresh,
                     check=check,
+                    validated=validated,
                 )
             except _OutcomeUnknown as unknown:
                 # The connection was lost while the batch was being committed: the event-id
@@ -482,6 +509,7 @@ class CaseRecords(Application[UUID]):
         opening: bool,
         fresh: bool,
         check: WriteCheck | None,
+        validated: bool,
     ) -> AppendResult:
         """One attempt; `fresh`: fast-forward the cached case first, else decide on it as
         cached (an `If-Match` it refuses is judged again on the current case). A stale cached
@@ -500,9 +528,9 @@ class CaseRecords(Application[UUID]):
                 raise VersionMismatch(expected, case.version)
         try:
             if case is None:
-                case = Case.open(case_id, entries, recorded_at=recorded_at)
+                case = Case.open(case_id, entries, recorded_at=recorded_at, validated=validated)
             else:
-                case.record(entries, recorded_at=recorded_at)
+                case.record(entries, recorded_at=recorded_at, validated=validated)
         except CaseRuleBroken as e:  # (rules of the batch alone: the same on any version)
             # Only a wholly new batch is judged on them: one with ids stored before (an opening
             # resent to the case) is a replay or a reuse, and answers as such.

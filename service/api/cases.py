@@ -105,7 +105,7 @@ def open_case(
     _check_batch(settings, len(body.events))
     events = body.stored_forms()
     gate.check_open(caller, body.case_id, events)
-    result = records.open_case(body.case_id, events, by=caller)
+    result = records.open_case(body.case_id, events, by=caller, validated=True)
     return _written(result, {"Location": f"/cases/{result.case_id}"})
 
 
@@ -140,7 +140,9 @@ def append_events(
     _check_batch(settings, len(body.events))
     events = body.stored_forms()
     grant = gate.check_write(caller, case_id, events, opening=False)
-    result = records.record(case_id, events, by=caller, expected=if_match, check=grant)
+    result = records.record(
+        case_id, events, by=caller, expected=if_match, check=grant, validated=True
+    )
     return _written(result)
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import uuid4
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID, uuid4
 
 import pytest
-from pydantic import ValidationError
+import rfc8785
+from pydantic import ConfigDict, ValidationError
 
 import domain.event_types as types
-from domain.catalogue import PostedBy, Significance, catalogue
+from domain.catalogue import EntryType, Payload, PostedBy, Significance, catalogue
+from domain.envelope import _plain, canonical
 from domain.values import Child, Consent, Person
 from tests.examples import INVALID_PAYLOADS, TARGET, VALID_PAYLOADS
 
@@ -390,3 +394,95 @@ def test_payload_when_required_text_blank_then_rejected() -> None:
 
     with pytest.raises(ValidationError):
         types.CaseNoteRecorded.model_validate(data)
+
+
+# --- plain JSON stored forms ---------------------------------------------------------------
+
+
+class _Leaf(Payload):
+    name: str
+    count: int
+    flag: bool
+    when: date
+    ref: UUID
+    kind: Literal["a", "b"] | None = None
+
+
+class _Tree(Payload):
+    leaf: _Leaf
+    leaves: list[_Leaf]
+    children: list[_Tree] = []
+    level: Significance = Significance.ROUTINE
+
+
+class _Score(Payload):
+    score: float
+
+
+class _Amount(Payload):
+    amount: Decimal  # written as a string in the stored form
+
+
+class _Free(Payload):
+    document: dict[str, Any]
+
+
+class _Labels(Payload):
+    labels: dict[str, str]
+
+
+class _Anything(Payload):
+    value: Any
+
+
+class _Pair(Payload):
+    pair: tuple[str, int]
+
+
+class _Ratio(Payload):
+    ratio: Literal[0.5, 1]
+
+
+class _Open(Payload):
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+
+def _kind(payload: type[Payload]) -> EntryType:
+    return EntryType(payload.__name__, payload, ROUTINE, PostedBy.ANY)
+
+
+@pytest.mark.parametrize("payload", [_Leaf, _Tree, _Amount], ids=lambda p: p.__name__)
+def test_plain_json_when_strings_integers_booleans_dates_ids_and_models_then_true(
+    payload: type[Payload],
+) -> None:
+    assert _kind(payload).plain_json
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [_Score, _Free, _Labels, _Anything, _Pair, _Ratio, _Open],
+    ids=lambda p: p.__name__,
+)
+def test_plain_json_when_a_number_or_a_free_form_value_then_false(payload: type[Payload]) -> None:
+    # A float (JCS writes numbers its own way), an object with client keys (which
+    # may sort otherwise), a value of any type: only the walk can vouch for these.
+    assert not _kind(payload).plain_json
+
+
+def test_plain_json_when_catalogue_then_every_type_but_the_correction_holds_plain_json() -> None:
+    # The correction carries its replacement payload as a free-form object until validated.
+    assert [k.name for k in catalogue if not k.plain_json] == ["EntryCorrected"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in VALID_PAYLOADS if catalogue[n].plain_json))
+def test_plain_json_when_example_validated_then_its_stored_form_walks_plain(name: str) -> None:
+    # Given the example payload of a type vouched plain, validated and dumped as the API does
+    kind = catalogue[name]
+    data = kind.payload.model_validate(with_target(VALID_PAYLOADS[name])).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+
+    # Then the walk the vouching spares agrees, and so does the reference canonicaliser
+    assert _plain(data)
+    assert canonical(data, plain=True) == bytes(rfc8785.dumps(data))

@@ -200,6 +200,12 @@ def test_event_type_when_posted_with_valid_payload_then_stored(
     assert stored["type"] == kind
     assert stored["version"] == expected_version
     assert_sent_kept(stored["data"], posted["data"])
+    # And every event of the case chains as the reference RFC 8785 canonicaliser hashes it
+    # (a payload of a type whose stored form is plain JSON is hashed without being walked)
+    prev = GENESIS
+    for each in stored_events(client, writer, case_id):
+        assert each["hash"] == _expected_hash(each, prev), each["version"]
+        prev = each["hash"]
 
 
 @pytest.mark.parametrize("kind", catalogue.names())
@@ -1389,3 +1395,34 @@ def test_hash_when_events_stored_then_chains_canonical_json_of_envelope_and_data
         prev = each["hash"]
     assert stored[0]["author"] is None and stored[0]["source"] is None
     assert stored[0]["id"] == opened["id"]
+
+
+def test_hash_when_text_beyond_ascii_and_control_characters_then_as_rfc8785(
+    client: TestClient, headers: Headers
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+    text = 'Zoë said "no" \\ 😀 \ue000 \u2028 \x1f tab\there — \U0001f9d2 /slash/'
+
+    # When events whose text and names hold every kind of character JSON escapes or not are
+    # appended (types whose stored form is plain JSON, and a correction, which is walked)
+    posted = note(text, author={"name": f"Ann {text}", "role": "\ud7ff\uffff"})
+    assert append(client, headers, case_id, posted).status_code == 201
+    correction = event(
+        "EntryCorrected",
+        target=posted["id"],
+        data={
+            "target_event_id": posted["id"],
+            "data": {"kind": "phone call", "text": text},
+            "reason": text,
+        },
+    )
+    assert append(client, headers, case_id, correction).status_code == 201
+
+    # Then each hash is the reference canonicaliser's
+    stored = stored_events(client, headers, case_id)
+    assert stored[1]["data"]["text"] == text
+    prev = GENESIS
+    for each in stored:
+        assert each["hash"] == _expected_hash(each, prev), each["version"]
+        prev = each["hash"]
