@@ -134,12 +134,25 @@ class Case(Aggregate):
                 raise CaseRuleBroken(
                     index, "type", "this case is already open: CaseOpened comes once"
                 )
+        # What `trigger_event` does for each entry (the event, applied, then pending), without
+        # its checks of an event built right here, next in sequence: a third of its cost. (The
+        # library makes each event class a dataclass, whose fields mypy does not see.)
         case_id = str(self.id)
+        version = self.version
         for entry in entries:
-            sealed = _sealed(
-                entry, case_id, self.version + 1, self.last_hash, stamp, validated=validated
+            version += 1
+            sealed = _sealed(entry, case_id, version, self.last_hash, stamp, validated=validated)
+            self._pending_events.append(
+                self.Recorded(  # type: ignore[call-arg]
+                    originator_id=self.id,
+                    originator_version=version,
+                    timestamp=recorded_at,
+                    entry=sealed,
+                )
             )
-            self.trigger_event(self.Recorded, entry=sealed, timestamp=recorded_at)
+            self._remember(sealed, version)
+        self.version = version
+        self.modified_on = recorded_at
 
 
 def _sealed(

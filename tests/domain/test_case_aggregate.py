@@ -298,3 +298,25 @@ def test_deepcopy_when_the_copy_records_then_the_original_is_unchanged() -> None
     assert copied.version == case.version + 1 and len(copied.pending_events) == 1
     assert vars(case) == before and case._pending_events == []
     assert set(vars(copied)) == LIBRARY_ATTRIBUTES | CASE_ATTRIBUTES | NUMBERS
+
+
+def test_record_when_batches_recorded_then_the_case_is_the_one_its_events_rebuild() -> None:
+    # Given a case opened with a batch, then two more batches, one correcting the opening (which
+    # moves the owning authority)
+    _, case = opened(entry("ContactReceived"))
+    first = case.opened_id
+    case.record([entry("CaseNoteRecorded") for _ in range(3)], recorded_at=T0 + timedelta(hours=1))
+    moved = payload("CaseOpened", local_authority="csc:kent")
+    correction = entry("EntryCorrected", target_event_id=first, data=moved)
+    case.record([correction, entry("CaseNoteRecorded")], recorded_at=T0 + timedelta(hours=2))
+
+    # When the library rebuilds a case from its events (checking each is next in sequence)
+    events = case.collect_events()
+    rebuilt = replayed(events)
+
+    # Then it is the recorded case: version, times, chain and owning authority alike
+    assert [e.originator_version for e in events] == list(range(1, 8))
+    assert [e.timestamp for e in events][-2:] == [T0 + timedelta(hours=2)] * 2
+    assert vars(rebuilt) == vars(case)
+    assert case.version == 7 and case.modified_on == T0 + timedelta(hours=2)
+    assert case.local_authority == "csc:kent" and case.authority_version == 6
