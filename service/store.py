@@ -367,7 +367,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         from its first insert, so a batch's rows are numbered consecutively up to the largest:
         unless the table holds the largest possible rowid, when SQLite picks them at random, and
         each row's is read back."""
-        if len(stored_events) == 1:
+        if len(stored_events) < 2:
             return list(super()._insert_events(c, stored_events) or ())
         c.executemany(
             self.insert_events_statement,

@@ -372,6 +372,14 @@ class TestSQLiteCaseLogRecorder(
         found = recorder.lookup(i.event_id for i in index)
         assert [found[i.event_id].position for i in index] == list(positions)
 
+    def test_batch_when_empty_then_nothing_inserted_and_no_positions(self) -> None:
+        # Given an empty log
+        recorder = self.create_recorder()
+
+        # When an empty batch is inserted, Then it has no positions and the log stays empty
+        assert list(recorder.insert_events([]) or ()) == []
+        assert recorder.max_notification_id() in (None, 0)
+
     def test_batch_when_inserted_then_positions_follow_the_log_one_by_one(self) -> None:
         # Given a log of one event
         recorder = self.create_recorder()
