@@ -153,10 +153,17 @@ def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) ->
 
 @contextmanager
 def running_service(
-    env: dict[str, str], log: Path, token: str, *, audited: bool = True
+    env: dict[str, str],
+    log: Path,
+    token: str,
+    *,
+    audited: bool = True,
+    checkout: Path = REPO,
 ) -> Iterator[Service]:
     """Start `casetrail serve` (or, `audited=False`, the app of `bench/unaudited.py`), yield a
-    client, and stop the server (SIGTERM) afterwards."""
+    client, and stop the server (SIGTERM) afterwards. `checkout`: the source tree the server
+    runs from (its working directory, which `python -m` imports from first): another
+    checkout's, for `bench/compare.py`."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = (
@@ -167,6 +174,7 @@ def running_service(
     with log.open("ab") as out:
         process = subprocess.Popen(
             command,
+            cwd=checkout,
             env=env,
             stdout=out,
             stderr=out,

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bench.server import ServiceError, running_service
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,21 +31,36 @@ MEASURE_IDS = (
 )
 
 
+def _clean_env() -> dict[str, str]:
+    """This environment without CASETRAIL_* settings, which would leak into the service."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
+
+
+def _bench(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m ARGS` from the repository, in a clean environment."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _checkout_copy(path: Path) -> Path:
+    """A second checkout of the service's code (what its server imports) at `path`."""
+    for tree in ("domain", "projections", "service"):
+        shutil.copytree(REPO / tree, path / tree)
+    return path
+
+
 @pytest.mark.slow
 def test_bench_quick_run_when_sqlite_only_then_table_has_every_measure(tmp_path: Path) -> None:
     # Given a clean environment (no CASETRAIL_* settings leaking into the service)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
-
     # When the quick benchmark runs on SQLite only
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--no-postgres", "--out", str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = _bench("bench", "--quick", "--no-postgres", "--out", str(tmp_path), timeout=600)
 
     # Then it succeeds, prints the table and writes both result files with every measure's row
     assert result.returncode == 0, result.stderr[-3000:]
@@ -101,3 +119,38 @@ def test_bench_quick_run_when_sqlite_only_then_table_has_every_measure(tmp_path:
     assert row_8a["target_ms"] == 50
     machine = set(report["machine"])
     assert {"CPU", "cores", "Python", "eventsourcing", "FastAPI", "SQLite", "date"} <= machine
+
+
+@pytest.mark.slow
+def test_bench_compare_when_two_checkouts_then_each_run_and_mean_reported(tmp_path: Path) -> None:
+    # Given a second checkout of the same code
+    other = _checkout_copy(tmp_path / "other")
+
+    # When row 2 of both is compared, one run each of two 100-event appends
+    result = _bench("bench.compare", str(other), "--runs", "1", "--batches", "2", timeout=300)
+
+    # Then each build's run and its mean are reported
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == ["run 1, this", "run 1, other"]
+    assert f"this ({REPO}): mean " in result.stdout
+    assert f"other ({other}): mean " in result.stdout
+    assert lines[-1].startswith("other / this: ")
+
+
+def test_bench_server_when_checkout_given_then_its_code_serves(tmp_path: Path) -> None:
+    # Given a checkout whose CLI cannot start a server
+    broken = _checkout_copy(tmp_path / "broken")
+    (broken / "service" / "cli.py").write_text('raise SystemExit("this checkout is broken")\n')
+    env = {**_clean_env(), "CASETRAIL_DATA_DIR": str(tmp_path / "data")}
+    log = tmp_path / "server.log"
+
+    # When the benchmark starts its server from that checkout
+    with (
+        pytest.raises(ServiceError) as refused,
+        running_service(env, log, "token", checkout=broken),
+    ):
+        pass
+
+    # Then that checkout's code is what ran
+    assert "this checkout is broken" in str(refused.value)
