@@ -9,7 +9,7 @@ the library and, per build, their mean.
 
 One server at a time, because two servers measured side by side in one run share the disk's
 flushes: each one's commits wait on the other's, which hides what a build saves at commit (a
-build without the unique index of event ids: 1.01x the current one side by side, 1.08x one at
+build without the unique index of event ids: 1.01x the current one side by side, 1.06x one at
 a time). Each run first opens small cases and sends them one-event appends, as the full
 benchmark's row 1 does before row 2, so both builds append to a store of the same shape.
 """
