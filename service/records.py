@@ -289,10 +289,7 @@ class CaseRecords(Application[UUID]):
         env = settings.library_environment()
         recorder = PostgresCaseLogRecorder if settings.is_postgres else SQLiteCaseLogRecorder
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
-        # Per instance (the library's own snapshotting is replaced by `_store`'s).
-        self.snapshotting_intervals = (  # type: ignore[misc]
-            {Case: settings.snapshot_interval} if settings.snapshot_interval else {}
-        )
+        # The snapshot store alone: `_store` takes the snapshots, not the library's `save`.
         env["IS_SNAPSHOTTING_ENABLED"] = "y" if settings.snapshot_interval else "n"
         super().__init__(env)
         if self.snapshots is not None:

@@ -98,9 +98,15 @@ def test_snapshots_when_interval_zero_then_none_taken(
     snapshotting = CaseRecords(settings.model_copy(update={"snapshot_interval": 2}), clock)
     plain = CaseRecords(settings.model_copy(update={"snapshot_interval": 0}), clock)
 
-    # Then the second has no snapshot store, and the first keeps its own interval
+    # When each opens a case with three events
+    snapshotted = open_case_with(snapshotting, event("CaseNoteRecorded"), event("CaseNoteRecorded"))
+    unsnapshotted = open_case_with(plain, event("CaseNoteRecorded"), event("CaseNoteRecorded"))
+
+    # Then the first stored a snapshot (at the batch's last version, past its interval of 2);
+    # the second has no snapshot store at all
+    assert list(snapshotting.snapshot_states(snapshotted)) == [3]
     assert plain.snapshots is None
-    assert snapshotting.snapshotting_intervals and plain.snapshotting_intervals == {}
+    assert plain.snapshot_states(unsnapshotted) == {}
     snapshotting.close()
     plain.close()
 
