@@ -308,7 +308,9 @@ def _setting_refused(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if message.startswith("CASETRAIL_") or not error["loc"]:
         return message  # the validator's own message names the variable
-    return f"CASETRAIL_{str(error['loc'][0]).upper()}: {message}"
+    # An entry of a map (CASETRAIL_RULE_TIMESCALES) is named by its key too.
+    where = "".join(f"{part}: " for part in error["loc"][1:])
+    return f"CASETRAIL_{str(error['loc'][0]).upper()}: {where}{message}"
 
 
 if __name__ == "__main__":

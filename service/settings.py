@@ -7,7 +7,7 @@ import binascii
 import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 from eventsourcing.cryptography import AESCipher
@@ -118,7 +118,9 @@ class Settings(BaseSettings):
 
     # The alert rules' local timescales, by key (`domain.rules.LOCAL_TIMESCALES`), each read from
     # its own variable `CASETRAIL_RULE_<RULE>_<NAME>`; a rule not set here uses its default.
-    rule_timescales: dict[str, int] = Field(default_factory=dict, exclude=True)
+    rule_timescales: dict[str, Annotated[int, Field(strict=True, ge=1, le=3650)]] = Field(
+        default_factory=dict, exclude=True
+    )
 
     # Access: how long a partner agency keeps access after its involvement ends.
     partner_access_years: int = Field(default=2, ge=0)
@@ -173,7 +175,10 @@ class Settings(BaseSettings):
         a value that is not a whole number from 1 to 3650 stops the service at start."""
         unknown = set(self.rule_timescales) - set(LOCAL_TIMESCALES)
         if unknown:
-            raise ValueError(f"unknown rule timescales: {', '.join(sorted(unknown))}")
+            raise ValueError(
+                f"CASETRAIL_RULE_TIMESCALES: unknown rule timescales: {', '.join(sorted(unknown))} "
+                f"(the local ones are {', '.join(sorted(LOCAL_TIMESCALES))})"
+            )
         # A misspelt variable, or one naming a statutory timescale, would leave the default in
         # force with nothing to say so.
         # (CASETRAIL_RULE_TIMESCALES, a field, is read whatever its case; the timescales' own

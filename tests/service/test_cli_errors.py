@@ -66,6 +66,13 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
             "CASETRAIL_RULE_TIMESCALES is not valid JSON",
         ),
         (
+            ["verify"],
+            "CASETRAIL_RULE_TIMESCALES",
+            '{"cp_visit_overdue_working_days": 0}',
+            "CASETRAIL_RULE_TIMESCALES: cp_visit_overdue_working_days: Input should be greater "
+            "than or equal to 1",
+        ),
+        (
             ["token", "--sub", "ann", "--agency", "csc:barsetshire", "--role", "practitioner"],
             "CASETRAIL_JWT_SECRET",
             "hunter2",
@@ -79,6 +86,7 @@ URL_SAID = "CASETRAIL_DATABASE_URL must be sqlite:///PATH or postgresql://"
         "seal: key",
         "alerts: number",
         "verify: timescales",
+        "verify: a timescale of the map",
         "token: short secret",
     ],
 )

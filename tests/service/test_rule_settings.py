@@ -33,6 +33,26 @@ def test_settings_when_rule_variable_not_a_sensible_number_then_refused_at_start
         Settings()
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "99999", "1.5", '"7"', "true"])
+def test_settings_when_timescales_map_value_not_a_sensible_number_then_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # Given the timescales' map holding a value its own variable would refuse
+    monkeypatch.setenv("CASETRAIL_RULE_TIMESCALES", f'{{"cp_visit_overdue_working_days": {value}}}')
+    # When the settings are read
+    # Then they are refused, naming the map's entry, as the variable itself would be
+    with pytest.raises(ValidationError, match="cp_visit_overdue_working_days"):
+        Settings()
+
+
+def test_settings_when_timescales_map_names_no_local_timescale_then_refused_naming_the_map(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CASETRAIL_RULE_TIMESCALES", '{"cp_visits": 7}')
+    with pytest.raises(ValidationError, match="CASETRAIL_RULE_TIMESCALES: unknown rule timescales"):
+        Settings()
+
+
 @pytest.mark.parametrize(
     "name",
     [
