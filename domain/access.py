@@ -140,17 +140,25 @@ def partner_involvement(
 # --- writing -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Target:
+    """An entry a correction or retraction may target: whose it is, and its type."""
+
+    agency: str
+    type: str
+
+
 def check_write(
     caller: Caller,
     decision: Decision,
     entries: Sequence[Mapping[str, Any]],
     *,
-    target_agencies: Mapping[str, str],
+    targets: Mapping[str, Target],
     opening: bool,
     local_authority: str,
 ) -> None:
     """Refuse (Denied) a batch the caller may not post to a case `local_authority` owns;
-    `target_agencies` maps each targeted event id to the agency whose entry it is."""
+    `targets` holds each entry a correction or retraction may target, by event id."""
     if not caller.has(*WRITERS):
         raise Denied(f"the roles {sorted(caller.roles)} never write")
     if decision.break_glass:
@@ -159,9 +167,7 @@ def check_write(
     if opening and not owner:
         _check_referral(caller, entries)
     for index, entry in enumerate(entries):
-        reason = _refusal(
-            caller, owner, entry, target_agencies, opening and index < 2, local_authority
-        )
+        reason = _refusal(caller, owner, entry, targets, opening and index < 2, local_authority)
         if not reason and not owner:
             # The owning authority may type in what another agency wrote; a partner may not
             # attribute its entry to another agency.
@@ -184,11 +190,16 @@ def _check_referral(caller: Caller, entries: Sequence[Mapping[str, Any]]) -> Non
         raise Denied(f"the referral must name your agency ({caller.agency}) as the referrer")
 
 
+def _is_manager(caller: Caller, owner: bool) -> bool:
+    """A manager of the owning authority's children's social care."""
+    return owner and caller.has("manager") and caller.kind == CSC
+
+
 def _refusal(
     caller: Caller,
     owner: bool,
     entry: Mapping[str, Any],
-    target_agencies: Mapping[str, str],
+    targets: Mapping[str, Target],
     referral: bool,
     local_authority: str,
 ) -> str | None:
@@ -197,17 +208,13 @@ def _refusal(
     if rule is PostedBy.CSC_MANAGER:
         return (
             None
-            if owner and caller.has("manager") and caller.kind == CSC
+            if _is_manager(caller, owner)
             else (f"{kind.name} is a decision of the owning authority's managers")
         )
+    if rule is PostedBy.TARGET_OR_CSC:
+        return _change_refusal(caller, owner, entry, targets, local_authority)
     if owner:
         return None
-    if entry["type"] == "EntryCorrected":
-        # A referrer corrects its own CaseOpened, but the owner it names stays: a correction of
-        # `local_authority` moves the whole case (and every restricted entry) to that agency.
-        moved_to = (entry["data"].get("data") or {}).get("local_authority")
-        if moved_to is not None and moved_to != local_authority:
-            return "only the owning authority's children's social care moves the case elsewhere"
     if entry["type"] == "ContactReceived":
         # Naming a referrer makes it involved: a partner refers only as itself.
         referrer = entry["data"].get("referrer", {}).get("agency")
@@ -222,21 +229,43 @@ def _refusal(
             if named == caller.agency
             else (f"{kind.name} for another agency is recorded by children's social care")
         )
-    if rule is PostedBy.TARGET_OR_CSC:
-        target = str(entry["data"].get("target_event_id"))
-        return (
-            None
-            if target_agencies.get(target) == caller.agency
-            else (
-                f"only the agency that wrote an entry, or children's social care, "
-                f"may {_verb(kind.name)} it"
-            )
-        )
     return f"{kind.name} is recorded by the owning authority's children's social care"
 
 
-def _verb(kind: str) -> str:
-    return "retract" if kind == "EntryRetracted" else "correct"
+def _change_refusal(
+    caller: Caller,
+    owner: bool,
+    entry: Mapping[str, Any],
+    targets: Mapping[str, Target],
+    local_authority: str,
+) -> str | None:
+    """Why the caller may not correct or retract the entry `entry` targets, or None. A partner
+    changes only its own agency's entries; a manager's decision is changed only by a manager;
+    and a correction's replacement is judged as if the caller posted it as the target's type
+    (else a partner could post its own entry, then correct it into one it may not post)."""
+    verb = "retract" if entry["type"] == "EntryRetracted" else "correct"
+    target = targets.get(str(entry["data"].get("target_event_id")))
+    if not owner and (target is None or target.agency != caller.agency):
+        return f"only the agency that wrote an entry, or children's social care, may {verb} it"
+    if target is None or target.type not in catalogue:
+        return None  # (no such entry: the use case refuses the batch, 422)
+    target_kind = catalogue[target.type]
+    if target_kind.posted_by is PostedBy.CSC_MANAGER and not _is_manager(caller, owner):
+        return f"only the owning authority's managers {verb} their decisions ({target.type})"
+    replacement = entry["data"].get("data")
+    if entry["type"] != "EntryCorrected" or not isinstance(replacement, Mapping):
+        return None
+    if not owner:
+        # A referrer corrects its own CaseOpened, but the owner it names stays: a correction of
+        # `local_authority` moves the whole case (and every restricted entry) to that agency.
+        moved_to = replacement.get("local_authority")
+        if moved_to is not None and moved_to != local_authority:
+            return "only the owning authority's children's social care moves the case elsewhere"
+    as_posted = {"type": target.type, "data": replacement, "author": entry.get("author")}
+    # The target is the caller's own: an opening it posted was its referral.
+    referral = target_kind.posted_by is PostedBy.REFERRER
+    reason = _refusal(caller, owner, as_posted, targets, referral, local_authority)
+    return None if reason is None else f"its replacement {target.type}: {reason}"
 
 
 # --- reading -------------------------------------------------------------------------------------

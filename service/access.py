@@ -10,7 +10,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.access import WRITERS, Caller, Decision, Denied, View, check_write, decide
+from domain.access import (
+    WRITERS,
+    Caller,
+    Decision,
+    Denied,
+    Target,
+    View,
+    check_write,
+    decide,
+)
+from domain.catalogue import PostedBy, catalogue
 from domain.selection import next_occurrence
 from domain.state import CaseState, case_state
 from service.errors import CaseNotFoundError, Forbidden, UnreadableEntry
@@ -218,20 +228,24 @@ class Gatekeeper:
             if decision.view is View.NONE or facts is None:
                 raise CaseNotFoundError(case_id)
             owner = facts[0]
-        # Whose entry each possible target is (a partner corrects only its own): stored ones,
-        # and those earlier in this batch. The owning authority corrects any.
-        targets: dict[str, str] = {}
-        if decision.view is View.PARTNER:
-            targets = {e.id: e.agency for e in self.records.known_events(case_id)}
+        # What each entry a correction or retraction may target is, and whose (a partner changes
+        # only its own): stored ones, and those earlier in this batch.
+        targets: dict[str, Target] = {}
+        if any(
+            e["type"] in catalogue and catalogue[e["type"]].posted_by is PostedBy.TARGET_OR_CSC
+            for e in events
+        ):
+            targets = {e.id: Target(e.agency, e.type) for e in self.records.known_events(case_id)}
             for event in events:
                 author = event.get("author") or {}
-                targets[str(event["id"])] = author.get("agency") or principal.agency
+                agency = author.get("agency") or principal.agency
+                targets[str(event["id"])] = Target(agency, event["type"])
         try:
             check_write(
                 caller,
                 decision,
                 events,
-                target_agencies=targets,
+                targets=targets,
                 opening=opening,
                 local_authority=owner,
             )

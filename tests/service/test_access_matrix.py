@@ -621,6 +621,115 @@ def test_alert_acknowledged_when_posted_then_only_by_owning_authoritys_managers(
     assert by_manager.status_code == 201, by_manager.text
 
 
+def _correction(target: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """An EntryCorrected of `target` whose replacement is its payload with `changes`."""
+    replacement = {**target["data"], **changes}
+    return event("EntryCorrected", data=payload("EntryCorrected", target["id"], data=replacement))
+
+
+def test_partner_when_correcting_its_referral_to_name_another_agency_then_refused(
+    client: TestClient, token: Token
+) -> None:
+    # Given a contact the school recorded, naming itself as the referrer
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    contact = _contact("2026-10-03", SCHOOL, contact_id="C-2")
+    assert append(client, school, case_id, contact).status_code == 201
+    before = _version(client, csc, case_id)
+
+    # When the school corrects it to name the police as the referrer (naming an agency makes it
+    # involved: the police would read the case)
+    response = append(client, school, case_id, _correction(contact, referrer=_referrer(POLICE)))
+
+    # Then the correction is refused as the contact itself would be, and the police still
+    # cannot see the case
+    assert response.status_code == 403, response.text
+    assert "must name it as the referrer" in response.json()["detail"]
+    assert _version(client, csc, case_id) == before
+    police = token(agency=POLICE, sub="pc")
+    assert client.get(f"/cases/{case_id}", headers=police).status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["AgencyInvolvementStarted", "AgencyInvolvementEnded"])
+def test_partner_when_correcting_its_involvement_to_another_agencys_then_refused(
+    client: TestClient, token: Token, kind: str
+) -> None:
+    # Given the school's record of its own involvement, and the police's recorded by CSC
+    csc, school = token(), _school(token)
+    police_involved = event(
+        "AgencyInvolvementStarted",
+        "2026-10-02",
+        data=payload("AgencyInvolvementStarted", agency=POLICE),
+    )
+    case_id = _referred_case(client, csc, police_involved)
+    own = event(kind, "2026-10-03", data=payload(kind, agency=SCHOOL))
+    assert append(client, school, case_id, own).status_code == 201
+
+    # When the school corrects it to be the police's (starting or ending their involvement),
+    # and, separately, corrects it for itself
+    for_police = append(client, school, case_id, _correction(own, agency=POLICE))
+    for_itself = append(client, school, case_id, _correction(own, role="Designated lead"))
+
+    # Then only the school's own involvement may be recorded by it, corrected or not
+    assert for_police.status_code == 403, for_police.text
+    assert f"{kind} for another agency" in for_police.json()["detail"]
+    assert for_itself.status_code == 201, for_itself.text
+    # And the police keep reading the case as before
+    police = token(agency=POLICE, sub="pc")
+    assert client.get(f"/cases/{case_id}", headers=police).status_code == 200
+
+
+def test_csc_owner_when_correcting_another_agencys_involvement_then_recorded(
+    client: TestClient, token: Token
+) -> None:
+    # Given the school's involvement, recorded by the school
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    own = event(
+        "AgencyInvolvementStarted",
+        "2026-10-03",
+        data=payload("AgencyInvolvementStarted", agency=SCHOOL),
+    )
+    assert append(client, school, case_id, own).status_code == 201
+
+    # When children's social care corrects it to be the police's
+    response = append(client, csc, case_id, _correction(own, agency=POLICE))
+
+    # Then it is recorded: children's social care records involvement for any agency
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("kind", ["EntryCorrected", "EntryRetracted"])
+def test_alert_acknowledged_when_corrected_or_retracted_then_only_by_owning_authoritys_managers(
+    client: TestClient, token: Token, kind: str
+) -> None:
+    # Given a manager's acknowledgement of an alert
+    csc = token()
+    manager = token(roles=("manager",), sub="m")
+    case_id = _referred_case(client, csc)
+    note = event("CaseNoteRecorded", "2026-10-03")
+    acknowledged = event("AlertAcknowledged", "2026-10-04", target=note["id"])
+    assert append(client, csc, case_id, note).status_code == 201
+    assert append(client, manager, case_id, acknowledged).status_code == 201
+    before = _version(client, csc, case_id)
+
+    def change() -> dict[str, Any]:
+        if kind == "EntryRetracted":
+            return event(kind, "2026-10-05", target=acknowledged["id"])
+        return _correction(acknowledged, rule="break-glass-access", note="nothing to see")
+
+    # When a practitioner of the owning authority corrects or retracts it, then a manager does
+    by_practitioner = append(client, csc, case_id, change())
+    version_after_refusal = _version(client, csc, case_id)
+    by_manager = append(client, manager, case_id, change())
+
+    # Then only a manager may change a manager's decision
+    assert by_practitioner.status_code == 403, by_practitioner.text
+    assert "managers" in by_practitioner.json()["detail"]
+    assert version_after_refusal == before
+    assert by_manager.status_code == 201, by_manager.text
+
+
 def test_reviewer_with_a_writer_role_when_posting_then_writes_only_as_its_own_agency(
     client: TestClient, token: Token
 ) -> None:
