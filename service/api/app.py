@@ -340,9 +340,11 @@ def _finish_openapi(app: FastAPI) -> None:
             return app.openapi_schema
         schema = original()
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        schemas.setdefault(
-            "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        )
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        # The models it refers to (`ProblemError`) are components too, where its refs point.
+        for name, definition in problem.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas.setdefault("Problem", problem)
         default_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
