@@ -42,6 +42,7 @@ from domain.involvement import InvolvementSummary, involvement_summary
 from domain.moments import BadMoment, Moment
 from domain.rules import RULES, BreakGlassRead, Evaluation, evaluate
 from domain.rules.base import Rule
+from domain.selection import next_occurrence
 from domain.sharing import SharingPack, sharing_pack
 from domain.state import CaseState, NothingRecorded, case_state
 from service.clock import Clock, system_clock
@@ -936,9 +937,19 @@ class CaseRecords(Application[UUID]):
         as_of: datetime | None = None,
         known_at: datetime | None = None,
         partner: str | None = None,
+        now: datetime | None = None,
     ) -> CaseState:
-        """The state; for a `partner` agency, with other agencies' restricted details withheld."""
-        return self._fold(case_state, case_id, as_of, known_at, partner)
+        """The state; for a `partner` agency, with other agencies' restricted details withheld.
+        `now`: the moment `as_of` and `known_at` default to (the clock's, unless given)."""
+        return self._fold(case_state, case_id, as_of, known_at, partner, now)
+
+    def next_change(
+        self, case_id: UUID, *, now: datetime, known_at: datetime | None = None
+    ) -> datetime | None:
+        """The first moment after `now` at which the case asked as of the time of asking shows
+        more with no new event recorded: an entry dated a little ahead of the clock (within the
+        tolerated skew), or corrected to a later time, happens. None when nothing is to come."""
+        return next_occurrence(self._all_events(case_id), as_of=now, known_at=known_at or now)
 
     def involvement(
         self,
@@ -959,10 +970,11 @@ class CaseRecords(Application[UUID]):
         as_of: datetime | None,
         known_at: datetime | None,
         partner: str | None,
+        now: datetime | None = None,
     ) -> ViewT:
         """A view folded from the case's events (`case_state`, `involvement_summary`); for a
         partner, what other agencies marked restricted counts for when, never for what."""
-        now = self.clock()
+        now = now or self.clock()
         events = self._all_events(case_id)
         withheld = withheld_from(events, partner) if partner else frozenset()
         try:

@@ -28,6 +28,7 @@ from service.api.deps import (
     authenticate,
     etag_matches,
     if_match_version,
+    state_etag,
 )
 from service.api.direct import DirectRoute, binds, json_body, path_uuid, validated
 from service.api.guard import case_access, partner_agency
@@ -198,9 +199,12 @@ def get_case_state(
 ) -> CaseState | Response:
     """Status, episodes, plans, worker, agencies, concerns, last seen and last involvement."""
     partner = partner_agency(access, caller)
-    state = records.case_state(case_id, as_of=as_of, known_at=known_at, partner=partner)
-    etag = f'W/"{state.version}"'
-    if etag_matches(if_none_match, state.version):
+    now = records.clock()  # (one moment for the state and its tag)
+    state = records.case_state(case_id, as_of=as_of, known_at=known_at, partner=partner, now=now)
+    # Asked as of the time of asking, the state changes when an entry dated ahead happens.
+    changes_at = None if as_of else records.next_change(case_id, now=now, known_at=known_at)
+    etag = state_etag(state.version, changes_at)
+    if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return _json(state, headers={"ETag": etag})
 

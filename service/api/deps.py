@@ -211,7 +211,8 @@ async def if_match_version(
             400,
             "bad-precondition",
             "If-Match is not understood",
-            'If-Match must be a version in quotes, e.g. "7", or *',
+            'If-Match must be a version in quotes, e.g. "7", or * (the weak tag W/"7" of '
+            'GET /cases/{case_id} never matches an If-Match: send "7")',
         )
     return int(match.group(2))
 
@@ -219,14 +220,30 @@ async def if_match_version(
 IfMatch = Annotated[int | None, Depends(if_match_version)]
 
 
-def etag_matches(if_none_match: str | None, version: int) -> bool:
-    """Weak comparison (RFC 9110 §13.1.2), as If-None-Match uses."""
+def state_etag(version: int, changes_at: datetime | None) -> str:
+    """The state's weak ETag: its version; while an entry dated ahead of the clock is still to
+    happen (`changes_at`, when the next one does), that moment too, so that the tag changes when
+    the state does, with no new event."""
+    if changes_at is None:
+        return f'W/"{version}"'
+    return f'W/"{version}-{round(changes_at.timestamp() * 1_000_000)}"'
+
+
+# An entity tag of If-None-Match (RFC 9110 §8.8.3): optionally weak, its opaque part quoted.
+_ENTITY_TAG = re.compile(r'^(?:W/)?"([^"]*)"$')
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Weak comparison (RFC 9110 §13.1.2), as If-None-Match uses: any tag of the header whose
+    opaque part is `etag`'s."""
     if not if_none_match:
         return False
     if if_none_match.strip() == "*":
         return True
+    ours = _ENTITY_TAG.match(etag)
+    assert ours is not None
     for tag in if_none_match.split(","):
-        match = _ETAG.match(tag.strip())
-        if match and int(match.group(2)) == version:
+        match = _ENTITY_TAG.match(tag.strip())
+        if match and match.group(1) == ours.group(1):
             return True
     return False

@@ -20,8 +20,8 @@ WRITE_ETAG = _header(
 )
 LOCATION = _header("The case opened: `/cases/{case_id}`")
 STATE_ETAG = _header(
-    'Weak, the case\'s version (`W/"7"`): send it as `If-None-Match` for a 304 until the case '
-    "gets a new event"
+    'Weak, the case\'s version (`W/"7"`; `W/"7-<n>"` while an entry dated ahead of the clock '
+    "is still to happen): send it as `If-None-Match` for a 304 until the state changes"
 )
 PROJECTION_POSITION = _header("The log position the read model has applied", "integer")
 PROJECTION_BEHIND = _header(

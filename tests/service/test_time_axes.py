@@ -1615,6 +1615,54 @@ def test_state_etag_when_correction_or_retraction_appended_then_etag_changes(
     assert [c["category"] for c in response.json()["open_concerns"]] == expected
 
 
+def test_state_etag_when_an_entry_dated_ahead_comes_into_view_then_etag_changes(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a case, and a concern recorded at 12:00 as seen at 12:02, two minutes ahead of the
+    # server's clock (within the tolerated skew)
+    at(clock, "2013-05-17T12:00:00+00:00")
+    case_id, _ = open_case(client, headers)
+    record(client, headers, case_id, concern("2013-05-17T12:02:00+00:00"))
+    before = client.get(f"/cases/{case_id}", headers=headers)
+    etag = before.headers["ETag"]
+    unchanged = client.get(f"/cases/{case_id}", headers={**headers, "If-None-Match": etag})
+
+    # When the state is asked again with its ETag once the concern has happened
+    at(clock, "2013-05-17T12:03:00+00:00")
+    after = client.get(f"/cases/{case_id}", headers={**headers, "If-None-Match": etag})
+    settled = after.headers["ETag"]
+    again = client.get(f"/cases/{case_id}", headers={**headers, "If-None-Match": settled})
+
+    # Then until then the concern is not in the state, and its ETag stands; after, the state
+    # shows the concern under a new ETag (a cache holding the earlier state is not told it is
+    # current), which then stands as any other: nothing else is still to come
+    assert before.json()["open_concerns"] == []
+    assert unchanged.status_code == 304
+    assert after.status_code == 200
+    assert settled != etag
+    assert [c["category"] for c in after.json()["open_concerns"]] == ["bruising"]
+    assert settled == f'W/"{after.json()["version"]}"'
+    assert again.status_code == 304
+
+
+def test_state_etag_when_as_of_given_then_the_version_alone(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a case with a concern dated a minute ahead of the clock
+    at(clock, "2013-05-17T12:00:00+00:00")
+    case_id, _ = open_case(client, headers, concern("2013-05-17T12:01:00+00:00"))
+
+    # When the state is asked as of a given moment, before the concern
+    response = client.get(
+        f"/cases/{case_id}", params={"as_of": "2013-05-17T11:00:00+00:00"}, headers=headers
+    )
+
+    # Then that state never changes with the clock: its ETag is the version alone
+    assert response.status_code == 200
+    assert response.headers["ETag"] == f'W/"{response.json()["version"]}"'
+
+
+# --- the raw stream ---
 # --- the raw stream ---
 
 
