@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from domain.catalogue import catalogue
 from service.api.headers import RETRY_AFTER
@@ -123,7 +124,7 @@ def _from_error(error: Exception) -> JSONResponse:
         return problem_response(
             422,
             "validation",
-            "The events are not valid",
+            "The request is not valid",
             str(error),
             errors=[{"pointer": p.pointer, "detail": p.detail} for p in error.problems],
         )
@@ -266,12 +267,47 @@ async def refusal_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# What FastAPI says of a body whose JSON text it could not even decode (its cause attached).
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+def _unreadable(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not UTF-8 (or UTF-16 or UTF-32): send JSON in UTF-8"
+    if isinstance(cause, RecursionError):
+        return "the body is nested too deeply to read"
+    return "the body cannot be read as JSON"
+
+
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        return problem_response(
+            400, "malformed-json", "The body is not valid JSON", _unreadable(exc.__cause__)
+        )
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return problem_response(
-        exc.status_code, slug, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})
+        exc.status_code, slug, str(exc.detail), str(exc.detail), headers=headers
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (the router's own 405 names only
+    the first route it found there: `POST` for `/cases`, which `GET` also serves)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

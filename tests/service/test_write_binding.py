@@ -230,6 +230,36 @@ def test_append_when_body_not_json_then_400_before_the_token_is_judged(
 
 
 @pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ('{"events": [{"id": "caf\u00e9"}]}'.encode("latin-1"), "not UTF-8"),
+        (b'{"events": "\xff\xfe"}', "not UTF-8"),
+        (b'{"events": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+    ],
+    ids=["latin-1", "invalid UTF-8", "deep"],
+)
+def test_append_when_body_cannot_be_read_as_json_then_400_malformed_json_saying_why(
+    client: TestClient, headers: Headers, body: bytes, said: str
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+
+    # When a body that cannot even be decoded as JSON text is posted
+    response = client.post(
+        f"/cases/{case_id}/events",
+        content=body,
+        headers={**headers, "Content-Type": "application/json; charset=latin-1"},
+    )
+
+    # Then it is refused as malformed JSON, saying why, and nothing is stored
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:casetrail:problem:malformed-json"
+    assert said in response.json()["detail"]
+    assert client.get(f"/cases/{case_id}", headers=headers).json()["version"] == 1
+
+
+@pytest.mark.parametrize(
     "body",
     [
         # JSON the standard library reads and pydantic's parser does not: a lone surrogate, a

@@ -1426,3 +1426,27 @@ def test_hash_when_text_beyond_ascii_and_control_characters_then_as_rfc8785(
     for each in stored:
         assert each["hash"] == _expected_hash(each, prev), each["version"]
         prev = each["hash"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/cases", "GET, POST"),
+        ("PUT", "/cases/{case_id}/events", "GET, POST"),
+        ("DELETE", "/cases/{case_id}", "GET"),
+    ],
+)
+def test_method_when_not_served_at_a_path_then_405_naming_every_method_served_there(
+    client: TestClient, headers: dict[str, str], method: str, path: str, allowed: str
+) -> None:
+    # Given a case
+    case_id, _ = open_case(client, headers)
+
+    # When a method no route serves at the path is sent
+    response = client.request(method, path.format(case_id=case_id), headers=headers)
+
+    # Then it is a 405 problem whose Allow lists every method the path serves, and nothing changed
+    assert response.status_code == 405, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["Allow"] == allowed
+    assert client.get(f"/cases/{case_id}", headers=headers).json()["version"] == 1
