@@ -268,7 +268,10 @@ def get_chronology(
         partner=partner_agency(access, caller),
     )
     wanted_format = format or _FORMATS[preferred(request.headers.get("accept"), list(_FORMATS))]
-    return _csv(result) if wanted_format == "csv" else _json(result)
+    response = _csv(result) if wanted_format == "csv" else _json(result)
+    # Either answer depends on `Accept` (a cache must not hand one to a client asking the other).
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 # The chronology's representations, the default (JSON) first: CSV only when `Accept` ranks it

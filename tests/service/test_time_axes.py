@@ -1417,10 +1417,13 @@ def test_chronology_when_as_of_before_the_case_opened_then_opening_not_listed(
 def test_chronology_csv_when_asked_then_rows_match_json_entries(
     client: TestClient, headers: Headers, token: Token, clock: SettableClock, ask: str
 ) -> None:
-    # Given a busy case (headlines and actions hold commas, dashes and quotes)
+    # Given a busy case (headlines and actions hold commas, dashes and quotes), and its
+    # chronology as JSON, which says it depends on Accept
     case_id, _ = _busy_case(client, headers, token, clock)
     params = {"min_significance": "routine"}
     entries = chronology(client, headers, case_id, **params)
+    as_json = client.get(f"/cases/{case_id}/chronology", params=params, headers=headers)
+    assert as_json.headers["vary"] == "Accept"
 
     # When
     if ask == "format":
@@ -1439,6 +1442,7 @@ def test_chronology_csv_when_asked_then_rows_match_json_entries(
     # JSON entry
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["vary"] == "Accept"  # (as the JSON answer says: caches keep both)
     assert response.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == list(CSV_COLUMNS)
