@@ -165,7 +165,7 @@ def check_write(
         raise Denied("break-glass access reads; it never writes")
     owner = decision.view is View.FULL
     if opening and not owner:
-        _check_referral(caller, entries)
+        _check_referral(caller, entries, local_authority)
     for index, entry in enumerate(entries):
         reason = _refusal(caller, owner, entry, targets, opening and index < 2, local_authority)
         if not reason and not owner:
@@ -178,13 +178,18 @@ def check_write(
             raise Denied(f"/events/{index}: {reason}")
 
 
-def _check_referral(caller: Caller, entries: Sequence[Mapping[str, Any]]) -> None:
+def _check_referral(
+    caller: Caller, entries: Sequence[Mapping[str, Any]], local_authority: str
+) -> None:
     kinds = [e["type"] for e in entries[:2]]
     if kinds != ["CaseOpened", "ContactReceived"]:
-        raise Denied(
-            "an agency other than children's social care opens a case with a referral: "
-            "CaseOpened followed by ContactReceived"
+        who = (
+            f"a case of {local_authority} is opened by its own children's social care; "
+            f"{caller.agency} opens it"
+            if caller.kind == CSC
+            else "an agency other than children's social care opens a case"
         )
+        raise Denied(f"{who} with a referral: CaseOpened followed by ContactReceived")
     referrer = entries[1]["data"].get("referrer", {}).get("agency")
     if referrer != caller.agency:
         raise Denied(f"the referral must name your agency ({caller.agency}) as the referrer")

@@ -1018,6 +1018,22 @@ def test_owning_csc_when_opening_without_a_referral_then_opened(
     assert client.get(f"/cases/{response.json()['case_id']}", headers=csc).status_code == 200
 
 
+def test_csc_when_opening_a_case_of_another_authority_without_a_referral_then_refused_saying_so(
+    client: TestClient, token: Token
+) -> None:
+    # Given Barsetshire's children's social care, and a CaseOpened naming Wessex as the owner
+    opened = event("CaseOpened", data=payload("CaseOpened", local_authority=OTHER_LA))
+
+    # When Barsetshire opens it with the CaseOpened alone
+    response = client.post("/cases", json={"events": [opened]}, headers=token())
+
+    # Then it is refused, saying that Wessex opens its own cases and Barsetshire refers
+    assert response.status_code == 403, response.text
+    detail = response.json()["detail"]
+    assert f"a case of {OTHER_LA} is opened by its own children's social care" in detail
+    assert f"{LA} opens it with a referral" in detail
+
+
 # --- a closed case and the access period ---------------------------------------------------------
 
 
