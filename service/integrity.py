@@ -452,15 +452,13 @@ def require_store(settings: Settings) -> None:
         )
     if not settings.is_postgres and not settings.sqlite_path.exists():
         detail = "no such file"
-    where = (
-        f"schema {settings.postgres_schema!r} of the PostgreSQL database"
-        if settings.is_postgres
-        else str(settings.sqlite_path)
-    )
-    raise NoStore(
-        f"no Casetrail store at {where} ({detail}): check CASETRAIL_DATA_DIR and "
-        "CASETRAIL_DATABASE_URL"
-    )
+    if settings.is_postgres:
+        where = f"schema {settings.postgres_schema!r} of the PostgreSQL database"
+        chosen_by = "CASETRAIL_DATABASE_URL and CASETRAIL_POSTGRES_SCHEMA"
+    else:
+        where = str(settings.sqlite_path)
+        chosen_by = "CASETRAIL_DATA_DIR and CASETRAIL_DATABASE_URL"
+    raise NoStore(f"no Casetrail store at {where} ({detail}): check {chosen_by}")
 
 
 class SealError(Exception):

@@ -1183,9 +1183,11 @@ def test_verify_and_seal_when_settings_point_at_no_store_then_refused_and_nothin
     # restore that landed elsewhere)
     # When `casetrail verify`, `casetrail seal`, or a command on the read models runs on them
     run = cli(settings, *command.split())
-    # Then it refuses, saying where it looked, and exits 1
+    # Then it refuses, saying where it looked and which settings chose the place, and exits 1
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"casetrail {command}: no Casetrail store at" in run.stderr
+    place = "CASETRAIL_POSTGRES_SCHEMA" if settings.is_postgres else "CASETRAIL_DATA_DIR"
+    assert f"and {place}" in run.stderr or f"{place} and" in run.stderr
     assert "every chain intact" not in run.stdout
     # And creates nothing: no data directory, no tables, no key
     assert not settings.data_dir.exists()
