@@ -1069,6 +1069,13 @@ class CaseRecords(Application[UUID]):
             partner=partner,
         )
 
+    def _opening(self, case_id: UUID) -> RecordedEvent:
+        """The case's first event (404 for an unknown case)."""
+        first = self.events_of(case_id, limit=1)
+        if not first:
+            raise CaseNotFoundError(case_id)
+        return first[0]
+
     def raw_events(
         self,
         case_id: UUID,
@@ -1083,6 +1090,12 @@ class CaseRecords(Application[UUID]):
         events = self.events_of(case_id, gt=after_version, limit=limit + 1)
         if not events:
             self.current_version(case_id)  # 404 for an unknown case; an empty page otherwise
+        if known_at is not None:
+            # A case not yet recorded at `known_at` (its opening recorded later) was unknown
+            # then, as every view answers: 404, not an empty stream.
+            first = events[0] if events and after_version == 0 else self._opening(case_id)
+            if first.recorded_at > known_at:
+                raise CaseNotFoundError(case_id)
         more = len(events) > limit
         events = events[:limit]
         if known_at is not None:

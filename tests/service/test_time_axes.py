@@ -1670,6 +1670,33 @@ def test_state_etag_when_as_of_given_then_the_version_alone(
 # --- the raw stream ---
 
 
+def test_events_when_known_at_before_the_case_was_recorded_then_404_as_every_view(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a case recorded on 17 May 2013
+    at(clock, "2013-05-17T12:00:00+00:00")
+    case_id, _ = open_case(client, headers, event("VisitMade", "2013-05-16"))
+
+    # When its raw stream (and, alike, its state) is asked as known on 16 May, from the start
+    # and after version 1
+    before = {"known_at": "2013-05-16"}
+    stream = client.get(f"/cases/{case_id}/events", params=before, headers=headers)
+    later = client.get(
+        f"/cases/{case_id}/events", params={**before, "after_version": "1"}, headers=headers
+    )
+    state = client.get(f"/cases/{case_id}", params=before, headers=headers)
+
+    # Then the case was not yet recorded: 404, as for every view, not an empty stream
+    assert state.status_code == 404
+    assert stream.status_code == 404, stream.text
+    assert later.status_code == 404, later.text
+    # And known the day it was recorded, the stream is there
+    recorded = client.get(
+        f"/cases/{case_id}/events", params={"known_at": "2013-05-17"}, headers=headers
+    )
+    assert len(recorded.json()["events"]) == 2
+
+
 def test_events_when_paged_then_in_version_order_with_positions_and_cursor(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:
