@@ -130,6 +130,10 @@ class EventsPage:
     next_after_version: int | None
 
 
+# Cases whose next change (`CaseRecords.next_change`) is remembered.
+UPCOMING_CACHED = 100_000
+
+
 class EventCache:
     """Decoded events of recently read cases, bounded by the number of events held.
 
@@ -299,6 +303,9 @@ class CaseRecords(Application[UUID]):
             )
         self.index: CaseLog = case_log(self.recorder)
         self.event_cache = EventCache(settings.event_cache_size)
+        # Per case: the version, when asked, and the next change then found (`next_change`).
+        self._upcoming: OrderedDict[UUID, tuple[int, datetime, datetime | None]] = OrderedDict()
+        self._upcoming_lock = threading.Lock()
         self.observer: WriteObserver = Unobserved()
         if check_key:
             self.check_key()
@@ -948,8 +955,32 @@ class CaseRecords(Application[UUID]):
     ) -> datetime | None:
         """The first moment after `now` at which the case asked as of the time of asking shows
         more with no new event recorded: an entry dated a little ahead of the clock (within the
-        tolerated skew), or corrected to a later time, happens. None when nothing is to come."""
-        return next_occurrence(self._all_events(case_id), as_of=now, known_at=known_at or now)
+        tolerated skew), or corrected to a later time, happens. None when nothing is to come.
+
+        Asked as known now, it is remembered per case with the version and the time it was
+        found at: until the case gets a new event or that moment comes, it is still the next,
+        and the case's events are not scanned again."""
+        events = self._all_events(case_id)
+        if known_at is not None:
+            return next_occurrence(events, as_of=now, known_at=known_at)
+        version = events[-1].version
+        with self._upcoming_lock:
+            cached = self._upcoming.get(case_id)
+        if cached is not None:
+            cached_version, found_at, upcoming = cached
+            if (
+                cached_version == version
+                and found_at <= now
+                and (upcoming is None or now < upcoming)
+            ):
+                return upcoming
+        upcoming = next_occurrence(events, as_of=now, known_at=now)
+        with self._upcoming_lock:
+            self._upcoming[case_id] = (version, now, upcoming)
+            self._upcoming.move_to_end(case_id)
+            while len(self._upcoming) > UPCOMING_CACHED:
+                self._upcoming.popitem(last=False)
+        return upcoming
 
     def involvement(
         self,

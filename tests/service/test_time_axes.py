@@ -1649,6 +1649,32 @@ def test_state_etag_when_an_entry_dated_ahead_comes_into_view_then_etag_changes(
     assert again.status_code == 304
 
 
+def test_state_etag_when_two_entries_dated_ahead_come_into_view_in_turn_then_one_tag_each(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a case with two concerns recorded at 12:00, dated 12:02 and 12:04
+    at(clock, "2013-05-17T12:00:00+00:00")
+    case_id, _ = open_case(
+        client,
+        headers,
+        concern("2013-05-17T12:02:00+00:00"),
+        concern("2013-05-17T12:04:00+00:00", category="neglect"),
+    )
+
+    # When the state is asked at 12:00, 12:01, 12:03 and 12:05
+    tags, concerns = [], []
+    for when in ("12:00", "12:01", "12:03", "12:05"):
+        at(clock, f"2013-05-17T{when}:00+00:00")
+        response = client.get(f"/cases/{case_id}", headers=headers)
+        tags.append(response.headers["ETag"])
+        concerns.append(len(response.json()["open_concerns"]))
+
+    # Then each state the clock brings has its own tag, and a state that has not changed keeps it
+    assert concerns == [0, 0, 1, 2]
+    assert tags[0] == tags[1]
+    assert len({tags[1], tags[2], tags[3]}) == 3
+
+
 def test_state_etag_when_as_of_given_then_the_version_alone(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:
