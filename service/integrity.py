@@ -42,6 +42,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 from uuid import UUID
@@ -179,6 +180,7 @@ def _walk(
     findings: list[tuple[int, str]] = []
     verified: list[_Stored] = []
     snapshots = records.snapshot_states(case_id)
+    last_recorded: datetime | None = None
     # The entries a snapshot sums up: the opening, and the latest that set the owning authority.
     opened: dict[str, Any] | None = None
     authority: tuple[int, dict[str, Any]] | None = None
@@ -207,10 +209,22 @@ def _walk(
             findings.append((expected, reason))
             break
         try:
-            RecordedEvent.from_stored(case_id, expected, row.position, entry)
+            recorded = RecordedEvent.from_stored(case_id, expected, row.position, entry)
         except NotAnEntry:  # hashed as stored, yet no entry a view can read (or upcast)
             findings.append((expected, f"entry at version {expected} cannot be decoded"))
             break
+        if last_recorded is not None and recorded.recorded_at < last_recorded:
+            # The service never records an entry earlier than the one before it: one that says
+            # so was written behind its back (back-dated to look known before it was).
+            findings.append(
+                (
+                    expected,
+                    f"entry at version {expected} recorded at {entry.get('recorded_at')}, "
+                    f"before version {expected - 1} was",
+                )
+            )
+            break
+        last_recorded = recorded.recorded_at
         if upto is None or row.position <= upto:
             tip = _Tip(expected, stored)
         if expected == 1:
