@@ -130,6 +130,9 @@ class EventsPage:
     next_after_version: int | None
 
 
+# What a snapshot of a case restores (anything else is not a snapshot of one).
+CASE_TOPIC = get_topic(Case)
+
 # Cases whose next change (`CaseRecords.next_change`) is remembered.
 UPCOMING_CACHED = 100_000
 
@@ -670,6 +673,8 @@ class CaseRecords(Application[UUID]):
         version it says set the owning authority (one to three rows read, on a cold load only).
         `verify` checks every snapshot against the whole chain."""
         case_id, version = snapshot.originator_id, snapshot.originator_version
+        if snapshot.topic != CASE_TOPIC:
+            return "it is not a snapshot of a case"  # (it would make the case another object)
         state = snapshot.state
         authority_version = state.get("authority_version", 1)
         if not isinstance(authority_version, int) or not 1 <= authority_version <= version:
@@ -703,7 +708,10 @@ class CaseRecords(Application[UUID]):
                 states[row.originator_version] = None
                 continue
             state = getattr(snapshot, "state", None)
-            states[row.originator_version] = state if isinstance(state, dict) else None
+            of_a_case = getattr(snapshot, "topic", None) == CASE_TOPIC
+            states[row.originator_version] = (
+                state if of_a_case and isinstance(state, dict) else None
+            )
         return states
 
     def _current_version(self, case_id: UUID) -> int | None:

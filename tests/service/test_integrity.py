@@ -1120,6 +1120,34 @@ def test_read_when_snapshot_forged_to_another_owner_then_ignored_and_verify_find
     assert cli(settings, "seal").returncode == 1
 
 
+def test_read_when_snapshot_forged_to_restore_another_kind_of_object_then_ignored_and_found(
+    snapshotted: Callable[[], tuple[TestClient, str]],
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    log: Log,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a case whose snapshot is edited to restore another kind of object than a case
+    _, case_id = snapshotted()
+    document = orjson.loads(log.snapshots(case_id)[SNAPSHOT_INTERVAL])
+    assert document["topic"] == "domain.case:Case"
+    document["topic"] = "builtins:dict"
+    log.set_snapshot(case_id, SNAPSHOT_INTERVAL, orjson.dumps(document))
+    # When the service, started afresh, reads the case and appends to it
+    client = start_app(snapshot_interval=SNAPSHOT_INTERVAL)
+    read = client.get(f"/cases/{case_id}", headers=headers)
+    appended = append(client, headers, case_id, event("CaseNoteRecorded"))
+    # Then the snapshot is passed over with a warning and the case read from its events
+    assert read.status_code == 200, read.text
+    assert read.json()["version"] == VERSIONS
+    assert appended.status_code == 201, appended.text
+    assert f"snapshot of case {case_id} at version {SNAPSHOT_INTERVAL} ignored" in caplog.text
+    # And verify reports the snapshot
+    report = client.get(f"/cases/{case_id}/verify", headers=headers).json()
+    assert report["first_bad_version"] == SNAPSHOT_INTERVAL
+    assert report["reason"].startswith(f"snapshot at version {SNAPSHOT_INTERVAL} does not match")
+
+
 def test_read_when_snapshot_forged_beyond_the_case_then_ignored_and_verify_finds_it(
     snapshotted: Callable[[], tuple[TestClient, str]],
     start_app: Callable[..., TestClient],
