@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from domain.catalogue import PostedBy, catalogue
 from domain.envelope import RecordedEvent
 from domain.moments import LONDON, Moment, end_of_day, years_after
@@ -142,10 +144,12 @@ def partner_involvement(
 
 @dataclass(frozen=True)
 class Target:
-    """An entry a correction or retraction may target: whose it is, and its type."""
+    """An entry a correction or retraction may target: whose it is, its type, and its payload as
+    it now stands (its latest correction's, if corrected)."""
 
     agency: str
     type: str
+    data: Mapping[str, Any]
 
 
 def check_write(
@@ -245,32 +249,61 @@ def _change_refusal(
     local_authority: str,
 ) -> str | None:
     """Why the caller may not correct or retract the entry `entry` targets, or None. A partner
-    changes only its own agency's entries; a manager's decision is changed only by a manager;
-    and a correction's replacement is judged as if the caller posted it as the target's type
-    (else a partner could post its own entry, then correct it into one it may not post)."""
+    changes only its own agency's entries, and only one it could post as it now stands, and a
+    correction's replacement only if it could post that too (else it could post its own entry,
+    then correct it into one it may not post, or change back what children's social care
+    corrected it to say); a manager's decision is changed only by a manager."""
     verb = "retract" if entry["type"] == "EntryRetracted" else "correct"
     target = targets.get(str(entry["data"].get("target_event_id")))
     if not owner and (target is None or target.agency != caller.agency):
         return f"only the agency that wrote an entry, or children's social care, may {verb} it"
     if target is None or target.type not in catalogue:
         return None  # (no such entry: the use case refuses the batch, 422)
-    target_kind = catalogue[target.type]
-    if target_kind.posted_by is PostedBy.CSC_MANAGER and not _is_manager(caller, owner):
+    kind = catalogue[target.type]
+    if kind.posted_by is PostedBy.CSC_MANAGER and not _is_manager(caller, owner):
         return f"only the owning authority's managers {verb} their decisions ({target.type})"
-    replacement = entry["data"].get("data")
-    if entry["type"] != "EntryCorrected" or not isinstance(replacement, Mapping):
+    if owner:
+        return None  # (it posts every other type)
+    reason = _as_posted_by(caller, target.type, target.data, targets, local_authority)
+    if reason is not None:
+        return f"the {target.type} as it stands: {reason}"
+    if entry["type"] != "EntryCorrected":
         return None
-    if not owner:
-        # A referrer corrects its own CaseOpened, but the owner it names stays: a correction of
-        # `local_authority` moves the whole case (and every restricted entry) to that agency.
-        moved_to = replacement.get("local_authority")
-        if moved_to is not None and moved_to != local_authority:
-            return "only the owning authority's children's social care moves the case elsewhere"
-    as_posted = {"type": target.type, "data": replacement, "author": entry.get("author")}
-    # The target is the caller's own: an opening it posted was its referral.
-    referral = target_kind.posted_by is PostedBy.REFERRER
-    reason = _refusal(caller, owner, as_posted, targets, referral, local_authority)
+    sent = entry["data"].get("data")
+    # A referrer corrects its own CaseOpened, but the owner it names stays: a correction of
+    # `local_authority` moves the whole case (and every restricted entry) to that agency.
+    moved_to = sent.get("local_authority") if isinstance(sent, Mapping) else None
+    if moved_to is not None and moved_to != local_authority:
+        return "only the owning authority's children's social care moves the case elsewhere"
+    replacement = _valid_payload(target.type, sent)
+    if replacement is None:
+        return None  # (not a payload of the target's type: the use case refuses it, 422)
+    reason = _as_posted_by(caller, target.type, replacement, targets, local_authority)
     return None if reason is None else f"its replacement {target.type}: {reason}"
+
+
+def _as_posted_by(
+    caller: Caller,
+    kind: str,
+    data: Mapping[str, Any],
+    targets: Mapping[str, Target],
+    local_authority: str,
+) -> str | None:
+    """Why a partner may not post an entry of `kind` saying `data`, or None. (The entry is its
+    own: an opening it posted was its referral.)"""
+    referral = catalogue[kind].posted_by is PostedBy.REFERRER
+    as_posted = {"type": kind, "data": data}
+    return _refusal(caller, False, as_posted, targets, referral, local_authority)
+
+
+def _valid_payload(kind: str, data: object) -> dict[str, Any] | None:
+    """`data` in its stored form if it is a valid payload of `kind`, else None."""
+    try:
+        payload = catalogue[kind].payload.model_validate(data)
+    except ValidationError:
+        return None
+    stored: dict[str, Any] = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return stored
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from domain.access import (
     decide,
 )
 from domain.catalogue import PostedBy, catalogue
+from domain.envelope import RecordedEvent
 from domain.selection import next_occurrence
 from domain.state import CaseState, case_state
 from service.errors import CaseNotFoundError, Forbidden, UnreadableEntry
@@ -42,6 +43,18 @@ def is_emergency(purpose: str | None) -> bool:
     if not purpose or not purpose.lower().startswith(EMERGENCY):
         return False
     return bool(purpose[len(EMERGENCY) :].strip())
+
+
+def _targets(events: Sequence[RecordedEvent]) -> dict[str, Target]:
+    """Each stored entry a correction or retraction may target, with its payload as it now
+    stands: its latest correction's replacement, if it was corrected."""
+    targets = {e.id: Target(e.agency, e.type, e.data) for e in events}
+    for event in events:  # (in version order: the latest correction is applied last)
+        corrected = event.targets if event.type == "EntryCorrected" else None
+        replacement = event.data.get("data")
+        if corrected in targets and isinstance(replacement, Mapping):
+            targets[corrected] = replace(targets[corrected], data=replacement)
+    return targets
 
 
 def _check_writer(principal: Principal) -> None:
@@ -235,11 +248,11 @@ class Gatekeeper:
             e["type"] in catalogue and catalogue[e["type"]].posted_by is PostedBy.TARGET_OR_CSC
             for e in events
         ):
-            targets = {e.id: Target(e.agency, e.type) for e in self.records.known_events(case_id)}
+            targets = _targets(self.records.known_events(case_id))
             for event in events:
                 author = event.get("author") or {}
                 agency = author.get("agency") or principal.agency
-                targets[str(event["id"])] = Target(agency, event["type"])
+                targets[str(event["id"])] = Target(agency, event["type"], event["data"])
         try:
             check_write(
                 caller,

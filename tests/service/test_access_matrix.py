@@ -679,6 +679,75 @@ def test_partner_when_correcting_its_involvement_to_another_agencys_then_refused
     assert client.get(f"/cases/{case_id}", headers=police).status_code == 200
 
 
+@pytest.mark.parametrize("referrer", ["x", None, [], 5, {}])
+def test_partner_when_correcting_its_referral_with_no_valid_referrer_then_422_not_403_or_500(
+    client: TestClient, token: Token, referrer: object
+) -> None:
+    # Given a contact the school recorded
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    contact = _contact("2026-10-03", SCHOOL, contact_id="C-2")
+    assert append(client, school, case_id, contact).status_code == 201
+
+    # When the school corrects it with a referrer that is no referrer at all
+    response = append(client, school, case_id, _correction(contact, referrer=referrer))
+
+    # Then the replacement is refused as an invalid ContactReceived, not as a forbidden one
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("change", ["corrected back", "retracted"])
+def test_partner_when_changing_its_entry_children_s_social_care_corrected_then_refused(
+    client: TestClient, token: Token, change: str
+) -> None:
+    # Given the school's involvement, which children's social care corrected to be the police's
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    own = event(
+        "AgencyInvolvementStarted",
+        "2026-10-03",
+        data=payload("AgencyInvolvementStarted", agency=SCHOOL),
+    )
+    assert append(client, school, case_id, own).status_code == 201
+    assert append(client, csc, case_id, _correction(own, agency=POLICE)).status_code == 201
+    police = token(agency=POLICE, sub="pc")
+    assert client.get(f"/cases/{case_id}", headers=police).status_code == 200
+
+    # When the school corrects it back to itself, or retracts it
+    undo = (
+        _correction(own, agency=SCHOOL)
+        if change == "corrected back"
+        else event("EntryRetracted", "2026-10-04", target=own["id"])
+    )
+    response = append(client, school, case_id, undo)
+
+    # Then it is refused: as it stands, the entry is one only children's social care posts, and
+    # the police keep reading the case
+    assert response.status_code == 403, response.text
+    assert "AgencyInvolvementStarted as it stands" in response.json()["detail"]
+    assert client.get(f"/cases/{case_id}", headers=police).status_code == 200
+
+
+def test_partner_when_retracting_a_csc_only_entry_typed_in_as_its_own_then_refused(
+    client: TestClient, token: Token
+) -> None:
+    # Given a strategy discussion children's social care recorded with the school as its author
+    csc, school = token(), _school(token)
+    case_id = _referred_case(client, csc)
+    held = event(
+        "StrategyDiscussionHeld", "2026-10-03", author={"name": "Ann Jones", "agency": SCHOOL}
+    )
+    assert append(client, csc, case_id, held).status_code == 201
+
+    # When the school retracts it
+    response = append(client, school, case_id, event("EntryRetracted", target=held["id"]))
+
+    # Then it is refused, as correcting it would be: the school could not have posted it
+    assert response.status_code == 403, response.text
+    assert "StrategyDiscussionHeld" in response.json()["detail"]
+
+
 def test_csc_owner_when_correcting_another_agencys_involvement_then_recorded(
     client: TestClient, token: Token
 ) -> None:
