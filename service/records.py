@@ -133,7 +133,7 @@ class EventsPage:
 # What a snapshot of a case restores (anything else is not a snapshot of one).
 CASE_TOPIC = get_topic(Case)
 
-# Cases whose next change (`CaseRecords.next_change`) is remembered.
+# Cases whose next change (`CaseRecords._next_change`) is remembered.
 UPCOMING_CACHED = 100_000
 
 
@@ -306,7 +306,7 @@ class CaseRecords(Application[UUID]):
             )
         self.index: CaseLog = case_log(self.recorder)
         self.event_cache = EventCache(settings.event_cache_size)
-        # Per case: the version, when asked, and the next change then found (`next_change`).
+        # Per case: the version, when asked, and the next change then found (`_next_change`).
         self._upcoming: OrderedDict[UUID, tuple[int, datetime, datetime | None]] = OrderedDict()
         self._upcoming_lock = threading.Lock()
         self.observer: WriteObserver = Unobserved()
@@ -952,25 +952,38 @@ class CaseRecords(Application[UUID]):
         as_of: datetime | None = None,
         known_at: datetime | None = None,
         partner: str | None = None,
-        now: datetime | None = None,
     ) -> CaseState:
-        """The state; for a `partner` agency, with other agencies' restricted details withheld.
-        `now`: the moment `as_of` and `known_at` default to (the clock's, unless given)."""
-        return self._fold(case_state, case_id, as_of, known_at, partner, now)
+        """The state; for a `partner` agency, with other agencies' restricted details withheld."""
+        return self._fold(case_state, case_id, as_of, known_at, partner)
 
-    def next_change(
-        self, case_id: UUID, *, now: datetime, known_at: datetime | None = None
-    ) -> datetime | None:
-        """The first moment after `now` at which the case asked as of the time of asking shows
-        more with no new event recorded: an entry dated a little ahead of the clock (within the
-        tolerated skew), or corrected to a later time, happens. None when nothing is to come.
-
-        Asked as known now, it is remembered per case with the version and the time it was
-        found at: until the case gets a new event or that moment comes, it is still the next,
-        and the case's events are not scanned again."""
+    def state_and_next_change(
+        self,
+        case_id: UUID,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        partner: str | None = None,
+        now: datetime,
+    ) -> tuple[CaseState, datetime | None]:
+        """The state (`case_state`), and, asked as of the time of asking (no `as_of`), the first
+        moment after `now` at which it shows more with no new event recorded: an entry dated a
+        little ahead of the clock (within the tolerated skew), or corrected to a later time,
+        happens (None when nothing is to come). Both from one read of the case's events."""
         events = self._all_events(case_id)
+        state = self._fold_events(case_state, case_id, events, as_of, known_at, partner, now)
+        if as_of is not None:
+            return state, None
         if known_at is not None:
-            return next_occurrence(events, as_of=now, known_at=known_at)
+            return state, next_occurrence(events, as_of=now, known_at=known_at)
+        return state, self._next_change(case_id, events, now)
+
+    def _next_change(
+        self, case_id: UUID, events: Sequence[RecordedEvent], now: datetime
+    ) -> datetime | None:
+        """`next_occurrence` as of `now` over every event read (one recorded after `now`, by a
+        clock a little ahead, counts too: the state's version changes when it is known), kept
+        per case with the version and the time it was found at: until the case gets a new event
+        or that moment comes, it is still the next, and the events are not scanned again."""
         version = events[-1].version
         with self._upcoming_lock:
             cached = self._upcoming.get(case_id)
@@ -982,7 +995,8 @@ class CaseRecords(Application[UUID]):
                 and (upcoming is None or now < upcoming)
             ):
                 return upcoming
-        upcoming = next_occurrence(events, as_of=now, known_at=now)
+        known = max(now, events[-1].recorded_at)
+        upcoming = next_occurrence(events, as_of=now, known_at=known)
         with self._upcoming_lock:
             self._upcoming[case_id] = (version, now, upcoming)
             self._upcoming.move_to_end(case_id)
@@ -1009,12 +1023,23 @@ class CaseRecords(Application[UUID]):
         as_of: datetime | None,
         known_at: datetime | None,
         partner: str | None,
-        now: datetime | None = None,
     ) -> ViewT:
         """A view folded from the case's events (`case_state`, `involvement_summary`); for a
         partner, what other agencies marked restricted counts for when, never for what."""
-        now = now or self.clock()
         events = self._all_events(case_id)
+        return self._fold_events(view, case_id, events, as_of, known_at, partner, None)
+
+    def _fold_events(
+        self,
+        view: Callable[..., ViewT],
+        case_id: UUID,
+        events: list[RecordedEvent],
+        as_of: datetime | None,
+        known_at: datetime | None,
+        partner: str | None,
+        now: datetime | None,
+    ) -> ViewT:
+        now = now or self.clock()
         withheld = withheld_from(events, partner) if partner else frozenset()
         try:
             return view(

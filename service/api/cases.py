@@ -182,7 +182,7 @@ async def _append_arguments(request: Request) -> dict[str, Any]:
     responses={
         200: {"headers": {"ETag": STATE_ETAG}},
         304: {
-            "description": "Not modified: the case is still at the version `If-None-Match` names",
+            "description": "Not modified: the state is still the one `If-None-Match` names",
             "headers": {"ETag": STATE_ETAG},
         },
         **responses(401, 403, 404, 422, 503),
@@ -199,10 +199,10 @@ def get_case_state(
 ) -> CaseState | Response:
     """Status, episodes, plans, worker, agencies, concerns, last seen and last involvement."""
     partner = partner_agency(access, caller)
-    now = records.clock()  # (one moment for the state and its tag)
-    state = records.case_state(case_id, as_of=as_of, known_at=known_at, partner=partner, now=now)
     # Asked as of the time of asking, the state changes when an entry dated ahead happens.
-    changes_at = None if as_of else records.next_change(case_id, now=now, known_at=known_at)
+    state, changes_at = records.state_and_next_change(
+        case_id, as_of=as_of, known_at=known_at, partner=partner, now=records.clock()
+    )
     etag = state_etag(state.version, changes_at)
     if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})

@@ -1675,6 +1675,27 @@ def test_state_etag_when_two_entries_dated_ahead_come_into_view_in_turn_then_one
     assert len({tags[1], tags[2], tags[3]}) == 3
 
 
+def test_state_etag_when_asked_by_a_clock_behind_the_last_recording_then_still_changes(
+    client: TestClient, headers: Headers, clock: SettableClock
+) -> None:
+    # Given a case with a concern recorded at 12:10, dated 12:12; and a state asked by a clock
+    # set back to 12:05 (another worker's, behind the one that recorded it)
+    at(clock, "2013-05-17T12:10:00+00:00")
+    case_id, _ = open_case(client, headers, concern("2013-05-17T12:12:00+00:00"))
+    at(clock, "2013-05-17T12:05:00+00:00")
+    client.get(f"/cases/{case_id}", headers=headers)
+
+    # When the state is asked at 12:11, then again with its ETag at 12:13
+    at(clock, "2013-05-17T12:11:00+00:00")
+    etag = client.get(f"/cases/{case_id}", headers=headers).headers["ETag"]
+    at(clock, "2013-05-17T12:13:00+00:00")
+    after = client.get(f"/cases/{case_id}", headers={**headers, "If-None-Match": etag})
+
+    # Then the concern, happened by then, comes with a new ETag: never a 304 for the old state
+    assert after.status_code == 200
+    assert [c["category"] for c in after.json()["open_concerns"]] == ["bruising"]
+
+
 def test_state_etag_when_as_of_given_then_the_version_alone(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:
@@ -1692,7 +1713,6 @@ def test_state_etag_when_as_of_given_then_the_version_alone(
     assert response.headers["ETag"] == f'W/"{response.json()["version"]}"'
 
 
-# --- the raw stream ---
 # --- the raw stream ---
 
 
