@@ -1678,12 +1678,14 @@ def test_state_etag_when_two_entries_dated_ahead_come_into_view_in_turn_then_one
 def test_state_etag_when_asked_by_a_clock_behind_the_last_recording_then_still_changes(
     client: TestClient, headers: Headers, clock: SettableClock
 ) -> None:
-    # Given a case with a concern recorded at 12:10, dated 12:12; and a state asked by a clock
-    # set back to 12:05 (another worker's, behind the one that recorded it)
+    # Given a case opened at 12:00, with a concern recorded at 12:10, dated 12:12; and its state
+    # asked by a clock at 12:05 (another worker's, behind the one that recorded the concern)
+    at(clock, "2013-05-17T12:00:00+00:00")
+    case_id, _ = open_case(client, headers)
     at(clock, "2013-05-17T12:10:00+00:00")
-    case_id, _ = open_case(client, headers, concern("2013-05-17T12:12:00+00:00"))
+    record(client, headers, case_id, concern("2013-05-17T12:12:00+00:00"))
     at(clock, "2013-05-17T12:05:00+00:00")
-    client.get(f"/cases/{case_id}", headers=headers)
+    assert client.get(f"/cases/{case_id}", headers=headers).json()["version"] == 1
 
     # When the state is asked at 12:11, then again with its ETag at 12:13
     at(clock, "2013-05-17T12:11:00+00:00")
