@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
-from domain.access import READERS, Decision
+from domain.access import READERS, Decision, View
 from domain.moments import format_utc
 from domain.rules import BreakGlassRead, break_glass_access
 from domain.values import AGENCY_PATTERN, AlertRule
@@ -29,7 +29,7 @@ from projections.case_search import BadCursor, CaseFilters, CaseSearch, CaseSumm
 from projections.runner import divergence
 from projections.store import ReadModelStore
 from service.access import caller_of
-from service.api.deps import PAGE_LIMIT, Audit, Caller, CurrentSettings, Records
+from service.api.deps import PAGE_LIMIT, Audit, Caller, CurrentSettings, Gate, Records
 from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access, reading_as
 from service.api.headers import PROJECTION_BEHIND, PROJECTION_POSITION
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, Refusal, responses
@@ -169,6 +169,7 @@ def list_cases(
     access: ListAccess,
     records: Records,
     settings: CurrentSettings,
+    gate: Gate,
     purpose: Purpose = None,
     q: Annotated[str | None, Query(description="Child's name, case-insensitive substring")] = None,
     dob: Annotated[
@@ -223,11 +224,20 @@ def list_cases(
         raise Refusal(
             400, "bad-cursor", "The cursor is not one this list handed out", str(e)
         ) from None
+    # A partner's rows are confirmed on its access now: the read model folds every entry,
+    # also one dated a little ahead of the clock that involves it, which gives access only
+    # once it happens (as `GET /cases/{case_id}` answers). The cursor still passes them.
+    cases = [
+        s
+        for s in page.cases
+        if s.view != "partner" or gate.decide(caller, UUID(s.case_id)).view is not View.NONE
+    ]
     # The audit records which cases this page returned, and in which view.
-    partners = tuple(s.case_id for s in page.cases if s.view == "partner")
-    request.state.audit = AuditNote(caller, tuple(page.case_ids), purpose, access, partners)
+    partners = tuple(s.case_id for s in cases if s.view == "partner")
+    shown = tuple(s.case_id for s in cases)
+    request.state.audit = AuditNote(caller, shown, purpose, access, partners)
     response.headers["X-Projection-Position"] = str(page.position)
-    return CaseListResponse(cases=page.cases, next_cursor=page.next_cursor)
+    return CaseListResponse(cases=cases, next_cursor=page.next_cursor)
 
 
 # --- alerts and caseloads: the owning authority's and reviewers' views -----------------------

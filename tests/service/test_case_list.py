@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from service.clock import SettableClock
+from tests.conftest import NOW
 from tests.support import (
     append,
     audited_reads,
@@ -375,3 +378,30 @@ def test_list_when_page_holds_cases_seen_as_partner_then_audited_in_the_partner_
     )
     assert audited_reads(client, partnered, manager) == [("GET /cases", "partner")]
     assert audited_reads(client, owned, wessex_manager) == [("GET /cases", "full")]
+
+
+def test_list_when_partner_named_in_an_entry_dated_ahead_then_listed_once_it_happens(
+    client: TestClient, token: Token, clock: SettableClock
+) -> None:
+    # Given a case whose only mention of the school is its involvement, dated two minutes ahead
+    # of the clock (within the tolerated skew)
+    involved = event(
+        "AgencyInvolvementStarted",
+        (NOW + timedelta(minutes=2)).isoformat(),
+        data=payload("AgencyInvolvementStarted", agency=SCHOOL),
+    )
+    case_id, position = _open(client, token(), "Amy Smith", involved)
+    school = token(agency=SCHOOL, sub="dsl")
+
+    # When the school lists its cases now, and again once the involvement has happened
+    before = _list(client, school, position)
+    case_before = client.get(f"/cases/{case_id}", headers=school)
+    clock.set(NOW + timedelta(minutes=3))
+    after = _list(client, school, position)
+
+    # Then the case is listed only when the school may read it, as its own view answers
+    assert before.status_code == 200, before.text
+    assert case_before.status_code == 404
+    assert before.json()["cases"] == []
+    assert [(c["case_id"], c["view"]) for c in after.json()["cases"]] == [(case_id, "partner")]
+    assert client.get(f"/cases/{case_id}", headers=school).status_code == 200
