@@ -118,7 +118,7 @@ def test_read_when_store_raises_persistence_error_then_503_store_unavailable(
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise error
 
-    monkeypatch.setattr(records, "case_state", fail)
+    monkeypatch.setattr(records, "state_and_next_change", fail)
     # When the state is read
     response = client.get(f"/cases/{case_id}", headers=headers)
     # Then the answer is a 503 problem, not a 500
@@ -281,13 +281,13 @@ def test_request_when_work_outlasts_deadline_then_503_at_the_deadline(
     writer = {"Authorization": f"Bearer {jwt}"}
     case_id, _ = open_case(app, writer)
     records: Any = app.app.state.records  # type: ignore[attr-defined]
-    original = records.case_state
+    original = records.state_and_next_change
 
     def hung(*args: Any, **kwargs: Any) -> Any:
         time.sleep(3)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(records, "case_state", hung)
+    monkeypatch.setattr(records, "state_and_next_change", hung)
     # When the state is read
     started = time.monotonic()
     response = app.get(f"/cases/{case_id}", headers=writer)
@@ -299,7 +299,7 @@ def test_request_when_work_outlasts_deadline_then_503_at_the_deadline(
     assert response.json()["type"] == "urn:casetrail:problem:deadline-exceeded"
     assert 0.9 < elapsed < 2.5
     # And the next request is served as usual
-    monkeypatch.setattr(records, "case_state", original)
+    monkeypatch.setattr(records, "state_and_next_change", original)
     assert app.get(f"/cases/{case_id}", headers=writer).status_code == 200
 
 
@@ -315,14 +315,14 @@ def test_request_deadline_when_handler_runs_in_a_thread_then_it_sees_the_time_le
     writer = {"Authorization": f"Bearer {jwt}"}
     case_id, _ = open_case(app, writer)
     records: Any = app.app.state.records  # type: ignore[attr-defined]
-    original = records.case_state
+    original = records.state_and_next_change
     seen: list[float] = []
 
     def noting(*args: Any, **kwargs: Any) -> Any:
         seen.append(time_left(1000.0))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(records, "case_state", noting)
+    monkeypatch.setattr(records, "state_and_next_change", noting)
     # When the state is read
     assert app.get(f"/cases/{case_id}", headers=writer).status_code == 200
     # Then the worker thread saw the request's deadline, not the outside-a-request default
