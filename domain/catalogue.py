@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class Significance(enum.IntEnum):
@@ -87,6 +87,15 @@ class EntryType:
 
     def headline(self, data: Mapping[str, Any]) -> str:
         return self.payload.model_validate(data).headline()
+
+    def accepts(self, data: object) -> bool:
+        """Whether `data` is a valid payload of this type (a stored one always is, unless it
+        was edited behind the service's back)."""
+        try:
+            self.payload.model_validate(data)
+        except ValidationError:
+            return False
+        return True
 
     @cached_property
     def plain_json(self) -> bool:

@@ -343,7 +343,8 @@ class Gatekeeper:
             return cached[2]
         events = self.records.known_events(case_id)
         known_at = max(now, events[-1].recorded_at)
-        state = case_state(case_id, events, as_of=now, known_at=known_at)
+        with self.records.reading(case_id):
+            state = case_state(case_id, events, as_of=now, known_at=known_at)
         upcoming = next_occurrence(events, as_of=now, known_at=known_at)
         with self._lock:
             self._states[case_id] = (events[-1].version, upcoming, state)

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -277,6 +278,11 @@ class CaseLogEvents(EventStore[UUID]):
                     f"{row.topic!r}"
                 )
             yield self.mapper.to_domain_event(row)
+
+
+# What a fold raises on a payload its type does not accept (a `NothingRecorded` is a LookupError
+# too, and the use cases' own errors are not these).
+_FOLD_FAILURES = (ValueError, TypeError, AttributeError, LookupError)
 
 
 def derived_case_id(opened_event_id: str) -> UUID:
@@ -956,6 +962,27 @@ class CaseRecords(Application[UUID]):
         """The state; for a `partner` agency, with other agencies' restricted details withheld."""
         return self._fold(case_state, case_id, as_of, known_at, partner)
 
+    @contextmanager
+    def reading(self, case_id: UUID) -> Iterator[None]:
+        """A view folded from the case's entries. If it fails, and an entry's payload is not
+        one its type accepts (edited in the store with its hashes recomputed, which the chain
+        cannot show; `verify` reports it), the view answers as for any unreadable entry (503):
+        it shows an entry as recorded or not at all. A failure on valid entries is a bug, and
+        stays one."""
+        try:
+            yield
+        except _FOLD_FAILURES as failure:
+            if isinstance(failure, NothingRecorded) or not self._holds_unacceptable(case_id):
+                raise
+            raise UnreadableEntry from failure
+
+    def _holds_unacceptable(self, case_id: UUID) -> bool:
+        try:
+            events = self.known_events(case_id)
+        except CasetrailError:
+            return False
+        return any(not catalogue[e.type].accepts(e.data) for e in events)
+
     def state_and_next_change(
         self,
         case_id: UUID,
@@ -1040,13 +1067,14 @@ class CaseRecords(Application[UUID]):
         now: datetime | None,
     ) -> ViewT:
         now = now or self.clock()
-        withheld = withheld_from(events, partner) if partner else frozenset()
-        try:
-            return view(
-                case_id, events, as_of=as_of or now, known_at=known_at or now, withheld=withheld
-            )
-        except NothingRecorded:
-            raise CaseNotFoundError(case_id) from None
+        with self.reading(case_id):
+            withheld = withheld_from(events, partner) if partner else frozenset()
+            try:
+                return view(
+                    case_id, events, as_of=as_of or now, known_at=known_at or now, withheld=withheld
+                )
+            except NothingRecorded:
+                raise CaseNotFoundError(case_id) from None
 
     def sharing_pack(
         self,
@@ -1059,9 +1087,10 @@ class CaseRecords(Application[UUID]):
         now = self.clock()
         known_at = known_at or now
         events = self._recorded_by(case_id, known_at)
-        return sharing_pack(
-            case_id, events, for_agency=for_agency, as_of=as_of or now, known_at=known_at
-        )
+        with self.reading(case_id):
+            return sharing_pack(
+                case_id, events, for_agency=for_agency, as_of=as_of or now, known_at=known_at
+            )
 
     @property
     def rule_timescales(self) -> Mapping[str, int]:
@@ -1082,15 +1111,16 @@ class CaseRecords(Application[UUID]):
         now = self.clock()
         known_at = known_at or now
         events = self._recorded_by(case_id, known_at)
-        return evaluate(
-            case_id,
-            events,
-            as_of=as_of or now,
-            known_at=known_at,
-            timescales=self.settings.rule_timescales,
-            break_glass_reads=break_glass_reads,
-            rules=rules,
-        )
+        with self.reading(case_id):
+            return evaluate(
+                case_id,
+                events,
+                as_of=as_of or now,
+                known_at=known_at,
+                timescales=self.settings.rule_timescales,
+                break_glass_reads=break_glass_reads,
+                rules=rules,
+            )
 
     def case_facts(self, case_id: UUID, *, current: bool = True) -> tuple[str, int] | None:
         """The owning authority and version of a case, from its small cached aggregate (no
@@ -1122,16 +1152,17 @@ class CaseRecords(Application[UUID]):
         now = self.clock()
         known_at = known_at or now
         events = self._recorded_by(case_id, known_at)
-        return chronology(
-            case_id,
-            events,
-            as_of=as_of or now,
-            known_at=known_at,
-            min_significance=min_significance,
-            agency=agency,
-            types=types,
-            partner=partner,
-        )
+        with self.reading(case_id):
+            return chronology(
+                case_id,
+                events,
+                as_of=as_of or now,
+                known_at=known_at,
+                min_significance=min_significance,
+                agency=agency,
+                types=types,
+                partner=partner,
+            )
 
     def _opening(self, case_id: UUID) -> RecordedEvent:
         """The case's first event (404 for an unknown case)."""

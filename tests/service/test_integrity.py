@@ -645,6 +645,61 @@ def test_read_when_a_stored_entry_is_made_unreadable_then_503_and_verify_names_i
     assert f"BROKEN at version 4: {reason}" in checked.stdout
 
 
+# (version, edit, the views that reach it and their answer) — made with every hash after it
+# recomputed: each chain holds, yet the entry's payload is no valid one of its type. An owner
+# that is no agency leaves the case no one's: 404 to the authority that owned it.
+UNACCEPTABLE_PAYLOADS: dict[str, tuple[int, Callable[[dict[str, Any]], None], list[str], int]] = {
+    "a child that is no object": (
+        1,
+        lambda entry: entry["data"].update(child="x"),
+        ["", "/chronology", "/involvement", "/alerts"],
+        503,
+    ),
+    "an owner that is no agency": (
+        1,
+        lambda entry: entry["data"].update(local_authority=5),
+        ["", "/chronology", "/involvement", "/alerts", "/verify"],
+        404,
+    ),
+    "a note that is no text": (
+        3,
+        lambda entry: entry["data"].update(text=["x"]),
+        ["/chronology?min_significance=routine"],
+        503,
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(UNACCEPTABLE_PAYLOADS))
+def test_read_when_a_payload_is_forged_invalid_with_every_hash_recomputed_then_503_and_found(
+    settings: Settings,
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    log: Log,
+    new_case: Callable[[], str],
+    damage: str,
+) -> None:
+    # Given a case whose entry was edited into a payload its type does not accept, every hash
+    # after it recomputed (a consistent forgery)
+    version, change, views, status = UNACCEPTABLE_PAYLOADS[damage]
+    case_id = new_case()
+    log.rewrite(case_id, version, change)
+    # When a service started afterwards reads the case
+    client = TestClient(start_app().app, raise_server_exceptions=False)
+    # Then each view that reaches the entry says the store cannot be read (or, with no owner,
+    # that there is no case to read), never a server error
+    for view in views:
+        answer = client.get(f"/cases/{case_id}{view}", headers=headers)
+        assert answer.status_code == status, f"{view}: {answer.status_code} {answer.text}"
+        assert answer.headers["content-type"] == "application/problem+json"
+    # And verification names the entry
+    checked = cli(settings, "verify", "--case", case_id)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"BROKEN at version {version}: entry at version {version} cannot be decoded" in (
+        checked.stdout
+    )
+
+
 @pytest.mark.parametrize("damage", list(UNREADABLE_ENTRIES))
 def test_feed_when_an_entry_is_made_unreadable_under_a_running_service_then_503(
     client: TestClient, headers: Headers, log: Log, new_case: Callable[[], str], damage: str
