@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from domain.catalogue import PostedBy, catalogue
 from domain.envelope import RecordedEvent
 from domain.moments import LONDON, Moment, end_of_day, years_after
@@ -275,7 +273,7 @@ def _change_refusal(
     moved_to = sent.get("local_authority") if isinstance(sent, Mapping) else None
     if moved_to is not None and moved_to != local_authority:
         return "only the owning authority's children's social care moves the case elsewhere"
-    replacement = _valid_payload(target.type, sent)
+    replacement = kind.stored_form(sent)
     if replacement is None:
         return None  # (not a payload of the target's type: the use case refuses it, 422)
     reason = _as_posted_by(caller, target.type, replacement, targets, local_authority)
@@ -294,16 +292,6 @@ def _as_posted_by(
     referral = catalogue[kind].posted_by is PostedBy.REFERRER
     as_posted = {"type": kind, "data": data}
     return _refusal(caller, False, as_posted, targets, referral, local_authority)
-
-
-def _valid_payload(kind: str, data: object) -> dict[str, Any] | None:
-    """`data` in its stored form if it is a valid payload of `kind`, else None."""
-    try:
-        payload = catalogue[kind].payload.model_validate(data)
-    except ValidationError:
-        return None
-    stored: dict[str, Any] = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return stored
 
 
 # --- reading -------------------------------------------------------------------------------------

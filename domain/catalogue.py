@@ -88,14 +88,15 @@ class EntryType:
     def headline(self, data: Mapping[str, Any]) -> str:
         return self.payload.model_validate(data).headline()
 
-    def accepts(self, data: object) -> bool:
-        """Whether `data` is a valid payload of this type (a stored one always is, unless it
-        was edited behind the service's back)."""
+    def stored_form(self, data: object) -> dict[str, Any] | None:
+        """`data` in its stored form if it is a valid payload of this type, else None (a stored
+        payload always is one, unless it was edited behind the service's back)."""
         try:
-            self.payload.model_validate(data)
+            payload = self.payload.model_validate(data)
         except ValidationError:
-            return False
-        return True
+            return None
+        stored: dict[str, Any] = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return stored
 
     @cached_property
     def plain_json(self) -> bool:

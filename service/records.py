@@ -981,7 +981,7 @@ class CaseRecords(Application[UUID]):
             events = self.known_events(case_id)
         except CasetrailError:
             return False
-        return any(not catalogue[e.type].accepts(e.data) for e in events)
+        return any(catalogue[e.type].stored_form(e.data) is None for e in events)
 
     def state_and_next_change(
         self,
