@@ -89,6 +89,19 @@ class UnreadableEntry(CasetrailError):
         )
 
 
+class LostEvent(UnreadableEntry):
+    """An event id the event-id index holds, whose event the log does not hold where the index
+    says, or cannot read there: written or deleted behind the service's back."""
+
+    def __init__(self, event_ids: list[str]) -> None:
+        CasetrailError.__init__(
+            self,
+            f"event(s) {', '.join(event_ids)}: the event-id index names an event the log does "
+            "not hold or cannot read (`casetrail verify` names it)",
+        )
+        self.event_ids = event_ids
+
+
 class DamagedCase(UnreadableEntry):
     """A case whose stored versions do not run on without a gap: a row was removed from the
     store behind the service's back."""

@@ -293,7 +293,7 @@ def _index_findings(
     a replay, a correction's target and a reused id are judged by (a forged digest would pass
     other content resent under the id as a replay, and store nothing). One read of the index
     by its ids."""
-    found = records.index.lookup(e.event_id for e in entries) if entries else {}
+    found = records.locate(e.event_id for e in entries) if entries else {}
     findings = []
     for e in entries:
         row = found.get(e.event_id)
@@ -384,6 +384,11 @@ def foreign_line(row: StrayRow) -> str:
 
 
 def unindexed_line(row: IndexRow) -> str:
+    if row.case_id is None:
+        return (
+            f"event-id index row of {row.event_id}: names position {row.position}, "
+            "where the log holds no event"
+        )
     return (
         f"event-id index row of {row.event_id}: names version {row.version} of case "
         f"{row.case_id}, which holds no such event"
@@ -442,10 +447,20 @@ def _unindexed(
     found = [
         row
         for row in records.index.index_rows()
-        if row.event_id not in indexed and row.version <= stopped.get(row.case_id, row.version)
+        if row.event_id not in indexed and not _past_a_break(row, stopped)
     ]
     now = records.recorder.max_notification_id() or 0
     return [row for row in found if not position < row.position <= now]
+
+
+def _past_a_break(row: IndexRow, stopped: dict[str, int]) -> bool:
+    """Whether `row` names a version past where its case stopped verifying."""
+    if row.case_id is None or row.version is None or row.case_id not in stopped:
+        return False
+    try:
+        return bool(row.version > stopped[row.case_id])
+    except TypeError:  # a version stored as something else than a number, by hand
+        return False
 
 
 # --- seals --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,6 +56,7 @@ from service.errors import (
     EventIdReused,
     FieldProblem,
     InvalidEvents,
+    LostEvent,
     StoreBusy,
     UnreadableEntry,
     UnreadableStore,
@@ -66,6 +67,7 @@ from service.settings import Settings
 from service.store import (
     CaseLog,
     IndexedEvent,
+    IndexEntry,
     PostgresCaseLogRecorder,
     SnapshotRows,
     SQLiteCaseLogRecorder,
@@ -448,7 +450,7 @@ class CaseRecords(Application[UUID]):
         targets = _targets(entries)
         if targets:
             self._confirm_stored(case_id, check)
-            known = self.index.lookup([e["id"] for e in entries] + targets)
+            known = self.locate([e["id"] for e in entries] + targets)
             resent = any(e["id"] in known for e in entries)
             try:
                 # Also brings each entry to its stored form (a correction's payload as its
@@ -464,7 +466,8 @@ class CaseRecords(Application[UUID]):
             replay = self._replay(case_id, entries, known)
             if replay is not None:
                 return replay
-        digests = [client_digest(e) for e in entries]
+        # (only a store that keeps them is given them: the others read them from the entry)
+        digests = [client_digest(e) if self.index.keeps_digests else None for e in entries]
         deadline = time.monotonic() + self.settings.append_retry_seconds
         attempt = 0
         # The first attempt decides on the case as cached, without asking the store for newer
@@ -488,7 +491,7 @@ class CaseRecords(Application[UUID]):
                 # index says whether it was stored: by this attempt (its own results, 201), by a
                 # racing copy (a replay), or not at all (503: the client's retry is idempotent).
                 # Never a conflict with itself.
-                known = self.index.lookup(e["id"] for e in entries)
+                known = self.locate(e["id"] for e in entries)
                 settled = self._replay(case_id, entries, known, attempted=unknown.hashes)
                 if settled is None:
                     raise unknown.failure from None
@@ -497,7 +500,7 @@ class CaseRecords(Application[UUID]):
                 # Another writer won the version, or this very batch was stored meanwhile (a
                 # client's racing retry, or an earlier attempt whose outcome we never heard):
                 # the ids tell which.
-                replay = self._replay(case_id, entries, self.index.lookup(e["id"] for e in entries))
+                replay = self._replay(case_id, entries, self.locate(e["id"] for e in entries))
                 if replay is not None:
                     self._confirm_stored(case_id, check)
                     return replay
@@ -517,7 +520,7 @@ class CaseRecords(Application[UUID]):
         self,
         case_id: UUID,
         entries: list[dict[str, Any]],
-        digests: list[str],
+        digests: list[str | None],
         *,
         expected: int | None,
         opening: bool,
@@ -548,14 +551,14 @@ class CaseRecords(Application[UUID]):
         except CaseRuleBroken as e:  # (rules of the batch alone: the same on any version)
             # Only a wholly new batch is judged on them: one with ids stored before (an opening
             # resent to the case) is a replay or a reuse, and answers as such.
-            known = self.index.lookup(entry["id"] for entry in entries)
+            known = self.locate(entry["id"] for entry in entries)
             replay = self._replay(case_id, entries, known)
             if replay is not None:
                 return replay
             raise InvalidEvents([FieldProblem(f"/events/{e.index}/{e.field}", e.detail)]) from None
         pending = case.collect_sealed()
         index = [
-            IndexedEvent(entry["id"], case_id, event.originator_version, entry["type"], digest)
+            IndexEntry(entry["id"], case_id, event.originator_version, entry["type"], digest)
             for entry, event, digest in zip(entries, pending, digests, strict=True)
         ]
         try:
@@ -589,7 +592,7 @@ class CaseRecords(Application[UUID]):
             check.confirm(case.local_authority, case.version)
 
     def _store(
-        self, case: Case, events: list[Case.Opened | Case.Recorded], index: list[IndexedEvent]
+        self, case: Case, events: list[Case.Opened | Case.Recorded], index: list[IndexEntry]
     ) -> Sequence[int]:
         """Insert the case's new events, their event-id index rows and, when the batch reaches a
         multiple of `snapshot_interval`, a snapshot of the case, in one transaction (the
@@ -731,7 +734,7 @@ class CaseRecords(Application[UUID]):
         try:
             entries = self._entries(events, by, now)
             targets = _targets(entries)
-            known = self.index.lookup([e["id"] for e in entries] + targets)
+            known = self.locate([e["id"] for e in entries] + targets)
             if targets:  # a correction is compared in its stored form
                 self._check_targets(case_id, entries, known, now=now)
         except InvalidEvents:
@@ -797,6 +800,9 @@ class CaseRecords(Application[UUID]):
         if not pairs:
             return None
         stored = [s for s, _ in pairs]
+        lost = [s.event_id for s in stored if s.case_id is None or not s.digest]
+        if lost:
+            raise LostEvent(lost)
         elsewhere = [s.event_id for s in stored if s.case_id != case_id]
         if elsewhere:
             raise EventIdReused("event ids already used in another case", elsewhere)
@@ -876,6 +882,18 @@ class CaseRecords(Application[UUID]):
             raise InvalidEvents(problems)
 
     # --- reading -------------------------------------------------------------------------
+
+    def locate(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
+        """Where each stored id of `event_ids` was stored (`CaseLog.lookup`)."""
+        return self.index.lookup(event_ids, self.readable_entry)
+
+    def readable_entry(self, state: bytes) -> dict[str, Any] | None:
+        """A stored event's entry, or None if it cannot be read as one."""
+        try:
+            entry = self.decode(state)
+        except UnreadableEntry:
+            return None
+        return entry if isinstance(entry, dict) else None
 
     def decode(self, state: bytes) -> dict[str, Any]:
         """A stored event's entry, read as plain JSON (the library's own fields are ignored)."""

@@ -1,10 +1,13 @@
 """The log's recorders: the library's native SQLite and PostgreSQL ones, plus an event-id index.
 
-The index (`event_id → case, version, type, position, digest`) is written in the same transaction
-as the events, so a client's event id is unique across the store, a replay can answer with its
-original results after a restart, and an append whose commit outcome was unknown is resolved by
-looking its ids up. It also reads a case's rows with their global positions, which the library's
-`select_events` does not return.
+The index is written in the same transaction as the events, so a client's event id is unique
+across the store, a replay can answer with its original results after a restart, and an append
+whose commit outcome was unknown is resolved by looking its ids up. Asked about ids, it answers
+where each was stored (case, version, position), the event's type and a digest of what its client
+sent. On SQLite it holds only each id and its event's position (`event_id → position`), and the
+rest is read from the stored entry, which the hash chain covers; on PostgreSQL each row also
+holds the case, version, type and digest. It also reads a case's rows with their global
+positions, which the library's `select_events` does not return.
 
 On PostgreSQL the log goes through `PostgresStoreFactory` (the library's factory, tuned for
 outages): the library's recorders retry a failed call ten times, each waiting up to the connect
@@ -47,7 +50,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from domain.envelope import uuid_bytes
+from domain.envelope import client_digest, uuid_bytes
 from projections.store import stable_key
 from service.deadline import retry_reads
 
@@ -90,16 +93,35 @@ _select_notifications = inspect.unwrap(PostgresApplicationRecorder.select_notifi
 _max_notification_id = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
 
 
-class IndexedEvent(NamedTuple):
-    """Where a client's event id was stored, and a digest of what the client sent (a named
-    tuple: a batch builds one per event)."""
+class IndexEntry(NamedTuple):
+    """A client's event id to index with its event, inserted in the same transaction (a named
+    tuple: a batch builds one per event). `digest`: of what the client sent, for a store that
+    keeps it (`CaseLog.keeps_digests`), else None."""
 
     event_id: str
     case_id: UUID
     version: int
     type: str
+    digest: str | None = None
+
+
+class IndexedEvent(NamedTuple):
+    """Where a client's event id was stored, and a digest of what the client sent. `case_id`
+    is None when the index names a position the log holds no event at, and `type` and `digest`
+    are "" when the event there cannot be read: both only ever written behind the service's
+    back."""
+
+    event_id: str
+    case_id: UUID | None
+    version: int
+    type: str
     digest: str
     position: int = 0
+
+
+# What an event's stored state holds as its entry; None if it cannot be read (damaged, or the
+# wrong key): for a store that reads an indexed event's type and digest from the entry itself.
+EntryReader = Callable[[bytes], "dict[str, Any] | None"]
 
 
 @dataclass(frozen=True)
@@ -151,19 +173,28 @@ class UnnumberedRow:
 
 @dataclass(frozen=True)
 class IndexRow:
-    """A row of the event-id index as stored: the id and the case it names, as text (a row
-    written behind the service's back need not name a UUID), the version and the position."""
+    """A row of the event-id index: the id and the case it names, as text (a row written behind
+    the service's back need not name a UUID), the version and the position. `case_id` and
+    `version` are None when the store's index holds only positions (SQLite) and the log holds
+    no event at this one."""
 
     event_id: str
-    case_id: str
-    version: int
+    case_id: str | None
+    version: int | None
     position: int
 
 
 class CaseLog(Protocol):
     """What the use cases need from a recorder beyond the library's `ApplicationRecorder`."""
 
-    def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]: ...
+    # Whether the index keeps each event's digest as written (else it is read from the entry,
+    # with `read`, when asked for).
+    keeps_digests: bool
+
+    def lookup(self, event_ids: Iterable[str], read: EntryReader) -> dict[str, IndexedEvent]:
+        """Where each of the ids that is stored was stored; `read` gives an entry from its
+        event's stored state (for a store that reads the type and digest from it)."""
+        ...
 
     def case_rows(
         self,
@@ -223,21 +254,19 @@ def _case_number(case_id: UUID | str) -> int:
 
 
 def _index_rows(
-    index: Sequence[IndexedEvent],
-    positions: dict[tuple[int, int], int],
-    key: Callable[[str], Any] = str,
-) -> list[tuple[Any, str, int, str, int, str]]:
-    """The index rows of a batch; `key` gives the stored form of an event id."""
+    index: Sequence[IndexEntry], positions: dict[tuple[int, int], int]
+) -> list[tuple[str, str, int, str, int, str]]:
+    """The PostgreSQL index rows of a batch."""
     texts: dict[int, str] = {}  # each case's id as text
     rows = []
     for e in index:
+        if e.digest is None:
+            raise ValueError(f"no digest given for event {e.event_id}: this index keeps them")
         case = _case_number(e.case_id)
         text = texts.get(case)
         if text is None:
             text = texts[case] = str(UUID(int=case))
-        rows.append(
-            (key(e.event_id), text, e.version, e.type, positions[(case, e.version)], e.digest)
-        )
+        rows.append((e.event_id, text, e.version, e.type, positions[(case, e.version)], e.digest))
     return rows
 
 
@@ -252,28 +281,66 @@ def _asked(event_ids: Iterable[str], stored_form: Callable[[UUID], K]) -> dict[K
     return asked
 
 
+def _indexed(
+    event_id: str,
+    position: int,
+    case: str | None,
+    version: int | None,
+    state: bytes | None,
+    read: EntryReader,
+) -> IndexedEvent:
+    """An id of the SQLite index, as the event at its position tells (see `IndexedEvent`)."""
+    try:
+        case_id = None if case is None else _case_uuid(str(case))
+    except ValueError:  # a row stored under no case's id
+        case_id = None
+    if case_id is None or version is None or state is None:
+        return IndexedEvent(event_id, None, 0, "", "", position)
+    entry = read(state)
+    if entry is None:
+        return IndexedEvent(event_id, case_id, version, "", "", position)
+    return IndexedEvent(
+        event_id, case_id, version, str(entry.get("type")), client_digest(entry), position
+    )
+
+
+def _id_bytes(stored: object) -> bytes:
+    """An event id as the SQLite index keys it: 16 bytes (an earlier layout kept its text)."""
+    return stored if isinstance(stored, bytes) else uuid_bytes(str(stored))
+
+
+def _id_text(stored: object) -> str:
+    """An event id of the SQLite index as text (a row written by hand may hold anything)."""
+    if isinstance(stored, bytes) and len(stored) == 16:
+        return str(UUID(bytes=stored))
+    return str(stored)
+
+
 class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder, with the event-id index in the same transaction.
 
-    The index is a plain table, whose rows a batch adds at its end, and a unique index of each
-    id's 16 bytes: only those small entries land at random places (event ids are random), so a
-    commit writes few pages. The index of earlier versions, one table keyed by the id's text
-    (`casetrail_event_ids`), is moved into it when the store is opened, in one transaction."""
+    The index holds each id's 16 bytes and its event's position, and nothing else, in one table
+    keyed by the id (`WITHOUT ROWID`): ids are random, so each of a batch's ids lands on a page
+    of its own, and a commit writes each page it touches whole; the smaller the rows, the fewer
+    pages. Where an id was stored and what it holds (case, version, type, the digest of what
+    its client sent) is read from the event at that position, whose entry the hash chain
+    covers. The index layouts of earlier versions (`casetrail_event_index`, one row per id with
+    those facts beside a unique index of its id; before it `casetrail_event_ids`, keyed by the
+    id's text) are moved into it when the store is opened, in one transaction."""
 
-    index_table = "casetrail_event_index"
+    keeps_digests = False
+    index_table = "casetrail_event_positions"
     stray_index = "casetrail_stray_ids"
-    text_keyed_index_table = "casetrail_event_ids"
-    move_page = 10_000  # rows of that table moved at a time
-    insert_index_statement = f"INSERT INTO {index_table} VALUES (?,?,?,?,?,?)"
+    # The earlier layouts, oldest first: each row's id (as stored) and position are moved.
+    earlier_index_tables = ("casetrail_event_ids", "casetrail_event_index")
+    move_page = 10_000  # rows of an earlier layout moved at a time
+    insert_index_statement = f"INSERT INTO {index_table} VALUES (?,?)"
 
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.index_table} ("
-            "event_id BLOB NOT NULL, case_id TEXT NOT NULL, version INTEGER NOT NULL, "
-            "type TEXT NOT NULL, position INTEGER NOT NULL, digest TEXT NOT NULL)",
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {self.index_table}_event_id "
-            f"ON {self.index_table} (event_id)",
+            "event_id BLOB PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID",
             # Holds only rows not written by the library (none, in an untampered log), so
             # `stray_rows` reads no more than those, and an insert adds nothing to it.
             f"CREATE INDEX IF NOT EXISTS {self.stray_index} "
@@ -292,7 +359,7 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         deadline = time.monotonic() + MOVE_WAIT_SECONDS
         while True:
             try:
-                self._move_text_keyed_index()
+                self._move_earlier_indexes()
                 return
             except sqlite3.OperationalError as e:
                 # Another process is moving it, for longer than the busy timeout: wait on.
@@ -300,38 +367,40 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
                     raise
                 logger.info("waiting for another process to move the event-id index")
 
-    def _move_text_keyed_index(self) -> None:
-        """Move the text-keyed index into the current one, in one transaction that takes the
-        write lock first (`BEGIN IMMEDIATE`: a process that finds another moving it waits, then
-        finds nothing left to move)."""
-        old = self.text_keyed_index_table
-        exists = f"SELECT 1 FROM sqlite_master WHERE type='table' AND name='{old}'"
+    def _move_earlier_indexes(self) -> None:
+        """Move the index of an earlier layout into the current one, in one transaction that
+        takes the write lock first (`BEGIN IMMEDIATE`: a process that finds another moving it
+        waits, then finds nothing left to move)."""
+        listed = ",".join(f"'{name}'" for name in self.earlier_index_tables)
+        find = f"SELECT name FROM sqlite_master WHERE type='table' AND name IN ({listed})"
         with self.datastore.get_connection(commit=True) as conn, conn.cursor() as cursor:
-            if cursor.execute(exists).fetchone() is None:
+            if cursor.execute(find).fetchone() is None:
                 return
             cursor.execute("BEGIN IMMEDIATE")
             try:
-                moved = self._move(cursor, old) if cursor.execute(exists).fetchone() else None
+                found = {row[0] for row in cursor.execute(find).fetchall()}
+                moved = {
+                    name: self._move(cursor, name)
+                    for name in self.earlier_index_tables
+                    if name in found
+                }
             except BaseException:
                 conn.rollback()
                 raise
             conn.commit()
-        if moved is not None:
-            logger.info("event-id index moved to %s: %d ids", self.index_table, moved)
+        for name, rows in moved.items():
+            logger.info("event-id index moved from %s to %s: %d ids", name, self.index_table, rows)
 
     def _move(self, reader: sqlite3.Cursor, old: str) -> int:
-        """Copy the rows of `old` a page at a time (a store's whole index need not fit in
-        memory), then drop it; the number of rows."""
+        """Copy the ids and positions of `old` a page at a time (a store's whole index need not
+        fit in memory), then drop it; the number of rows."""
         writer = reader.connection.cursor()
-        reader.execute(
-            f"SELECT event_id, case_id, version, type, position, digest FROM {old} "
-            "ORDER BY position"
-        )
+        reader.execute(f"SELECT event_id, position FROM {old}")
         moved = 0
         while rows := reader.fetchmany(self.move_page):
             writer.executemany(
                 self.insert_index_statement,
-                [(uuid_bytes(row[0]), *row[1:]) for row in rows],
+                [(_id_bytes(event_id), position) for event_id, position in rows],
             )
             moved += len(rows)
         writer.execute(f"DROP TABLE {old}")
@@ -342,11 +411,15 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         notification_ids = self._insert_rows(c, stored_events)
-        index: Sequence[IndexedEvent] = kwargs.get("event_index", ())
+        index: Sequence[IndexEntry] = kwargs.get("event_index", ())
         if index:
+            positions = _positions(stored_events, notification_ids)
             c.executemany(
                 self.insert_index_statement,
-                _index_rows(index, _positions(stored_events, notification_ids), uuid_bytes),
+                [
+                    (uuid_bytes(e.event_id), positions[(_case_number(e.case_id), e.version)])
+                    for e in index
+                ],
             )
         snapshots: SnapshotRows | None = kwargs.get("snapshots")
         if snapshots is not None:
@@ -390,26 +463,22 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
             numbers.append(int(c.fetchone()[0]))
         return numbers
 
-    def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
+    def lookup(self, event_ids: Iterable[str], read: EntryReader) -> dict[str, IndexedEvent]:
+        """Each stored id's position from the index, and the rest from the event there."""
         asked = _asked(event_ids, lambda u: u.bytes)
         found: dict[str, IndexedEvent] = {}
         with self.datastore.transaction(commit=False) as c:
             for chunk in _chunks(list(asked), 500):
                 c.execute(
-                    f"SELECT * FROM {self.index_table} WHERE event_id IN "
-                    f"({','.join('?' * len(chunk))})",
+                    "SELECT i.event_id, i.position, e.originator_id, e.originator_version, "
+                    f"e.state FROM {self.index_table} AS i "
+                    f"LEFT JOIN {self.events_table_name} AS e ON e.rowid = i.position "
+                    f"WHERE i.event_id IN ({','.join('?' * len(chunk))})",
                     chunk,
                 )
                 for row in c.fetchall():
-                    event_id = asked[row["event_id"]]
-                    found[event_id] = IndexedEvent(
-                        event_id=event_id,
-                        case_id=UUID(row["case_id"]),
-                        version=row["version"],
-                        type=row["type"],
-                        digest=row["digest"],
-                        position=row["position"],
-                    )
+                    event_id = asked[row[0]]
+                    found[event_id] = _indexed(event_id, row[1], row[2], row[3], row[4], read)
         return found
 
     def case_rows(
@@ -445,20 +514,26 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
         return sorted(found, key=lambda case_id: case_id.hex)
 
     def index_rows(self) -> Iterator[IndexRow]:
+        """Each row with the case and version of the event at its position (None, None where
+        the log holds none), in the order of the ids' bytes."""
         statement = (
-            f"SELECT rowid, event_id, case_id, version, position FROM {self.index_table} "
-            "WHERE rowid>? ORDER BY rowid LIMIT ?"
+            "SELECT i.event_id, i.position, e.originator_id, e.originator_version "
+            f"FROM {self.index_table} AS i "
+            f"LEFT JOIN {self.events_table_name} AS e ON e.rowid = i.position "
+            "WHERE i.event_id > ? ORDER BY i.event_id LIMIT ?"
         )
-        after = 0
+        after: Any = float("-inf")  # below every key SQLite can hold (numbers, text, blobs)
         while True:
             with self.datastore.transaction(commit=False) as c:
                 c.execute(statement, (after, INDEX_PAGE))
                 page = c.fetchall()
-            for row in page:
-                event_id = row[1]
-                if isinstance(event_id, bytes) and len(event_id) == 16:
-                    event_id = UUID(bytes=event_id)
-                yield IndexRow(str(event_id), str(row[2]), row[3], row[4])
+            for event_id, position, case, version in page:
+                yield IndexRow(
+                    _id_text(event_id),
+                    None if case is None else _case_label(case),
+                    version,
+                    position,
+                )
             if len(page) < INDEX_PAGE:
                 return
             after = page[-1][0]
@@ -516,6 +591,14 @@ def _case_uuid(text: str) -> UUID:
     return UUID(text)
 
 
+def _case_label(originator_id: object) -> str:
+    """A case id as stored in the log, written as `str(UUID)` writes it where it is one."""
+    try:
+        return str(_case_uuid(str(originator_id)))
+    except ValueError:
+        return str(originator_id)
+
+
 def _case_text(originator_id: UUID | str) -> str:
     """A case's id as the library's SQLite recorders store it."""
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
@@ -544,6 +627,7 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
 
     # How long a read may be retried outside a request (set by `PostgresStoreFactory`).
     retry_seconds = DEFAULT_RETRY_SECONDS
+    keeps_digests = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -594,7 +678,7 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        index: Sequence[IndexedEvent] = kwargs.get("event_index", ())
+        index: Sequence[IndexEntry] = kwargs.get("event_index", ())
         snapshots: SnapshotRows | None = kwargs.get("snapshots")
         if index or snapshots is not None:
             # A nested pipeline block syncs on exit, so a duplicate id fails here, inside the
@@ -665,7 +749,8 @@ class PostgresCaseLogRecorder(PostgresApplicationRecorder):
         newest: int | None = self._read(lambda: _max_notification_id(self))
         return newest
 
-    def lookup(self, event_ids: Iterable[str]) -> dict[str, IndexedEvent]:
+    def lookup(self, event_ids: Iterable[str], read: EntryReader) -> dict[str, IndexedEvent]:
+        """Each stored id's row, as written (`read` is not needed: the row holds it all)."""
         asked = _asked(event_ids, str)
         return self._read(lambda: self._lookup(asked))
 

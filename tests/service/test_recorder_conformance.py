@@ -17,8 +17,10 @@ import unittest
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
@@ -28,8 +30,15 @@ from eventsourcing.sqlite import SQLiteDatastore
 # names, and the library's base cases are abstract.
 from eventsourcing.tests import persistence as library
 
+from domain.envelope import client_digest
 from service.settings import Settings
-from service.store import CaseRow, IndexedEvent, PostgresCaseLogRecorder, SQLiteCaseLogRecorder
+from service.store import (
+    CaseRow,
+    IndexedEvent,
+    IndexEntry,
+    PostgresCaseLogRecorder,
+    SQLiteCaseLogRecorder,
+)
 
 POSTGRES_URL = os.environ.get("CASETRAIL_TEST_POSTGRES_URL", "")
 NO_POSTGRES = "CASETRAIL_TEST_POSTGRES_URL is not set: PostgreSQL recorder conformance skipped"
@@ -135,23 +144,35 @@ class PostgresSchemaStore(unittest.TestCase):
 # --- what we added: the event-id index ---------------------------------------------------------
 
 
-def _stored(case_id: UUID, version: int) -> StoredEvent:
+def _entry(event_id: str, version: int) -> dict[str, Any]:
+    return {"id": event_id, "type": "CaseNoteRecorded", "data": {"text": f"note {version}"}}
+
+
+def _stored(case_id: UUID, version: int, event_id: str | None = None) -> StoredEvent:
     return StoredEvent(
         originator_id=case_id,
         originator_version=version,
         topic=RECORDED_TOPIC,
-        state=f'{{"entry": {{"v": {version}}}}}'.encode(),
+        state=orjson.dumps({"entry": _entry(event_id or str(uuid4()), version)}),
     )
+
+
+def _read(state: bytes) -> dict[str, Any] | None:
+    """An entry from a stored state, as the application reads one (unencrypted here)."""
+    entry = orjson.loads(state)["entry"]
+    return entry if isinstance(entry, dict) else None
 
 
 def _batch(
     case_id: UUID, versions: Sequence[int], event_ids: Sequence[str] | None = None
-) -> tuple[list[StoredEvent], list[IndexedEvent]]:
+) -> tuple[list[StoredEvent], list[IndexEntry]]:
+    """Events and their index entries, each with the digest of its entry (which a store that
+    keeps no digest reads from the entry, so that both stores answer alike)."""
     ids = list(event_ids) if event_ids is not None else [str(uuid4()) for _ in versions]
-    events = [_stored(case_id, v) for v in versions]
+    events = [_stored(case_id, v, i) for i, v in zip(ids, versions, strict=True)]
     index = [
-        IndexedEvent(event_id, case_id, v, "CaseNoteRecorded", f"digest-{event_id}")
-        for event_id, v in zip(ids, versions, strict=True)
+        IndexEntry(i, case_id, v, "CaseNoteRecorded", client_digest(_entry(i, v)))
+        for i, v in zip(ids, versions, strict=True)
     ]
     return events, index
 
@@ -177,7 +198,7 @@ class EventIndexContract:
         # When
         positions_a = recorder.insert_events(events_a, event_index=index_a)
         positions_b = recorder.insert_events(events_b, event_index=index_b)
-        found = recorder.lookup([i.event_id for i in index_a + index_b] + [str(uuid4())])
+        found = recorder.lookup([i.event_id for i in index_a + index_b] + [str(uuid4())], _read)
 
         # Then each id maps to its case, version, type, digest and its event's notification id
         assert positions_a is not None and positions_b is not None
@@ -236,9 +257,9 @@ class EventIndexContract:
         # Then neither its events nor its index rows were stored
         assert recorder.select_events(case_id) == []
         assert recorder.case_rows(case_id) == []
-        assert recorder.lookup([fresh]) == {}
+        assert recorder.lookup([fresh], _read) == {}
         assert recorder.max_notification_id() == max_before
-        assert recorder.lookup([taken])[taken].version == 1
+        assert recorder.lookup([taken], _read)[taken].version == 1
 
         # And the store takes the batch once its ids are fresh
         events, index = _batch(case_id, [1, 2])
@@ -258,7 +279,7 @@ class EventIndexContract:
 
         # Then nothing was stored
         assert recorder.select_events(case_id) == []
-        assert recorder.lookup([repeated]) == {}
+        assert recorder.lookup([repeated], _read) == {}
         assert recorder.max_notification_id() in (None, 0)
 
     def test_event_index_when_a_version_conflicts_then_index_rows_are_not_stored(self) -> None:
@@ -274,7 +295,7 @@ class EventIndexContract:
             recorder.insert_events(events, event_index=index)
 
         # Then its ids are unknown: a retry can tell it never happened
-        assert recorder.lookup([index[0].event_id]) == {}
+        assert recorder.lookup([index[0].event_id], _read) == {}
         assert len(recorder.case_rows(case_id)) == 1
 
     def test_lookup_when_no_ids_or_many_ids_then_answers_all_of_them(self) -> None:
@@ -285,8 +306,8 @@ class EventIndexContract:
         recorder.insert_events(events, event_index=index)
 
         # When / Then
-        assert recorder.lookup([]) == {}
-        found = recorder.lookup(i.event_id for i in index)
+        assert recorder.lookup([], _read) == {}
+        found = recorder.lookup([i.event_id for i in index], _read)
         assert sorted(e.version for e in found.values()) == list(range(1, 1201))
 
     def test_insert_when_cases_interleave_and_states_hold_every_byte_then_stored_as_given(
@@ -369,7 +390,7 @@ class TestSQLiteCaseLogRecorder(
         assert positions is not None
         rows = recorder.case_rows(case_id)
         assert [r.position for r in rows] == list(positions)
-        found = recorder.lookup(i.event_id for i in index)
+        found = recorder.lookup([i.event_id for i in index], _read)
         assert [found[i.event_id].position for i in index] == list(positions)
 
     def test_batch_when_empty_then_nothing_inserted_and_no_positions(self) -> None:
@@ -444,7 +465,7 @@ class TestPostgresCaseLogRecorder(
             )
 
         # Then every id's position is its event's notification id, and batches never interleave
-        found = recorder.lookup(i.event_id for _, index in batches for i in index)
+        found = recorder.lookup([i.event_id for _, index in batches for i in index], _read)
         for (_, index), positions in zip(batches, results, strict=True):
             assert positions is not None
             assert [found[i.event_id].position for i in index] == list(positions)

@@ -113,7 +113,7 @@ def test_record_when_process_environment_asks_for_database_functions_then_all_st
     )
 
     # Then the ids are indexed and the snapshot stored, as without it
-    assert list(records.index.lookup([opening["id"]])) == [opening["id"]]
+    assert list(records.locate([opening["id"]])) == [opening["id"]]
     assert records.snapshots is not None
     assert [s.originator_version for s in records.snapshots.get(case_id)] == [
         settings.snapshot_interval + 1

@@ -1,16 +1,20 @@
-"""A SQLite store written with the earlier event-id index (one table keyed by the id's text) is
-moved to the current layout when it is opened, and its ids keep their meaning: a replay answers
-with its original results, a reused id is refused."""
+"""A SQLite store written with an earlier event-id index (one row per id with its case, version,
+type, position and digest, keyed by the id's bytes or, before that, by its text) is moved to the
+current layout (each id's position alone) when it is opened, and its ids keep their meaning: a
+replay answers with its original results, a reused id is refused."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
 
+from domain.envelope import client_digest
 from service.clock import SettableClock
 from service.errors import EventIdReused
 from service.principal import Principal
@@ -20,23 +24,46 @@ from service.store import SQLiteCaseLogRecorder
 from tests.support import event
 
 WORKER = Principal("ann.worker", "Ann Worker", "csc:barsetshire", ("practitioner",))
-TEXT_KEYED = "casetrail_event_ids"
-CURRENT = "casetrail_event_index"
+CURRENT = "casetrail_event_positions"
+TEXT_KEYED, BYTES_KEYED = SQLiteCaseLogRecorder.earlier_index_tables
+LAYOUTS = [TEXT_KEYED, BYTES_KEYED]
 
 
-def _as_text_keyed_store(path: str) -> None:
-    """Rewrite the store's index in the earlier layout, as that version left it."""
+def _earlier_rows(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """The current index's rows as an earlier layout held them: id (bytes), case id (text),
+    version, type, position and the digest of what the client sent."""
+    rows = db.execute(
+        "SELECT i.event_id, e.originator_id, e.originator_version, i.position, e.state "
+        f"FROM {CURRENT} AS i JOIN stored_events AS e ON e.rowid = i.position"
+    ).fetchall()
+    earlier = []
+    for event_id, case, version, position, state in rows:
+        entry = orjson.loads(state)["entry"]
+        earlier.append(
+            (event_id, str(UUID(case)), version, entry["type"], position, client_digest(entry))
+        )
+    return earlier
+
+
+def _as_earlier_store(path: str, layout: str) -> None:
+    """Rewrite the store's index in an earlier layout, as that version left it."""
     with sqlite3.connect(path) as db:
-        db.execute(
-            f"CREATE TABLE {TEXT_KEYED} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, "
-            "version INTEGER NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, "
-            "digest TEXT NOT NULL) WITHOUT ROWID"
-        )
-        rows = db.execute(f"SELECT * FROM {CURRENT}").fetchall()
-        db.executemany(
-            f"INSERT INTO {TEXT_KEYED} VALUES (?,?,?,?,?,?)",
-            [(str(UUID(bytes=row[0])), *row[1:]) for row in rows],
-        )
+        rows = _earlier_rows(db)
+        if layout == TEXT_KEYED:
+            db.execute(
+                f"CREATE TABLE {TEXT_KEYED} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, "
+                "version INTEGER NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, "
+                "digest TEXT NOT NULL) WITHOUT ROWID"
+            )
+            rows = [(str(UUID(bytes=row[0])), *row[1:]) for row in rows]
+        else:
+            db.execute(
+                f"CREATE TABLE {BYTES_KEYED} (event_id BLOB NOT NULL, case_id TEXT NOT NULL, "
+                "version INTEGER NOT NULL, type TEXT NOT NULL, position INTEGER NOT NULL, "
+                "digest TEXT NOT NULL)"
+            )
+            db.execute(f"CREATE UNIQUE INDEX {BYTES_KEYED}_event_id ON {BYTES_KEYED} (event_id)")
+        db.executemany(f"INSERT INTO {layout} VALUES (?,?,?,?,?,?)", rows)
         db.execute(f"DROP TABLE {CURRENT}")
     db.close()
 
@@ -49,18 +76,23 @@ def _tables(path: str) -> set[str]:
 
 
 @pytest.mark.parametrize("store", ["sqlite"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("page", [10_000, 1], ids=["one page", "a page per row"])
-def test_open_store_with_text_keyed_index_then_ids_moved_and_still_recognised(
-    settings: Settings, clock: SettableClock, page: int, monkeypatch: pytest.MonkeyPatch
+def test_open_store_with_an_earlier_index_then_ids_moved_and_still_recognised(
+    settings: Settings,
+    clock: SettableClock,
+    layout: str,
+    page: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a store whose index is in the earlier layout, holding one case's two events
+    # Given a store whose index is in an earlier layout, holding one case's two events
     opened, note = event("CaseOpened"), event("CaseNoteRecorded")
     records = CaseRecords(settings, clock)
     case_id = records.open_case(None, [opened], by=WORKER).case_id
     first = records.record(case_id, [note], by=WORKER)
     records.close()
     path = str(settings.sqlite_path)
-    _as_text_keyed_store(path)
+    _as_earlier_store(path, layout)
     assert CURRENT not in _tables(path)
 
     # When the service opens it (moving the index `page` rows at a time)
@@ -69,7 +101,7 @@ def test_open_store_with_text_keyed_index_then_ids_moved_and_still_recognised(
 
     # Then the index is in the current layout, and the earlier table is gone
     assert CURRENT in _tables(path)
-    assert TEXT_KEYED not in _tables(path)
+    assert layout not in _tables(path)
     # And a replay of the stored batch answers with its original results
     replay = reopened.record(case_id, [note], by=WORKER)
     assert replay.replayed
@@ -84,17 +116,18 @@ def test_open_store_with_text_keyed_index_then_ids_moved_and_still_recognised(
 
 
 @pytest.mark.parametrize("store", ["sqlite"])
-def test_open_store_with_text_keyed_index_when_processes_open_it_at_once_then_moved_once(
-    settings: Settings, clock: SettableClock
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_open_store_with_an_earlier_index_when_processes_open_it_at_once_then_moved_once(
+    settings: Settings, clock: SettableClock, layout: str
 ) -> None:
-    # Given a store in the earlier layout whose index holds many ids
+    # Given a store in an earlier layout whose index holds many ids
     records = CaseRecords(settings, clock)
     case_id = records.open_case(None, [event("CaseOpened")], by=WORKER).case_id
     for _ in range(20):
         records.record(case_id, [event("CaseNoteRecorded") for _ in range(250)], by=WORKER)
     records.close()
     path = str(settings.sqlite_path)
-    _as_text_keyed_store(path)
+    _as_earlier_store(path, layout)
 
     # When several processes open it at once (as `serve`'s workers and its runner do)
     start = threading.Barrier(4)
@@ -103,7 +136,7 @@ def test_open_store_with_text_keyed_index_when_processes_open_it_at_once_then_mo
         start.wait()
         opened = CaseRecords(settings, clock)
         try:
-            return len(opened.index.lookup([str(uuid4())]))
+            return len(opened.locate([str(uuid4())]))
         finally:
             opened.close()
 
@@ -112,7 +145,7 @@ def test_open_store_with_text_keyed_index_when_processes_open_it_at_once_then_mo
 
     # Then every one opens it, and the index holds every id once, in the current layout
     assert outcomes == [0, 0, 0, 0]
-    assert TEXT_KEYED not in _tables(path)
+    assert layout not in _tables(path)
     with sqlite3.connect(path) as db:
         assert db.execute(
             f"SELECT COUNT(*), COUNT(DISTINCT event_id) FROM {CURRENT}"
@@ -133,7 +166,7 @@ def test_lookup_of_ids_in_any_spelling_then_found_under_the_spelling_asked(
 
     # When its id is looked up in capitals, beside an id that is not a UUID
     shouted = opened["id"].upper()
-    found = records.index.lookup([shouted, "not-a-uuid"])
+    found = records.locate([shouted, "not-a-uuid"])
 
     # Then it is found under the spelling asked, and the other is simply not found
     assert list(found) == [shouted]

@@ -26,7 +26,7 @@ from domain.catalogue import catalogue
 from domain.envelope import GENESIS, chain_hash, client_digest
 from domain.moments import format_utc
 from service.records import CaseRecords
-from service.store import IndexedEvent
+from service.store import IndexEntry
 from tests.conftest import NOW, Headers
 from tests.support import event
 
@@ -94,7 +94,7 @@ def _load(records: CaseRecords) -> Sequence[int] | None:
         for r in rows
     ]
     index = [
-        IndexedEvent(
+        IndexEntry(
             _entry(r)["id"],
             UUID(r["originator_id"]),
             r["originator_version"],
