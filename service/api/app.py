@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.catalogue import catalogue
 from projections.alert_search import AlertSearch
 from projections.case_search import CaseSearch
 from projections.collector import collect_young_every
@@ -186,9 +187,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         )
         if settings.projections_in_process:
             thread.start()
-        # The thread pool's first use imports its backend and starts a worker thread: done now,
-        # not by the first request after each start.
+        # The thread pool's first use imports its backend and starts a worker thread, and each
+        # type's first append reads its payload's JSON schema (`EntryType.plain_json`): done
+        # now, not by the first requests after each start.
         await run_in_threadpool(lambda: None)
+        for kind in catalogue:
+            _ = kind.plain_json
         try:
             yield
         finally:
