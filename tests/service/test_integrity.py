@@ -1144,6 +1144,29 @@ def test_resend_when_the_stored_event_was_deleted_but_its_index_row_kept_then_50
     assert len(log.states(case_id)) == left
 
 
+def test_correction_when_its_target_entry_became_unreadable_then_503_and_nothing_stored(
+    client: TestClient, headers: Headers, log: Log, case_id: str
+) -> None:
+    # Given a case the service has read (it holds its events decoded), whose second entry was
+    # then damaged in the store so that it is no longer an entry
+    if log.keeps_index_facts:
+        pytest.skip("PostgreSQL's index keeps each event's type: a correction is judged on it")
+    assert client.get(f"/cases/{case_id}/chronology", headers=headers).status_code == 200
+    target = client.get(f"/cases/{case_id}/events", headers=headers).json()["events"][1]
+    _edit_entry(log, case_id, 2, lambda entry: [entry])
+    # When its owner corrects that entry
+    correction = event(
+        "EntryCorrected",
+        data={"target_event_id": target["id"], "data": target["data"], "reason": "typo"},
+    )
+    response = append(client, headers, case_id, correction)
+    # Then the answer says the store cannot be read (the target's type is unknown), never a
+    # server error, and nothing was stored
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] == "urn:casetrail:problem:store-unreadable"
+    assert len(log.states(case_id)) == VERSIONS
+
+
 # --- verify and load: snapshots are checked against the log ----------------------------------
 
 
