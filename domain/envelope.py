@@ -145,7 +145,8 @@ def chain_hash(
 
 
 def client_digest(entry: Mapping[str, Any]) -> str:
-    """A fingerprint of what the client sent, kept in the event-id index to recognise replays.
+    """A fingerprint of what the client sent, by which replays are recognised (kept in the
+    event-id index on PostgreSQL; on SQLite computed from the stored entry when asked for).
 
     It never leaves the store, so it need not be RFC 8785: sorted-key JSON is as stable and
     several times faster than the pure-Python canonicaliser, which the chain hash keeps.

@@ -851,8 +851,8 @@ class CaseRecords(Application[UUID]):
                 pointer = f"/events/{i}/data/target_event_id"
                 target = str(entry["data"]["target_event_id"])
                 found = known.get(target)
-                if found is not None and found.case_id == case_id and found.type not in catalogue:
-                    # The target's stored entry cannot be read: never judged on a guess.
+                if found is not None and (found.case_id is None or found.type not in catalogue):
+                    # The index names no readable entry of the target: never judged on a guess.
                     raise LostEvent([target])
                 target_type = in_batch.get(target) or (
                     found.type if found is not None and found.case_id == case_id else None

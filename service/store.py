@@ -50,7 +50,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from domain.envelope import client_digest, uuid_bytes
+from domain.envelope import client_digest, uuid_bytes, uuid_text
 from projections.store import stable_key
 from service.deadline import retry_reads
 
@@ -106,10 +106,11 @@ class IndexEntry(NamedTuple):
 
 
 class IndexedEvent(NamedTuple):
-    """Where a client's event id was stored, and a digest of what the client sent. `case_id`
-    is None when the index names a position the log holds no event at, and `type` and `digest`
-    are "" when the event there cannot be read: both only ever written behind the service's
-    back."""
+    """Where a client's event id was stored, and a digest of what the client sent. From an
+    index that holds only positions (SQLite): `case_id` is None when the log holds no event of a
+    case at the position named, and `type` and `digest` are "" when the event there cannot be
+    read as this id's entry (undecodable, or another id's). Only a store written behind the
+    service's back, or under another encryption key, holds such a row."""
 
     event_id: str
     case_id: UUID | None
@@ -294,19 +295,30 @@ def _indexed(
         case_id = None if case is None else _case_uuid(str(case))
     except ValueError:  # a row stored under no case's id
         case_id = None
-    if case_id is None or version is None or state is None:
+    if case_id is None or type(version) is not int or state is None:
         return IndexedEvent(event_id, None, 0, "", "", position)
     entry = read(state)
-    if entry is None:
+    kind = entry.get("type") if entry is not None else None
+    # The entry there must be this id's: SQLite gives a deleted row's position to the next row
+    # inserted, and a position can be edited.
+    if entry is None or entry.get("id") != uuid_text(event_id) or not isinstance(kind, str):
         return IndexedEvent(event_id, case_id, version, "", "", position)
-    return IndexedEvent(
-        event_id, case_id, version, str(entry.get("type")), client_digest(entry), position
-    )
+    try:
+        digest = client_digest(entry)
+    except (AttributeError, TypeError, ValueError):  # fields that are no entry's
+        return IndexedEvent(event_id, case_id, version, "", "", position)
+    return IndexedEvent(event_id, case_id, version, kind, digest, position)
 
 
-def _id_bytes(stored: object) -> bytes:
-    """An event id as the SQLite index keys it: 16 bytes (an earlier layout kept its text)."""
-    return stored if isinstance(stored, bytes) else uuid_bytes(str(stored))
+def _id_bytes(stored: object) -> object:
+    """An event id as the SQLite index keys it: 16 bytes (an earlier layout kept its text). A
+    key that is no UUID (written by hand) is kept as it is, for verify to report."""
+    if isinstance(stored, bytes):
+        return stored
+    try:
+        return uuid_bytes(str(stored))
+    except ValueError:
+        return stored
 
 
 def _id_text(stored: object) -> str:
@@ -520,12 +532,12 @@ class SQLiteCaseLogRecorder(SQLiteApplicationRecorder):
             "SELECT i.event_id, i.position, e.originator_id, e.originator_version "
             f"FROM {self.index_table} AS i "
             f"LEFT JOIN {self.events_table_name} AS e ON e.rowid = i.position "
-            "WHERE i.event_id > ? ORDER BY i.event_id LIMIT ?"
+            "WHERE ? IS NULL OR i.event_id > ? ORDER BY i.event_id LIMIT ?"
         )
-        after: Any = float("-inf")  # below every key SQLite can hold (numbers, text, blobs)
+        after: Any = None  # (the first page: from the lowest key of any type)
         while True:
             with self.datastore.transaction(commit=False) as c:
-                c.execute(statement, (after, INDEX_PAGE))
+                c.execute(statement, (after, after, INDEX_PAGE))
                 page = c.fetchall()
             for event_id, position, case, version in page:
                 yield IndexRow(

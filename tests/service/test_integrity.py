@@ -40,6 +40,7 @@ from service.integrity import (
     load_public_key,
     public_key_path,
     seal,
+    unindexed_line,
     verify_case,
     verify_store,
 )
@@ -1023,9 +1024,12 @@ def _type_changed(log: Log, case_id: str, stored: list[dict[str, Any]]) -> str |
 
 
 def _position_moved(log: Log, case_id: str, stored: list[dict[str, Any]]) -> str | None:
-    # Pointed at the third event: on SQLite the version and digest read are then the third's.
+    # Pointed at the third event: on SQLite the row then names the third's version, and no
+    # type or digest (the entry there is not the second's id's).
     log.set_indexed_position(case_id, 2, stored[2]["position"])
-    differ = "position differs" if log.keeps_index_facts else "version, position, digest differ"
+    differ = (
+        "position differs" if log.keeps_index_facts else "version, type, position, digest differ"
+    )
     return f"event-id index at version 2 does not match ({differ})"
 
 
@@ -1142,6 +1146,64 @@ def test_resend_when_the_stored_event_was_deleted_but_its_index_row_kept_then_50
     )
     assert f"event-id index row of {sent['id']}: names {names}" in checked.stdout
     assert len(log.states(case_id)) == left
+
+
+def test_resend_when_deleted_and_its_position_taken_by_an_event_alike_then_503_not_a_replay(
+    settings: Settings,
+    start_app: Callable[..., TestClient],
+    headers: Headers,
+    log: Log,
+    case_id: str,
+) -> None:
+    # Given a case whose newest event was deleted from the log, its index row kept, and then an
+    # event with the same content under another id appended in its place (SQLite gives the new
+    # row the deleted row's position)
+    if log.keeps_index_facts:
+        pytest.skip("PostgreSQL's index keeps each event's case, version and digest")
+    restarted = TestClient(start_app().app, raise_server_exceptions=False)
+    stored = restarted.get(f"/cases/{case_id}/events", headers=headers).json()["events"]
+    deleted = {name: stored[-1][name] for name in ("id", "type", "occurred_at", "data")}
+    log.delete(case_id, VERSIONS)
+    restarted = TestClient(start_app().app, raise_server_exceptions=False)
+    alike = {**deleted, "id": str(uuid.uuid4())}
+    placed = append(restarted, headers, case_id, alike)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["events"][0]["position"] == stored[-1]["position"]
+    # When the deleted event is resent
+    response = append(restarted, headers, case_id, deleted)
+    # Then the answer says the store cannot be read: never a replay of the other event
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] == "urn:casetrail:problem:store-unreadable"
+    # And verify names the index row left behind
+    checked = cli(settings, "verify")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"event-id index row of {deleted['id']}: names version {VERSIONS} of case" in (
+        checked.stdout
+    )
+
+
+def test_verify_when_index_rows_are_keyed_by_no_uuid_then_each_reported_across_pages(
+    settings: Settings, records: CaseRecords, log: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given rows added by hand to SQLite's event-id index under keys that are no event id (a
+    # text and an integer), naming a position the log holds no event at
+    if log.keeps_index_facts:
+        pytest.skip("PostgreSQL's index column holds text alone")
+    with sqlite3.connect(settings.sqlite_path) as db:
+        db.executemany(
+            "INSERT INTO casetrail_event_positions VALUES (?, ?)",
+            [("not-an-id", 999_999), (7, 999_998)],
+        )
+    db.close()
+    # When the store is verified, the index read a row at a time
+    monkeypatch.setattr("service.store.INDEX_PAGE", 1)
+    verified = verify_store(records)
+    # Then both rows are reported, by the position they name
+    assert sorted(unindexed_line(row) for row in verified.unindexed) == [
+        "event-id index row of 7: names position 999998, where the log holds no event",
+        "event-id index row of not-an-id: names position 999999, where the log holds no event",
+    ]
+    assert not verified.ok
 
 
 def test_correction_when_its_target_entry_became_unreadable_then_503_and_nothing_stored(

@@ -147,13 +147,17 @@ def test_open_store_with_an_earlier_index_when_processes_open_it_at_once_then_mo
     assert outcomes == [0, 0, 0, 0]
     assert layout not in _tables(path)
     with sqlite3.connect(path) as db:
-        assert db.execute(
-            f"SELECT COUNT(*), COUNT(DISTINCT event_id) FROM {CURRENT}"
-        ).fetchone() == (
-            5001,
-            5001,
-        )
+        rows = db.execute(
+            f"SELECT i.event_id, e.state FROM {CURRENT} AS i "
+            "LEFT JOIN stored_events AS e ON e.rowid = i.position"
+        ).fetchall()
     db.close()
+    assert len(rows) == 5001
+    # (each id at the position of the event that holds it)
+    assert all(
+        state is not None and orjson.loads(state)["entry"]["id"] == str(UUID(bytes=event_id))
+        for event_id, state in rows
+    )
 
 
 def test_lookup_of_ids_in_any_spelling_then_found_under_the_spelling_asked(
