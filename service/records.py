@@ -467,7 +467,9 @@ class CaseRecords(Application[UUID]):
             if replay is not None:
                 return replay
         # (only a store that keeps them is given them: the others read them from the entry)
-        digests = [client_digest(e) if self.index.keeps_digests else None for e in entries]
+        digests: list[str | None] = [None] * len(entries)
+        if self.index.keeps_digests:
+            digests = [client_digest(e) for e in entries]
         deadline = time.monotonic() + self.settings.append_retry_seconds
         attempt = 0
         # The first attempt decides on the case as cached, without asking the store for newer
