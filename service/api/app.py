@@ -28,6 +28,7 @@ from service.access import Gatekeeper
 from service.api import audit_routes, cases, feed_routes, list_routes, practice
 from service.api import integrity as integrity_routes
 from service.api.deadline import RequestDeadline
+from service.api.head import AnswerHead
 from service.api.headers import REQUEST_ID, RETRY_AFTER
 from service.api.models import Health, ProjectionLag, Readiness, StoreReachability, Stores
 from service.api.nul import RefuseNul
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         max_long_poll_seconds=settings.feed_max_wait_seconds,
         min_position_wait_seconds=settings.projection_wait_seconds,
     )
+    app.add_middleware(AnswerHead)
     # Outermost of ours: a refused body (413) is logged and measured too.
     app.add_middleware(Observability, metrics=metrics)
     app.include_router(cases.router)
@@ -314,11 +316,6 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
             )
         return body
-
-    # Some uptime checkers ask with HEAD: the same answer, without its body (the server sends
-    # none for HEAD).
-    app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
-    app.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_text() -> Response:

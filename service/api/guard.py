@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from domain.access import READERS, Decision, View
 from service.access import Gatekeeper
 from service.api.deps import Caller
+from service.api.head import asked_method
 from service.api.problems import RETRY_AFTER_UNAVAILABLE, problem_response
 from service.audit import AuditLog, Read
 from service.errors import Forbidden
@@ -156,7 +157,7 @@ class AuditedRoute(APIRoute):
             audit: AuditLog = request.app.state.audit
             reads = note.reads(
                 at=request.app.state.records.clock(),
-                method=request.method,
+                method=asked_method(request),
                 route=path,
                 params=params,
                 status=response.status_code,

@@ -299,15 +299,19 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at the request's path (the router's own 405 names only
-    the first route it found there: `POST` for `/cases`, which `GET` also serves)."""
+    the first route it found there: `POST` for `/cases`, which `GET` also serves), and HEAD
+    wherever GET is (`service.api.head`)."""
     routes = request.app.router.routes
-    return [
+    allowed = [
         method
         for method in _METHODS
         if any(
             route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
         )
     ]
+    if "GET" in allowed and "HEAD" not in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return allowed
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -169,3 +169,42 @@ def test_serve_when_uptime_check_sends_head_then_answered_as_get_without_a_body(
     assert head.status_code == get.status_code == 200
     assert head.headers["content-type"] == get.headers["content-type"]
     assert head.content == b""
+
+
+def test_serve_when_client_sends_head_then_get_headers_without_body_on_a_reusable_connection(
+    environment: dict[str, str], server: str
+) -> None:
+    # Given a case, and a client on one keep-alive connection
+    jwt = _token(environment, "--sub", "ann", "--agency", "csc:barsetshire", "--role", "manager")
+    headers = {"Authorization": f"Bearer {jwt}"}
+    with httpx.Client(base_url=server, headers=headers, timeout=10) as client:
+        opened = client.post("/cases", json={"events": [event("CaseOpened")]})
+        assert opened.status_code == 201, opened.text
+        case = f"/cases/{opened.json()['case_id']}"
+
+        # When it asks with HEAD for the case, the feed's stream, and without its token
+        state = client.head(case)
+        started = time.monotonic()
+        stream = client.head("/feed/stream")
+        stream_seconds = time.monotonic() - started
+        anonymous = client.head(case, headers={"Authorization": ""})
+
+        # Then each is the GET's status and headers with no body, the stream ended with its
+        # headers, and the connection still serves the next request
+        get = client.get(case)
+        assert state.status_code == get.status_code == 200
+        assert state.content == b""
+        assert state.headers["etag"] == get.headers["etag"]
+        assert state.headers["content-length"] == get.headers["content-length"]
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        assert stream.content == b""
+        assert stream_seconds < 5  # (not held open until a heartbeat: those come every 15 s)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        assert anonymous.content == b""
+        # And the HEAD of the case is audited as a read, while the stream's read nothing
+        audit = client.get(f"{case}/audit", params={"kind": "read"}).json()["entries"]
+        endpoints = {entry["endpoint"] for entry in audit}
+        assert "HEAD /cases/{case_id}" in endpoints
+        assert not {e for e in endpoints if e.endswith("/feed/stream")}

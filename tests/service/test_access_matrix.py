@@ -322,6 +322,45 @@ def test_matrix_when_every_principal_calls_every_endpoint_then_documented_status
     }
 
 
+# Headers of one answer only, or that differ between two reads of the same resource (an audit
+# listing grows by the read before it).
+PER_ANSWER = {"date", "x-request-id", "content-length"}
+
+
+def test_matrix_when_every_principal_asks_with_head_then_the_gets_status_and_headers_no_body(
+    client: TestClient, token: Token
+) -> None:
+    # Given the matrix case
+    case_id = _matrix_case(client, token())
+
+    # When every principal asks every GET endpoint with HEAD
+    wrong: list[str] = []
+    served: set[tuple[str, str]] = set()
+    for (principal, endpoint), expected in EXPECTED.items():
+        if not endpoint.startswith("GET "):
+            continue
+        headers = _headers(token, principal, case_id)
+        path = endpoint.removeprefix("GET ").format(case_id=case_id)
+        params = {"for_agency": POLICE} if endpoint == SHARING_PACK else {}
+        head = client.head(path, headers=headers, params=params)
+        get = _request(client, endpoint, headers, case_id, PRINCIPALS[principal].agency)
+
+        # Then each is the GET's answer, status and headers, without a body
+        answers = [(dict(r.headers), r.status_code) for r in (head, get)]
+        same = [({k: v for k, v in h.items() if k not in PER_ANSWER}, s) for h, s in answers]
+        if head.status_code != expected or same[0] != same[1] or head.content:
+            wrong.append(f"{principal} x {endpoint}: HEAD {answers[0]}, GET {answers[1]}")
+        if expected == 200 and endpoint not in (LIST, FEED, STREAM, ALERTS, CASELOADS):
+            served.add((_sub(principal), endpoint.replace("GET ", "HEAD ", 1)))
+    assert not wrong, "\n".join(wrong)
+
+    # And every HEAD served was audited as one
+    reads = client.get(
+        f"/cases/{case_id}/audit", params={"kind": "read"}, headers=token(roles=("manager",))
+    ).json()["entries"]
+    assert served <= {(r["who"]["sub"], r["endpoint"]) for r in reads}
+
+
 # What each principal's feed carries of the matrix case: every event ("full"); its own agency's
 # entries and those shared with it, another agency's restricted ones as placeholders ("partner");
 # nothing ("none"); or the feed is refused (403). Break-glass never applies to the feed.

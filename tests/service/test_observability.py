@@ -82,9 +82,10 @@ def parsed(out: io.StringIO) -> list[dict[str, Any]]:
 def test_metrics_when_requests_answered_then_counted_by_route_template_and_status(
     client: TestClient, headers: Headers
 ) -> None:
-    # Given a case opened, read, and an unknown case asked for
+    # Given a case opened, read, asked for with HEAD, and an unknown case asked for
     case_id, _ = open_case(client, headers)
     assert client.get(f"/cases/{case_id}", headers=headers).status_code == 200
+    assert client.head(f"/cases/{case_id}", headers=headers).status_code == 200
     missing = "00000000-0000-4000-8000-000000000000"
     assert client.get(f"/cases/{missing}", headers=headers).status_code == 404
 
@@ -96,13 +97,14 @@ def test_metrics_when_requests_answered_then_counted_by_route_template_and_statu
     requests = "casetrail_http_requests_total"
     assert value(samples, requests, method="POST", route="/cases", status="201") == 1
     assert value(samples, requests, method="GET", route="/cases/{case_id}", status="200") == 1
+    assert value(samples, requests, method="HEAD", route="/cases/{case_id}", status="200") == 1
     assert value(samples, requests, method="GET", route="/cases/{case_id}", status="404") == 1
     latency = "casetrail_http_request_duration_seconds_count"
     assert value(samples, latency, method="GET", route="/cases/{case_id}", status="200") == 1
     assert case_id not in response.text
     assert missing not in response.text
-    # And the read was audited
-    assert value(samples, "casetrail_audit_writes_total") == 1
+    # And both reads were audited
+    assert value(samples, "casetrail_audit_writes_total") == 2
     assert value(samples, "casetrail_audit_write_failures_total") == 0
 
 

@@ -1431,9 +1431,9 @@ def test_hash_when_text_beyond_ascii_and_control_characters_then_as_rfc8785(
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("DELETE", "/cases", "GET, POST"),
-        ("PUT", "/cases/{case_id}/events", "GET, POST"),
-        ("DELETE", "/cases/{case_id}", "GET"),
+        ("DELETE", "/cases", "GET, HEAD, POST"),
+        ("PUT", "/cases/{case_id}/events", "GET, HEAD, POST"),
+        ("DELETE", "/cases/{case_id}", "GET, HEAD"),
     ],
 )
 def test_method_when_not_served_at_a_path_then_405_naming_every_method_served_there(
