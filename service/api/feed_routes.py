@@ -21,6 +21,7 @@ from domain.access import READERS, Decision
 from domain.catalogue import catalogue
 from service.api.deps import PAGE_LIMIT, Caller, CurrentSettings, Gate, Records
 from service.api.guard import AuditedRoute, AuditNote, Purpose, list_access, reading_as
+from service.api.head import asked_method
 from service.api.headers import NEXT_PAGE
 from service.api.models import StoredEvent
 from service.api.problems import Refusal, responses, store_unreachable
@@ -204,6 +205,8 @@ async def stream_feed(
     audit: AuditLog = request.app.state.audit
 
     async def events() -> AsyncIterator[bytes]:
+        if asked_method(request) == "HEAD":
+            return  # its headers only: nothing is read, so nothing is audited
         try:
             cursor = start
             while not await request.is_disconnected():
