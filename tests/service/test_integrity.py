@@ -32,8 +32,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from domain.envelope import GENESIS, chain_hash, client_digest
+from service.cli import app as command_line
 from service.integrity import (
     SealError,
     check_seal,
@@ -391,9 +393,12 @@ def case_id(new_case: Callable[[], str], client: TestClient, headers: Headers) -
 
 
 def cli(
-    settings: Settings, *args: str, seal_key: Path | None = None
+    settings: Settings, *args: str, seal_key: Path | None = None, own_process: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run `casetrail ARGS` in a fresh process, configured like `serve` by the environment."""
+    """Run `casetrail ARGS`, configured like `serve` by the environment (no other `CASETRAIL_`
+    setting): through typer's runner in this process, or (`own_process`) as `python -m
+    service.cli` in a fresh one, the way an operator runs it. Each command opens the store
+    anew either way, so what the app in this process has cached hides nothing from it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
     env["CASETRAIL_DATA_DIR"] = str(settings.data_dir)
     if settings.database_url_text:
@@ -401,15 +406,22 @@ def cli(
         env["CASETRAIL_POSTGRES_SCHEMA"] = settings.postgres_schema
     if seal_key is not None:
         env["CASETRAIL_SEAL_KEY_PATH"] = str(seal_key)
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    if own_process:
+        return subprocess.run(
+            [sys.executable, "-m", "service.cli", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    # (the runner sets the variables given and unsets those given as None, for the command)
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CASETRAIL_")}
+    result = CliRunner().invoke(command_line, list(args), env={**unset, **env})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
 # --- verify: what breaks a chain -------------------------------------------------------------
@@ -774,13 +786,13 @@ def test_verify_cli_when_untouched_then_exit_0_and_when_tampered_then_exit_1(
     # Given a store with two intact cases
     other = new_case()
     # When `casetrail verify` runs on it
-    clean = cli(settings, "verify")
+    clean = cli(settings, "verify", own_process=True)
     # Then it exits 0 and says so
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "2 case(s), 10 version(s) verified: every chain intact" in clean.stdout
     # When a payload byte of one case is changed
     log.change_byte(case_id, 2, b"First visit", b"First Visit")
-    broken = cli(settings, "verify")
+    broken = cli(settings, "verify", own_process=True)
     # Then it exits 1, naming the case, the version and why
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert (
@@ -1729,8 +1741,8 @@ def test_seal_when_signing_key_replaced_then_public_key_follows_and_new_seals_ve
             serialization.NoEncryption(),
         )
     )
-    # When the store is sealed again
-    sealed = cli(settings, "seal")
+    # When the store is sealed again (in a process of its own: the warning is logged, to stderr)
+    sealed = cli(settings, "seal", own_process=True)
     # Then the public key beside the signing key is rewritten to match it, and it says so
     assert sealed.returncode == 0, sealed.stdout + sealed.stderr
     assert public.read_bytes() != stale
