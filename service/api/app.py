@@ -9,9 +9,8 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,14 +26,14 @@ from projections.store import ReadModelStore
 from service.access import Gatekeeper
 from service.api import audit_routes, cases, feed_routes, list_routes, practice
 from service.api import integrity as integrity_routes
+from service.api import operations as operations_routes
 from service.api.deadline import RequestDeadline
 from service.api.head import AnswerHead
-from service.api.headers import REQUEST_ID, RETRY_AFTER
-from service.api.models import Health, ProjectionLag, Readiness, StoreReachability, Stores
+from service.api.headers import REQUEST_ID
 from service.api.nul import RefuseNul
 from service.api.observability import Observability
+from service.api.operations import log_table_name
 from service.api.problems import (
-    RETRY_AFTER_UNAVAILABLE,
     Problem,
     Refusal,
     casetrail_error_handler,
@@ -52,7 +51,7 @@ from service.clock import Clock, system_clock
 from service.errors import CasetrailError
 from service.metrics import Metrics
 from service.ratelimit import RateLimiter
-from service.readiness import SQLITE_LOG_TABLE, SharedProbe, check_stores, postgres_log_table
+from service.readiness import SharedProbe, check_stores
 from service.records import CaseRecords
 from service.settings import Settings
 
@@ -130,14 +129,10 @@ def store_unreachable(settings: Settings, log_table: str | None = None) -> str |
     """
     problems = [
         f"{check.name}: {check.detail}"
-        for check in check_stores(settings, log_table=log_table or _log_table(settings))
+        for check in check_stores(settings, log_table=log_table or log_table_name(settings))
         if not check.reachable
     ]
     return "; ".join(problems) or None
-
-
-def _log_table(settings: Settings) -> str:
-    return postgres_log_table(CaseRecords.name) if settings.is_postgres else SQLITE_LOG_TABLE
 
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
@@ -155,7 +150,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     def projection_report() -> list[ModelStatus]:
         # Probed first with short connections of its own, as /ready does: a scrape while a
         # store is down answers at once rather than waiting on a pool for a connection.
-        checks = probe_stores(settings, log_table=_log_table(settings))
+        checks = probe_stores(settings, log_table=log_table_name(settings))
         down = [f"{c.name}: {c.detail}" for c in checks if c.name != "audit" and not c.reachable]
         if down:
             raise ConnectionError("; ".join(down))
@@ -222,6 +217,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.read_models = read_models
     app.state.metrics = metrics
     app.state.rate_limiter = rate_limiter
+    app.state.probe_stores = probe_stores
+    app.state.model_names = model_names
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(CasetrailError, casetrail_error_handler)
     app.add_exception_handler(PersistenceError, store_error_handler)
@@ -246,82 +243,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(list_routes.router)
     app.include_router(feed_routes.router)
 
-    @app.get("/health", operation_id="health", tags=["operations"])
-    async def health() -> Health:
-        """The process is up."""
-        return Health(status="ok")
-
-    @app.get(
-        "/ready",
-        operation_id="ready",
-        tags=["operations"],
-        responses={
-            503: {
-                "model": Readiness,
-                "description": "A store (the log, the access audit or the read models) is "
-                "unreachable",
-                "headers": {"Retry-After": RETRY_AFTER},
-            }
-        },
-    )
-    def ready(request: Request) -> Any:
-        """Whether every store answers (the log, the access audit, the read models), and each
-        read model's lag behind the log.
-
-        503 with `Retry-After` when a store cannot be reached. Lag alone never makes the
-        service unready: read models that lag still answer, saying how far they have got
-        (`X-Projection-Position`), and a client that must see its own write waits for it with
-        `X-Min-Position`. Watch `projections[].lag` (or `/metrics`) to alert on a stalled
-        runner. Nor does a model diverged from the log (`projections[].diverged`: read models
-        restored from a newer backup than the log): the runner clears it and applies the log
-        again at its next round, its lag the whole log meanwhile.
-        """
-        current: Settings = request.app.state.settings
-        checks = {c.name: c for c in probe_stores(current, log_table=_log_table(current))}
-        stores = Stores(
-            **{
-                name: StoreReachability(reachable=c.reachable, detail=c.detail)
-                for name, c in checks.items()
-            }
-        )
-        unreachable = [f"{c.name}: {c.detail}" for c in checks.values() if not c.reachable]
-        lags: list[ProjectionLag] = []
-        if checks["log"].reachable and checks["read_models"].reachable:
-            try:
-                report = status(current, records, model_names, store=read_models, probe_locks=False)
-            except (PersistenceError, SQLAlchemyError):
-                report = []  # reachable a moment ago; the lag is left out rather than guessed
-            lags = [
-                ProjectionLag(
-                    name=s.name,
-                    position=s.position,
-                    log_position=s.log_position,
-                    lag=s.lag,
-                    started=s.started,
-                    diverged=s.diverged,
-                )
-                for s in report
-            ]
-        body = Readiness(
-            status="unavailable" if unreachable else "ready",
-            store="postgresql" if current.is_postgres else "sqlite",
-            detail="; ".join(unreachable) or None,
-            stores=stores,
-            projections=lags,
-        )
-        if unreachable:
-            return JSONResponse(
-                body.model_dump(),
-                status_code=503,
-                headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
-            )
-        return body
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics_text() -> Response:
-        """Prometheus text format (no token): see the README's "Operations" section."""
-        body, content_type = metrics.exposition()
-        return Response(body, media_type=content_type)
+    app.include_router(operations_routes.router)
 
     _finish_openapi(app)
     return app
