@@ -399,26 +399,26 @@ def cli(
     setting): through typer's runner in this process, or (`own_process`) as `python -m
     service.cli` in a fresh one, the way an operator runs it. Each command opens the store
     anew either way, so what the app in this process has cached hides nothing from it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
-    env["CASETRAIL_DATA_DIR"] = str(settings.data_dir)
+    chosen = {"CASETRAIL_DATA_DIR": str(settings.data_dir)}
     if settings.database_url_text:
-        env["CASETRAIL_DATABASE_URL"] = settings.database_url_text
-        env["CASETRAIL_POSTGRES_SCHEMA"] = settings.postgres_schema
+        chosen["CASETRAIL_DATABASE_URL"] = settings.database_url_text
+        chosen["CASETRAIL_POSTGRES_SCHEMA"] = settings.postgres_schema
     if seal_key is not None:
-        env["CASETRAIL_SEAL_KEY_PATH"] = str(seal_key)
+        chosen["CASETRAIL_SEAL_KEY_PATH"] = str(seal_key)
     if own_process:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("CASETRAIL_")}
         return subprocess.run(
             [sys.executable, "-m", "service.cli", *args],
-            env=env,
+            env={**inherited, **chosen},
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
-    # (the runner sets the variables given and unsets those given as None, for the command)
+    # (the runner sets the variables given, and unsets those given as None, for the command)
     unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CASETRAIL_")}
-    result = CliRunner().invoke(command_line, list(args), env={**unset, **env})
+    result = CliRunner().invoke(command_line, list(args), env={**unset, **chosen})
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
